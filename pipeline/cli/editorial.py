@@ -1,0 +1,9 @@
+"""Commands for this stage are added by the issue that builds it."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the top-level app."""

@@ -1,0 +1,213 @@
+"""One typed configuration, built once at the entry point and passed down.
+
+Precedence, lowest first: defaults, the TOML file, ``PODPOST_*`` environment variables
+(``PODPOST_LLM__MODEL=...`` sets ``[llm] model``), then command-line flags. The SDK's
+standard ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` fill ``[llm]`` when nothing else does.
+No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.errors import ConfigError
+
+ENV_PREFIX = "PODPOST_"
+CONFIG_FILE_NAME = "podpost.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FetchConfig(_Section):
+    max_duration: float = 4 * 3600  # seconds; refuse longer episodes before downloading
+    max_bytes: int = 2 * 1024**3  # refuse larger media before downloading
+    retries: int = 3
+    progress: bool = True
+
+
+class AsrConfig(_Section):
+    backend: str = "whisper"  # whisper | captions | auto
+    model: str = "turbo"  # whisper model name, or a path to a local checkpoint
+    device: str | None = None  # None: cuda when available, else cpu
+    language: str | None = None  # None: from episode metadata, else detected
+    beam_size: int = 5
+    vad: bool = True
+    automatic_captions: bool = False  # use a source's automatic captions in `captions`
+
+
+class DiarizeConfig(_Section):
+    backend: str = "builtin"  # builtin | pyannote | none
+    num_speakers: int | None = None
+    min_speakers: int = 1
+    max_speakers: int = 6
+    pyannote_pipeline: str = "pyannote/speaker-diarization-3.1"
+    hf_token: str | None = None
+
+
+class TurnsConfig(_Section):
+    max_turn_chars: int = 2500  # longer monologues split at sentence boundaries
+    min_island_seconds: float = 1.0
+    speakers: list[str] = Field(default_factory=list)  # override, in order of appearance
+    speaker_map: dict[str, str] = Field(default_factory=dict)  # cluster label -> name
+
+
+class LLMConfig(_Section):
+    backend: str = "openai"
+    base_url: str | None = None
+    api_key: str | None = None
+    model: str = "gpt-4o-mini"
+    temperature: float = 0.2
+    timeout: float = 120.0
+    max_retries: int = 5
+    max_concurrency: int = 4
+    context_tokens: int = 32000
+
+
+class EditorialConfig(_Section):
+    target_language: str = "zh-CN"
+    chunk_min_tokens: int = 1500
+    chunk_max_tokens: int = 3000
+    context_turns: int = 3
+    categories: list[str] = Field(
+        default_factory=lambda: ["ai-ml", "business-strategy", "science", "society-culture"]
+    )
+    areas: list[str] = Field(
+        default_factory=lambda: ["tech-engineering", "business", "research", "policy"]
+    )
+
+
+class PostConfig(_Section):
+    template: Path | None = None  # a user's own Jinja2 body template replaces the built-in one
+    layout: str = "post.njk"
+    status: str = "evergreen"
+    series: str = ""
+    project: list[str] = Field(default_factory=list)
+
+
+class Config(_Section):
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("podpost")))
+    drafts_dir: Path | None = None  # default: <data_dir>/drafts
+    site_dir: Path | None = None  # the site's content folder for `podpost approve`
+    fetch: FetchConfig = Field(default_factory=FetchConfig)
+    asr: AsrConfig = Field(default_factory=AsrConfig)
+    diarize: DiarizeConfig = Field(default_factory=DiarizeConfig)
+    turns: TurnsConfig = Field(default_factory=TurnsConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    editorial: EditorialConfig = Field(default_factory=EditorialConfig)
+    post: PostConfig = Field(default_factory=PostConfig)
+
+    @property
+    def episodes_dir(self) -> Path:
+        return self.data_dir / "episodes"
+
+    @property
+    def drafts_path(self) -> Path:
+        return self.drafts_dir or self.data_dir / "drafts"
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """``PODPOST_A__B=v`` -> ``{"a": {"b": "v"}}``; pydantic converts the strings."""
+    values: dict[str, Any] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name == f"{ENV_PREFIX}CONFIG":
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        node = values
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        value: Any = raw
+        if raw.startswith("[") or raw.startswith("{"):
+            import json
+
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = raw
+        node[path[-1]] = value
+    return values
+
+
+def _openai_fallbacks(env: Mapping[str, str]) -> dict[str, Any]:
+    llm = {}
+    if env.get("OPENAI_BASE_URL"):
+        llm["base_url"] = env["OPENAI_BASE_URL"]
+    if env.get("OPENAI_API_KEY"):
+        llm["api_key"] = env["OPENAI_API_KEY"]
+    return {"llm": llm} if llm else {}
+
+
+def _config_file(explicit: Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(
+                f"config file {explicit} does not exist",
+                hint="pass an existing TOML file to --config",
+            )
+        return explicit
+    if env.get(f"{ENV_PREFIX}CONFIG"):
+        return _config_file(Path(env[f"{ENV_PREFIX}CONFIG"]), {}, cwd)
+    local = cwd / CONFIG_FILE_NAME
+    if local.is_file():
+        return local
+    user = Path(platformdirs.user_config_dir("podpost")) / CONFIG_FILE_NAME
+    return user if user.is_file() else None
+
+
+def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Flags left at their default (None) must not override the file or the environment."""
+    return {
+        key: _drop_none(value) if isinstance(value, Mapping) else value
+        for key, value in values.items()
+        if value is not None
+    }
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    cwd: Path | None = None,
+) -> Config:
+    """Build the one Config: defaults < TOML file < environment < ``overrides`` (flags)."""
+    env = {} if env is None else env
+    cwd = cwd or Path.cwd()
+    data: dict[str, Any] = {}
+    source = "defaults"
+    file = _config_file(path, env, cwd)
+    if file is not None:
+        source = str(file)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise ConfigError(f"cannot read config {file}: {e}", hint="fix the TOML") from e
+    data = _deep_merge(data, _openai_fallbacks(env))
+    data = _deep_merge(data, _from_env(env))
+    data = _deep_merge(data, _drop_none(overrides or {}))
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"invalid setting {where}: {first['msg']} (from {source}, PODPOST_* or flags)",
+            hint="fix or remove that setting",
+        ) from e

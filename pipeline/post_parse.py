@@ -1,0 +1,341 @@
+"""A post file -> the Post model, and the checker that reports every departure from FORMAT.md.
+
+One pass does both: ``analyze`` walks the file, builds what it can and collects problems
+with their line numbers; ``parse_post`` raises on the first problem, ``check_post`` returns
+them all. Pure functions over text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from pipeline import frontmatter_yaml
+from pipeline.errors import PostFormatError
+from pipeline.markdown_text import unescape_heading, unescape_inline, unescape_paragraph
+from pipeline.models import DATE_RE, FrontMatter, Post, PostTurn, Section
+
+FRONT_KEYS = list(FrontMatter.model_fields)
+LIST_KEYS = {k for k, f in FrontMatter.model_fields.items() if f.annotation is not None
+             and getattr(f.annotation, "__origin__", None) is list}
+BOOL_KEYS = {"draft"}
+TAG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+HEADING_RE = re.compile(r"^(#{1,6})(?:[ \t]+(.*))?$")
+LABEL_RE = re.compile(r"^\*\*(?P<speaker>[^*]+)\*\*:(?P<rest>.*)$")
+SUMMARY_RE = re.compile(r"^<summary>Original (?P<language>.+)</summary>$")
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    line: int
+    message: str
+
+
+@dataclass
+class _Block:
+    line: int  # 1-based line of the block's first line
+    lines: list[str]
+
+    @property
+    def text(self) -> str:
+        return self.lines[0]
+
+
+@dataclass
+class _Analysis:
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, line: int, message: str) -> None:
+        self.problems.append(Problem(line, message))
+
+
+def analyze(text: str) -> tuple[Post | None, list[Problem]]:
+    """Parse ``text`` as far as possible; return the post (None if any problem) and problems."""
+    result = _Analysis()
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        result.add(len(lines) - 1, "file ends with a newline; a post ends right after </details>")
+        lines = text.rstrip("\n").split("\n")
+    for number, line in enumerate(lines, 1):
+        if line != line.rstrip():
+            result.add(number, "trailing whitespace")
+    if not lines or lines[0] != "---":
+        result.add(1, "the file must start with a '---' line opening the front matter")
+        return None, sorted(result.problems)
+    try:
+        close = lines.index("---", 1)
+    except ValueError:
+        result.add(1, "the front matter is never closed by a '---' line")
+        return None, sorted(result.problems)
+    front = _front_matter(lines[1:close], result)
+    sections = _body(lines[close + 1 :], close + 2, result)
+    if result.problems or front is None:
+        return None, sorted(result.problems)
+    try:
+        return Post(front=front, sections=sections), []
+    except ValidationError as e:
+        result.add(close + 2, f"invalid post: {e.errors()[0]['msg']}")
+        return None, sorted(result.problems)
+
+
+def parse_post(text: str, *, name: str = "post") -> Post:
+    post, problems = analyze(text)
+    if post is None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise PostFormatError(
+            f"{name}:{first.line}: {first.message}{more}",
+            line=first.line,
+            hint="run `podpost post check` to see every problem",
+        )
+    return post
+
+
+def check_post(text: str) -> list[Problem]:
+    return analyze(text)[1]
+
+
+# --- front matter ---------------------------------------------------------------------
+
+
+def _key_lines(front_lines: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for offset, line in enumerate(front_lines):
+        match = re.match(r"^([^\s:#'\"-][^:]*):(?:\s|$)", line)
+        if match and match.group(1) not in found:
+            found[match.group(1)] = offset + 2  # +1 for 1-based, +1 for the opening '---'
+    return found
+
+
+def _front_matter(front_lines: list[str], result: _Analysis) -> FrontMatter | None:
+    close_line = len(front_lines) + 2
+    try:
+        data = frontmatter_yaml.load_metadata("\n".join(front_lines))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 2
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        result.add(line, f"front matter is not valid YAML: {problem}")
+        return None
+    if not isinstance(data, dict):
+        result.add(2, "front matter must be a mapping of keys to values")
+        return None
+    where = _key_lines(front_lines)
+    before = len(result.problems)
+    for key in FRONT_KEYS:
+        if key not in data:
+            result.add(close_line, f"missing front matter key '{key}'")
+    for key in data:
+        if key not in FRONT_KEYS:
+            result.add(where.get(str(key), 2), f"unexpected front matter key '{key}'")
+    present = [k for k in data if k in FRONT_KEYS]
+    expected = [k for k in FRONT_KEYS if k in data]
+    for got, want in zip(present, expected, strict=True):
+        if got != want:
+            result.add(
+                where.get(got, 2), f"key '{got}' is out of order; '{want}' comes here (FORMAT.md)"
+            )
+            break
+    for key in present:
+        _check_value(key, data[key], where.get(key, 2), result)
+    if len(result.problems) > before:
+        return None
+    front = FrontMatter.model_validate({k: data[k] for k in FRONT_KEYS})
+    canonical = frontmatter_yaml.HANDLER.export(front.model_dump()).split("\n")
+    if canonical != front_lines:
+        for offset, (got_line, want_line) in enumerate(zip(front_lines, canonical, strict=False)):
+            if got_line != want_line:
+                result.add(offset + 2, f"front matter is not in the blog's YAML style; "
+                                       f"expected: {want_line}")
+                break
+        else:
+            result.add(close_line, "front matter is not in the blog's YAML style")
+    return front
+
+
+def _check_value(key: str, value: Any, line: int, result: _Analysis) -> None:
+    if key in BOOL_KEYS:
+        if not isinstance(value, bool):
+            result.add(line, f"'{key}' must be true or false")
+        return
+    if key in LIST_KEYS:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            result.add(line, f"'{key}' must be a list of strings (or [])")
+            return
+        for item in value:
+            if item != item.strip() or "\n" in item:
+                result.add(line, f"'{key}' item {item!r} has surrounding whitespace or a newline")
+        if key == "tags":
+            for tag in value:
+                if not TAG_RE.match(tag):
+                    result.add(line, f"tag {tag!r} must be lowercase and hyphenated")
+        return
+    if key == "date" and isinstance(value, dt.date):
+        result.add(line, "'date' must be a quoted string 'YYYY-MM-DD'")
+        return
+    if not isinstance(value, str):
+        result.add(line, f"'{key}' must be a string (quote it)")
+        return
+    if value != value.strip() or "\n" in value:
+        result.add(line, f"'{key}' has surrounding whitespace or a newline")
+    if key == "date":
+        try:
+            valid = bool(DATE_RE.match(value)) and bool(dt.date.fromisoformat(value))
+        except ValueError:
+            valid = False
+        if not valid:
+            result.add(line, f"'date' {value!r} is not a date in the form YYYY-MM-DD")
+
+
+# --- body -------------------------------------------------------------------------------
+
+
+def _blocks(lines: list[str], first_line: int, result: _Analysis) -> list[_Block]:
+    if lines and lines[0] == "":
+        result.add(first_line, "blank line after the front matter; the body starts right after ---")
+    blocks: list[_Block] = []
+    current: _Block | None = None
+    blank_run = 0
+    for offset, line in enumerate(lines):
+        number = first_line + offset
+        if line.strip() == "":
+            if blank_run == 1 and blocks:
+                result.add(number, "more than one blank line between blocks")
+            blank_run += 1
+            current = None
+            continue
+        blank_run = 0
+        if current is None:
+            current = _Block(number, [line])
+            blocks.append(current)
+        else:
+            current.lines.append(line)
+    return blocks
+
+
+def _is_heading(block: _Block) -> bool:
+    return bool(HEADING_RE.match(block.text))
+
+
+def _body(lines: list[str], first_line: int, result: _Analysis) -> list[Section]:
+    blocks = _blocks(lines, first_line, result)
+    if not blocks:
+        result.add(first_line, "the post has no body; it needs at least one turn")
+        return []
+    sections: list[Section] = []
+    heading: str | None = None
+    heading_line = 0
+    turns: list[PostTurn] = []
+    i = 0
+
+    def close_section() -> None:
+        if turns:
+            sections.append(Section.model_construct(heading=heading, turns=list(turns)))
+        elif heading is not None:
+            result.add(heading_line, "heading has no turn after it")
+
+    while i < len(blocks):
+        block = blocks[i]
+        heading_match = HEADING_RE.match(block.text)
+        if heading_match:
+            _single_line(block, result)
+            close_section()
+            level = len(heading_match.group(1))
+            if level != 3:
+                result.add(block.line, f"heading of level {level}; section headings are ### (3)")
+            heading = unescape_heading((heading_match.group(2) or "").strip())
+            if not heading:
+                result.add(block.line, "empty heading")
+            heading_line, turns = block.line, []
+            i += 1
+            continue
+        if LABEL_RE.match(block.text):
+            turn, i = _turn(blocks, i, result)
+            if turn is not None:
+                turns.append(turn)
+            continue
+        result.add(block.line, "text outside a turn; every paragraph belongs to a speaker's turn")
+        i += 1
+    close_section()
+    return sections
+
+
+def _single_line(block: _Block, result: _Analysis) -> None:
+    if len(block.lines) > 1:
+        result.add(block.line + 1, "a paragraph spans several lines; each paragraph is one line")
+
+
+def _turn(blocks: list[_Block], start: int, result: _Analysis) -> tuple[PostTurn | None, int]:
+    label = blocks[start]
+    _single_line(label, result)
+    match = LABEL_RE.match(label.text)
+    assert match is not None
+    speaker = unescape_inline(match.group("speaker"))
+    rest = match.group("rest")
+    translation: list[str] = []
+    if rest:
+        if not rest.startswith(" ") or not rest[1:].strip():
+            result.add(label.line, "the speaker label must be followed by ': ' and text")
+        translation.append(unescape_paragraph(rest[1:]))
+    i = start + 1
+    while i < len(blocks) and blocks[i].text != "<details>" and not _is_heading(blocks[i]):
+        if blocks[i].text.startswith("<summary>") or blocks[i].text == "</details>":
+            break
+        _single_line(blocks[i], result)
+        translation.append(unescape_paragraph(blocks[i].text))
+        i += 1
+    if i >= len(blocks) or blocks[i].text != "<details>":
+        result.add(label.line, "turn has no <details> block with its original")
+        return None, i
+    details = blocks[i]
+    language = "English"
+    summary = SUMMARY_RE.match(details.lines[1]) if len(details.lines) == 2 else None
+    if summary is None:
+        result.add(details.line, "<details> must be followed on the next line by "
+                                 "<summary>Original LANGUAGE</summary>")
+    else:
+        language = unescape_inline(summary.group("language"))
+    i += 1
+    original_block = blocks[i] if i < len(blocks) else None
+    original_match = LABEL_RE.match(original_block.text) if original_block else None
+    if original_block is None or original_match is None:
+        line = original_block.line if original_block else details.line
+        result.add(line, "details block has no original ('**Speaker**: text')")
+        if original_block is not None and original_block.text == "</details>":
+            return None, i + 1
+        return None, i
+    _single_line(original_block, result)
+    original_speaker = unescape_inline(original_match.group("speaker"))
+    if original_speaker != speaker:
+        stray = any(
+            (m := LABEL_RE.match(p.text)) and unescape_inline(m.group("speaker")) == original_speaker
+            for p in blocks[start + 1 : i - 1]
+        )
+        if stray:
+            result.add(label.line, "turn has no <details> block with its original")
+        else:
+            result.add(original_block.line, f"speaker label in the original ({original_speaker}) "
+                                            f"differs from the translation's ({speaker})")
+    original_rest = original_match.group("rest")
+    if not original_rest.startswith(" ") or not original_rest[1:].strip():
+        result.add(original_block.line, "the original must read '**Speaker**: text'")
+    original = unescape_paragraph(original_rest[1:])
+    i += 1
+    if i >= len(blocks) or blocks[i].text != "</details>":
+        line = blocks[i].line if i < len(blocks) else original_block.line
+        result.add(line, "details block is not closed by </details> after the original")
+        return None, i
+    i += 1
+    try:
+        turn = PostTurn(
+            speaker=speaker, translation=translation, original=original, source_language=language
+        )
+    except ValidationError as e:
+        result.add(label.line, f"invalid turn: {e.errors()[0]['msg']}")
+        return None, i
+    return turn, i

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up podpost on a fresh machine: system packages, a virtualenv with torch CPU and the
+# package with its test extras. Safe to run again: each step skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
+command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
+if [[ "${1:-}" == "--test" ]]; then
+  command -v chromium >/dev/null || need_apt+=(chromium)
+  command -v npm >/dev/null || need_apt+=(npm)
+fi
+if ((${#need_apt[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "error: install ${need_apt[*]} (apt-get install -y ${need_apt[*]}) or rerun as root" >&2
+    exit 2
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+[[ -x .venv/bin/python ]] || python3 -m venv .venv
+# The pinned torch is the CPU build; an unpinned one would pull gigabytes of CUDA wheels.
+.venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q torch==2.13.0
+extras="${1:+[test]}"
+.venv/bin/pip install -q -e ".${extras}"
