@@ -1,0 +1,8 @@
+"""Shared fixtures live in tests/fixtures/*; each area registers its module here."""
+
+pytest_plugins = [
+    "tests.fixtures.media",
+    "tests.fixtures.whisper_model",
+    "tests.fixtures.interview",
+    "tests.fixtures.llm",
+]
