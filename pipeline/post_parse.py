@@ -87,7 +87,8 @@ def parse_post(text: str, *, name: str = "post") -> Post:
     post, problems = analyze(text)
     if post is None:
         first = problems[0]
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        extra = len(problems) - 1
+        more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
         raise PostFormatError(
             f"{name}:{first.line}: {first.message}{more}",
             line=first.line,

@@ -37,7 +37,8 @@ for module in (post, media, speakers, editorial, runs, review):
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every PodpostError becomes one line on stderr and its exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Outside standalone mode click returns the code of typer.Exit instead of exiting.
+        code = app(args=argv, standalone_mode=False)
     except PodpostError as e:
         print(f"error: {e.one_line()}", file=sys.stderr)
         sys.exit(e.exit_code)
@@ -53,3 +54,4 @@ def main(argv: list[str] | None = None) -> None:
             e.show()
             sys.exit(e.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

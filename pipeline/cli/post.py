@@ -1,0 +1,74 @@
+"""`podpost post parse|render|check|schema`: the post file format on the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from pipeline.cli.common import settings
+from pipeline.errors import InputFileError
+from pipeline.fsutil import write_atomic
+from pipeline.models import Post
+from pipeline.post_io import load_post, post_from_json, read_text
+from pipeline.post_parse import check_post
+from pipeline.post_render import load_template, render_post
+
+post_app = typer.Typer(help="Parse, render and check post files (FORMAT.md).", no_args_is_help=True)
+
+
+def _write_stdout(text: str) -> None:
+    # Bytes, not print(): a post ends without a newline and must stay byte-exact in pipes.
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.flush()
+
+
+@post_app.command("parse")
+def parse_command(file: str = typer.Argument(..., help="A post file, or - for stdin.")) -> None:
+    """Print the post as JSON (the schema: `podpost post schema`)."""
+    _write_stdout(load_post(file).model_dump_json(indent=2) + "\n")
+
+
+@post_app.command("render")
+def render_command(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., help="Post JSON from `podpost post parse`, or - for stdin."),
+    out: Path | None = typer.Option(None, "-o", "--out", help="Write here instead of stdout."),
+) -> None:
+    """Render post JSON to the Markdown file the blog publishes."""
+    config = settings(ctx).config()
+    post = post_from_json(read_text(file), name=file)
+    text = render_post(post, load_template(config.post.template))
+    if out is None:
+        _write_stdout(text)
+    else:
+        write_atomic(out, text)
+        typer.echo(f"wrote {out}", err=True)
+
+
+@post_app.command("check")
+def check_command(files: list[str] = typer.Argument(..., help="Post files to check.")) -> None:
+    """Print FILE:LINE: problem for every departure from FORMAT.md; exit 1 if any."""
+    bad = False
+    for file in files:
+        try:
+            text = read_text(file)
+        except InputFileError as e:
+            typer.echo(f"error: {e.one_line()}", err=True)
+            raise typer.Exit(2) from e
+        for problem in check_post(text):
+            bad = True
+            typer.echo(f"{file}:{problem.line}: {problem.message}")
+    raise typer.Exit(1 if bad else 0)
+
+
+@post_app.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of the post JSON that `parse` writes and `render` reads."""
+    _write_stdout(json.dumps(Post.model_json_schema(), indent=2, ensure_ascii=False) + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(post_app, name="post")
