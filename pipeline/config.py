@@ -29,7 +29,9 @@ class _Section(BaseModel):
 class FetchConfig(_Section):
     max_duration: float = 4 * 3600  # seconds; refuse longer episodes before downloading
     max_bytes: int = 2 * 1024**3  # refuse larger media before downloading
-    retries: int = 3
+    retries: int = 3  # extra attempts after a transient network error
+    retry_wait: float = 1.0  # seconds before the first retry; doubles each time
+    timeout: float = 30.0  # socket timeout for every request
     progress: bool = True
 
 
@@ -40,7 +42,15 @@ class AsrConfig(_Section):
     language: str | None = None  # None: from episode metadata, else detected
     beam_size: int = 5
     vad: bool = True
+    vad_engine: str = "silero"  # silero | webrtc
+    vad_threshold: float = 0.5  # silero speech probability
     automatic_captions: bool = False  # use a source's automatic captions in `captions`
+    caption_languages: list[str] = Field(default_factory=list)  # preferred, else the episode's
+    no_speech_threshold: float = 0.6
+    logprob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4  # above it a segment is a repetition loop
+    hallucination_silence_threshold: float | None = 2.0  # seconds; needs word timestamps
+    window_seconds: float = 600.0  # audio decoded per whisper call; bounds memory on long files
 
 
 class DiarizeConfig(_Section):

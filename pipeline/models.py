@@ -61,6 +61,7 @@ class SubtitleTrack(_Model):
     url: str | None = None
     name: str | None = None
     automatic: bool = False
+    file: str | None = None  # file name inside the episode folder, once saved there
 
 
 class Episode(_Model):
