@@ -1,0 +1,66 @@
+"""Writing a draft into the drafts folder without ever losing a person's edits.
+
+A draft is ``<drafts>/<episode id>.md``. Beside it, ``pipeline.review`` keeps the draft
+record (the sha256 of the text as generated). Before writing, the pipeline asks whether the
+file on disk is still what it generated; if a person edited it (or the file was never ours),
+the new version goes beside it as ``<id>.new.md`` (then ``.new-2.md``, ...) and the caller
+says so. Writes are atomic: a crash leaves the old draft or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import review
+from pipeline.fsutil import write_atomic
+
+
+@dataclass(frozen=True)
+class DraftWrite:
+    path: Path  # where the new text is
+    kept: Path | None = None  # the edited draft left untouched, when the text went beside it
+
+    @property
+    def message(self) -> str:
+        if self.kept is None:
+            return f"wrote {self.path}"
+        return (
+            f"{self.kept} was edited by hand since podpost wrote it, so it was kept; "
+            f"the new version is {self.path}"
+        )
+
+
+def draft_name(episode_id: str) -> str:
+    return f"{episode_id}.md"
+
+
+def _ours(path: Path, text: str) -> bool:
+    """May ``path`` be (over)written with ``text``?"""
+    if not path.exists():
+        return True
+    current = path.read_text(encoding="utf-8", errors="replace")
+    if current == text:
+        return True
+    record = review.load_record(path)
+    if record is None or not record.generated_sha256:
+        return False  # a file podpost did not write: never clobber it
+    return not review.is_edited(path)
+
+
+def write_draft(
+    drafts_dir: Path, episode_id: str, text: str, *, episode_dir: Path | None = None
+) -> DraftWrite:
+    """Write ``text`` as the episode's draft, or beside it when the draft was edited."""
+    drafts_dir = Path(drafts_dir)
+    target = drafts_dir / draft_name(episode_id)
+    kept = None
+    if not _ours(target, text):
+        kept = target
+        stem = episode_id
+        candidates = [drafts_dir / f"{stem}.new.md"]
+        candidates += [drafts_dir / f"{stem}.new-{n}.md" for n in range(2, 1000)]
+        target = next(path for path in candidates if _ours(path, text))
+    write_atomic(target, text)
+    review.generation_record(target, text, episode_id=episode_id, episode_dir=episode_dir)
+    return DraftWrite(path=target, kept=kept)

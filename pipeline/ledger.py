@@ -1,0 +1,128 @@
+"""The ingestion ledger: which feed items were processed, and which source is which episode.
+
+An embedded SQLite database in the data directory (``ledger.sqlite3``), so nothing has to
+run beside podpost. Two tables:
+
+* ``items``: one row per (feed, item key): the episode it became, ``done`` or ``failed``,
+  the last error and the number of attempts. ``podpost ingest`` takes the items that are
+  not ``done``, so a failure is retried on the next ingestion and nothing done is redone.
+* ``sources``: what a source string (URL or path) resolved to, so that rerunning
+  ``podpost run SOURCE`` finds the episode folder without fetching anything.
+
+Connections are short-lived and use a busy timeout: several runs (threads, processes, or
+workers sharing the data directory) may write at once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import Config
+from pipeline.runs import now_iso
+
+LEDGER_FILE = "ledger.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    feed TEXT NOT NULL,
+    item TEXT NOT NULL,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    episode_id TEXT,
+    state TEXT NOT NULL,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    updated TEXT NOT NULL,
+    PRIMARY KEY (feed, item)
+);
+CREATE TABLE IF NOT EXISTS sources (
+    source TEXT PRIMARY KEY,
+    episode_id TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class LedgerItem:
+    feed: str
+    item: str
+    source: str
+    title: str
+    episode_id: str | None
+    state: str  # done | failed
+    error: str | None
+    attempts: int
+    updated: str
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @classmethod
+    def of(cls, config: Config) -> Ledger:
+        return cls(config.data_dir / LEDGER_FILE)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=60)) as db, db:
+            yield db
+
+    # --- sources --------------------------------------------------------------------------
+
+    def episode_for(self, source: str) -> str | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT episode_id FROM sources WHERE source = ?", (source,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def remember_source(self, source: str, episode_id: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO sources (source, episode_id, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT(source) DO UPDATE SET episode_id = excluded.episode_id, "
+                "updated = excluded.updated",
+                (source, episode_id, now_iso()),
+            )
+
+    # --- feed items -----------------------------------------------------------------------
+
+    def items(self, feed: str) -> dict[str, LedgerItem]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT feed, item, source, title, episode_id, state, error, attempts, updated "
+                "FROM items WHERE feed = ?",
+                (feed,),
+            ).fetchall()
+        return {row[1]: LedgerItem(*row) for row in rows}
+
+    def record(
+        self,
+        feed: str,
+        item: str,
+        *,
+        source: str,
+        title: str,
+        state: str,
+        episode_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO items (feed, item, source, title, episode_id, state, error, "
+                "attempts, updated) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) "
+                "ON CONFLICT(feed, item) DO UPDATE SET source = excluded.source, "
+                "title = excluded.title, episode_id = COALESCE(excluded.episode_id, "
+                "items.episode_id), state = excluded.state, error = excluded.error, "
+                "attempts = items.attempts + 1, updated = excluded.updated",
+                (feed, item, source, title, episode_id, state, error, now_iso()),
+            )

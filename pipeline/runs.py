@@ -1,0 +1,311 @@
+"""Per-episode run state, step freshness and the per-episode lock.
+
+The episode folder is the source of truth for what finished: each step's own files
+(``episode.json``, ``transcript.json``, ...) plus ``run.json`` (a :class:`RunState`), which
+records for every finished step the *key* of what it was computed from (a hash of its
+inputs' contents and the settings that matter) and fingerprints of the files it wrote. A
+rerun skips a step when its key is unchanged and its files are still the ones it wrote;
+anything else (a changed setting, a deleted or edited file) redoes the step and what
+follows. Keys never include a run id, so they hold across processes, machines and Prefect
+runs.
+
+``run.json`` also answers ``podpost status``: state (running, done, failed), the last step
+finished, the error, the draft, tokens used. A ``running`` state whose process is gone
+(killed, machine rebooted) reads as ``failed`` with "interrupted": the lock tells, since the
+kernel drops an ``flock`` when its process dies, however it dies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from filelock import FileLock, Timeout
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.config import Config
+from pipeline.errors import DraftConflictError
+from pipeline.fsutil import write_atomic
+
+STEPS = ("fetch", "transcribe", "turns", "editorial", "render")
+RUN_FILE = "run.json"
+LOCK_FILE = ".run.lock"
+State = Literal["pending", "running", "done", "failed"]
+
+# Files above this size (audio) are fingerprinted by size and mtime, not hashed: hashing a
+# three-hour episode on every rerun would cost more than the check is worth.
+_HASH_LIMIT = 32 * 1024 * 1024
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class StepDone(_Model):
+    key: str
+    finished_at: str
+    seconds: float = 0.0
+    outputs: dict[str, str] = Field(default_factory=dict)  # file name -> fingerprint
+
+
+class RunState(_Model):
+    episode_id: str
+    source: str = ""
+    title: str = ""
+    state: State = "pending"
+    step: str | None = None  # the step running now, or the one that failed
+    error: str | None = None
+    draft_path: str | None = None
+    draft_note: str | None = None  # e.g. "written beside an edited draft"
+    tokens: int = 0
+    pid: int | None = None
+    host: str | None = None
+    flow_run_id: str | None = None
+    started_at: str | None = None
+    updated_at: str | None = None
+    steps: dict[str, StepDone] = Field(default_factory=dict)
+
+    @property
+    def last_step(self) -> str | None:
+        """The latest step, in pipeline order, that finished and is still valid."""
+        done = [name for name in STEPS if name in self.steps]
+        return done[-1] if done else None
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+# --- keys and fingerprints ----------------------------------------------------------------
+
+
+def digest(*parts: Any) -> str:
+    """A stable short hash of JSON-able parts (settings, upstream keys, file fingerprints)."""
+    blob = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
+
+
+def fingerprint(path: Path) -> str | None:
+    """sha256 of a file's content (size and mtime for big files); None when missing."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    if stat.st_size > _HASH_LIMIT:
+        return f"size:{stat.st_size}:mtime:{stat.st_mtime_ns}"
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def fingerprints(folder: Path, names: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in names:
+        value = fingerprint(folder / name)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+# --- reading and writing run.json ---------------------------------------------------------
+
+
+def run_file(folder: Path) -> Path:
+    return Path(folder) / RUN_FILE
+
+
+def load_state(folder: Path) -> RunState | None:
+    try:
+        return RunState.model_validate_json(run_file(folder).read_bytes())
+    except FileNotFoundError:
+        return None
+    except (ValidationError, ValueError):
+        return None  # a hand-damaged run.json means "nothing known": steps recheck their files
+
+
+def save_state(folder: Path, state: RunState) -> None:
+    state.updated_at = now_iso()
+    write_atomic(run_file(folder), state.model_dump_json(indent=2))
+
+
+def is_fresh(folder: Path, state: RunState | None, step: str, key: str) -> bool:
+    """True when ``step`` finished with this key and its files are as it left them."""
+    if state is None or step not in state.steps:
+        return False
+    done = state.steps[step]
+    if done.key != key:
+        return False
+    return all(fingerprint(Path(folder) / name) == value for name, value in done.outputs.items())
+
+
+# --- the lock -------------------------------------------------------------------------------
+
+
+def is_locked(folder: Path) -> bool:
+    """True while some process holds the episode's lock (i.e. a run is alive)."""
+    path = Path(folder) / LOCK_FILE
+    if not path.exists():
+        return False
+    lock = FileLock(path, thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+@contextmanager
+def episode_lock(folder: Path, episode_id: str, *, wait: bool = False) -> Iterator[None]:
+    """Hold the episode's lock for a whole run, so two runs never both write.
+
+    ``wait=False`` refuses at once with who holds it; ``wait=True`` blocks until it is free.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder / LOCK_FILE, thread_local=False)
+    try:
+        lock.acquire(timeout=-1 if wait else 0)
+    except Timeout:
+        holder = load_state(folder)
+        who = ""
+        if holder and holder.pid:
+            who = f" by process {holder.pid}"
+            if holder.host:
+                who += f" on {holder.host}"
+            if holder.started_at:
+                who += f" since {holder.started_at}"
+        raise DraftConflictError(
+            f"episode {episode_id} is already being processed{who}",
+            hint="wait for that run to finish, or rerun with --wait to queue behind it",
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+# --- the run's life -------------------------------------------------------------------------
+
+
+class EpisodeRun:
+    """The flow's handle on ``run.json``: every state change is written at once."""
+
+    def __init__(self, folder: Path, episode_id: str, source: str = "") -> None:
+        self.folder = Path(folder)
+        self.state = load_state(self.folder) or RunState(episode_id=episode_id)
+        self.state.episode_id = episode_id
+        if source:
+            self.state.source = source
+
+    def begin(self, *, flow_run_id: str | None = None) -> None:
+        s = self.state
+        s.state, s.step, s.error = "running", None, None
+        s.pid, s.host, s.flow_run_id = os.getpid(), socket.gethostname(), flow_run_id
+        s.started_at = now_iso()
+        save_state(self.folder, s)
+
+    def fresh(self, step: str, key: str) -> bool:
+        return is_fresh(self.folder, self.state, step, key)
+
+    def start_step(self, step: str) -> None:
+        self.state.step = step
+        save_state(self.folder, self.state)
+
+    def finish_step(self, step: str, key: str, outputs: list[str], seconds: float) -> None:
+        # Later steps need no invalidation here: their keys include this step's output
+        # fingerprints, so a changed result makes them recompute on their own.
+        self.state.steps[step] = StepDone(
+            key=key,
+            finished_at=now_iso(),
+            seconds=round(seconds, 3),
+            outputs=fingerprints(self.folder, outputs),
+        )
+        save_state(self.folder, self.state)
+
+    def update(self, **fields: Any) -> None:
+        for name, value in fields.items():
+            setattr(self.state, name, value)
+        save_state(self.folder, self.state)
+
+    def fail(self, step: str | None, error: str) -> None:
+        s = self.state
+        s.state, s.error, s.pid = "failed", error, None
+        if step:
+            s.step = step
+        save_state(self.folder, s)
+
+    def done(self) -> None:
+        s = self.state
+        s.state, s.step, s.error, s.pid = "done", None, None, None
+        save_state(self.folder, s)
+
+
+# --- podpost status -------------------------------------------------------------------------
+
+
+class StatusRow(_Model):
+    id: str
+    title: str
+    source: str
+    last_step: str | None
+    state: State
+    step: str | None  # running or failed step
+    error: str | None
+    draft: str | None
+    tokens: int
+    review: str | None  # drafted | edited | approved | rejected (issue 7), None without a draft
+    updated: str | None
+
+
+def _review_state(draft: str | None) -> str | None:
+    if not draft or not Path(draft).is_file():
+        return None
+    from pipeline import review  # issue 7 owns the draft record; imported late, it is optional
+
+    return review.review_state(Path(draft))
+
+
+def status_row(folder: Path) -> StatusRow | None:
+    state = load_state(folder)
+    if state is None:
+        return None
+    effective, error = state.state, state.error
+    if state.state == "running" and not is_locked(folder):
+        effective = "failed"
+        error = f"interrupted during {state.step or 'start-up'} (process {state.pid} is gone)"
+    return StatusRow(
+        id=state.episode_id,
+        title=state.title,
+        source=state.source,
+        last_step=state.last_step,
+        state=effective,
+        step=state.step,
+        error=error,
+        draft=state.draft_path,
+        tokens=state.tokens,
+        review=_review_state(state.draft_path),
+        updated=state.updated_at,
+    )
+
+
+def status(config: Config) -> list[StatusRow]:
+    """One row per episode folder that has a ``run.json``, most recently updated first."""
+    rows = []
+    if config.episodes_dir.is_dir():
+        for folder in sorted(config.episodes_dir.iterdir()):
+            if folder.is_dir():
+                row = status_row(folder)
+                if row is not None:
+                    rows.append(row)
+    rows.sort(key=lambda r: r.updated or "", reverse=True)
+    return rows

@@ -1,0 +1,183 @@
+"""Run state, step freshness, the episode lock, draft writing and the ledger (no Prefect)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config
+from pipeline.drafts import write_draft
+from pipeline.errors import DraftConflictError
+from pipeline.ledger import Ledger
+from pipeline.runs import EpisodeRun, episode_lock, is_locked, load_state, status
+
+
+def test_step_is_fresh_only_with_same_key_and_untouched_outputs(tmp_path: Path) -> None:
+    (tmp_path / "transcript.json").write_text('{"a": 1}')
+    run = EpisodeRun(tmp_path, "ep-1", "http://127.0.0.1/x")
+    run.begin()
+    run.finish_step("transcribe", "k1", ["transcript.json"], 1.5)
+
+    again = EpisodeRun(tmp_path, "ep-1")
+    assert again.fresh("transcribe", "k1")
+    assert not again.fresh("transcribe", "k2")  # a setting changed
+    assert not again.fresh("turns", "k1")  # never ran
+    (tmp_path / "transcript.json").write_text('{"a": 2}')  # edited by hand
+    assert not again.fresh("transcribe", "k1")
+    (tmp_path / "transcript.json").unlink()  # deleted
+    assert not again.fresh("transcribe", "k1")
+
+
+def test_state_transitions_are_persisted(tmp_path: Path) -> None:
+    run = EpisodeRun(tmp_path, "ep-1", "src")
+    run.begin()
+    assert load_state(tmp_path).state == "running"
+    run.start_step("fetch")
+    run.finish_step("fetch", "k", [], 0.1)
+    run.start_step("transcribe")
+    run.fail("transcribe", "boom; fix it")
+    state = load_state(tmp_path)
+    assert (state.state, state.step, state.error, state.last_step) == (
+        "failed",
+        "transcribe",
+        "boom; fix it",
+        "fetch",
+    )
+    run.begin()
+    run.done()
+    state = load_state(tmp_path)
+    assert (state.state, state.error, state.pid) == ("done", None, None)
+
+
+def test_second_lock_refuses_with_holder_then_frees(tmp_path: Path) -> None:
+    run = EpisodeRun(tmp_path, "ep-1")
+    with episode_lock(tmp_path, "ep-1"):
+        run.begin()
+        assert is_locked(tmp_path)
+        with pytest.raises(DraftConflictError) as err, episode_lock(tmp_path, "ep-1"):
+            pass
+        assert f"by process {os.getpid()}" in err.value.one_line()
+        assert "--wait" in err.value.one_line()
+    assert not is_locked(tmp_path)
+    with episode_lock(tmp_path, "ep-1"):
+        pass
+
+
+def _holder(folder: Path) -> subprocess.Popen[str]:
+    code = textwrap.dedent(
+        f"""
+        import time
+        from pipeline.runs import EpisodeRun, episode_lock
+        with episode_lock({str(folder)!r}, "ep-1"):
+            run = EpisodeRun({str(folder)!r}, "ep-1", "src")
+            run.begin()
+            run.start_step("editorial")
+            print("locked", flush=True)
+            time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_killed_run_reads_as_interrupted_and_lock_is_free(tmp_path: Path) -> None:
+    config = Config(data_dir=tmp_path)
+    folder = config.episodes_dir / "ep-1"
+    proc = _holder(folder)
+    try:
+        [row] = status(config)
+        assert (row.state, row.step) == ("running", "editorial")
+        with (
+            pytest.raises(DraftConflictError, match=f"process {proc.pid}"),
+            episode_lock(folder, "ep-1"),
+        ):
+            pass
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    [row] = status(config)
+    assert row.state == "failed"
+    assert row.error == f"interrupted during editorial (process {proc.pid} is gone)"
+    with episode_lock(folder, "ep-1"):
+        pass
+
+
+def test_waiting_lock_queues_behind_the_holder(tmp_path: Path) -> None:
+    proc = _holder(tmp_path)
+    started = time.monotonic()
+    subprocess.Popen(["sh", "-c", f"sleep 1; kill {proc.pid}"])
+    with episode_lock(tmp_path, "ep-1", wait=True):
+        assert time.monotonic() - started >= 0.9
+    proc.wait()
+
+
+def test_draft_written_then_kept_when_edited(tmp_path: Path) -> None:
+    first = write_draft(tmp_path, "ep-1", "v1")
+    assert first.path == tmp_path / "ep-1.md" and first.kept is None
+    second = write_draft(tmp_path, "ep-1", "v2")  # not edited: overwritten
+    assert second.path == tmp_path / "ep-1.md" and second.path.read_text() == "v2"
+
+    (tmp_path / "ep-1.md").write_text("v2 with a human fix")
+    third = write_draft(tmp_path, "ep-1", "v3")
+    assert third.kept == tmp_path / "ep-1.md"
+    assert third.path == tmp_path / "ep-1.new.md"
+    assert (tmp_path / "ep-1.md").read_text() == "v2 with a human fix"
+    assert third.path.read_text() == "v3"
+    assert "edited by hand" in third.message and str(third.path) in third.message
+    # The new version beside it is ours and unedited, so a later run replaces it.
+    fourth = write_draft(tmp_path, "ep-1", "v4")
+    assert fourth.path == tmp_path / "ep-1.new.md" and fourth.path.read_text() == "v4"
+
+
+def test_draft_never_clobbers_a_file_podpost_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "ep-1.md").write_text("someone else's")
+    result = write_draft(tmp_path, "ep-1", "ours")
+    assert result.path == tmp_path / "ep-1.new.md"
+    assert (tmp_path / "ep-1.md").read_text() == "someone else's"
+
+
+def test_ledger_items_and_sources(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    assert ledger.episode_for("http://x") is None
+    ledger.remember_source("http://x", "ep-1")
+    ledger.remember_source("http://x", "ep-2")
+    assert ledger.episode_for("http://x") == "ep-2"
+
+    ledger.record("feed", "a", source="s-a", title="A", state="failed", error="404")
+    ledger.record("feed", "a", source="s-a", title="A", state="done", episode_id="ep-a")
+    ledger.record("feed", "b", source="s-b", title="B", state="failed", error="500")
+    items = Ledger(tmp_path / "ledger.sqlite3").items("feed")
+    assert {k: (v.state, v.attempts, v.episode_id, v.error) for k, v in items.items()} == {
+        "a": ("done", 2, "ep-a", None),
+        "b": ("failed", 1, None, "500"),
+    }
+    assert Ledger(tmp_path / "ledger.sqlite3").items("other") == {}
+
+
+def test_status_rows_as_json(tmp_path: Path) -> None:
+    config = Config(data_dir=tmp_path)
+    run = EpisodeRun(config.episodes_dir / "ep-1", "ep-1", "src")
+    run.begin()
+    run.update(title="T", tokens=120)
+    run.finish_step("fetch", "k", [], 0.1)
+    run.done()
+    [row] = status(config)
+    data = json.loads(row.model_dump_json())
+    assert {k: data[k] for k in ("id", "title", "last_step", "state", "tokens", "error")} == {
+        "id": "ep-1",
+        "title": "T",
+        "last_step": "fetch",
+        "state": "done",
+        "tokens": 120,
+        "error": None,
+    }
