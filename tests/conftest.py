@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.whisper_model",
     "tests.fixtures.interview",
     "tests.fixtures.llm",
+    "tests.fixtures.review",
 ]

@@ -1,9 +1,170 @@
-"""Commands for this stage are added by the issue that builds it."""
+"""`podpost review | preview | approve | reject`: the editor's side of the pipeline."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+
+from pipeline.cli.common import settings
+from pipeline.config import Config
+from pipeline.errors import InputFileError
+from pipeline.review import (
+    DraftReview,
+    Flag,
+    flags_by_turn,
+    format_time,
+    review_draft,
+    review_drafts,
+    reviews_json,
+    source_link,
+)
+
+
+def resolve_draft(draft: str, config: Config) -> Path:
+    """A path as given, else a name inside the drafts folder (``.md`` optional)."""
+    path = Path(draft)
+    if path.is_file():
+        return path
+    for candidate in (config.drafts_path / draft, config.drafts_path / f"{draft}.md"):
+        if candidate.is_file():
+            return candidate
+    raise InputFileError(
+        f"{draft}: no such draft (looked here and in {config.drafts_path})",
+        hint="give the draft's path; `podpost review` lists the drafts",
+    )
+
+
+def _flag_line(flag: Flag, indent: str = "  ") -> str:
+    return f"{indent}{flag.severity:<8}{flag.kind:<22}{flag.message}"
+
+
+def _counts(review: DraftReview) -> str:
+    counts = review.counts()
+    parts = [f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in counts.items() if n]
+    return ", ".join(parts) or "no flags"
+
+
+def _print_all(reviews: list[DraftReview], folder: Path) -> None:
+    if not reviews:
+        typer.echo(f"no drafts in {folder}")
+        return
+    typer.echo(
+        f"{len(reviews)} draft{'s' if len(reviews) != 1 else ''} in {folder}, most urgent first"
+    )
+    for review in reviews:
+        typer.echo(f"\n{review.path.name}  [{review.state}]  {_counts(review)}")
+        if review.title:
+            typer.echo(f"  {review.title}")
+        for flag in review.flags:
+            typer.echo(_flag_line(flag, "    "))
+
+
+def _print_one(review: DraftReview) -> None:
+    typer.echo(f"{review.path}  [{review.state}]  {_counts(review)}")
+    if review.title:
+        typer.echo(review.title)
+    grouped = flags_by_turn(review.flags)
+    for flag in grouped.get(None, []):
+        typer.echo(_flag_line(flag))
+    if review.post is None:
+        return
+    for number, turn in enumerate(review.post.turns, 1):
+        flags = grouped.get(number)
+        if not flags:
+            continue
+        start = review.times[number - 1] if review.times else None
+        link = source_link(review.post.front.source, start)
+        where = f"  {format_time(start)}" if start is not None else ""
+        typer.echo(f"turn {number}  {turn.speaker}{where}{'  ' + link if link else ''}")
+        for flag in flags:
+            typer.echo(_flag_line(flag))
+
+
+def review_command(
+    ctx: typer.Context,
+    draft: str | None = typer.Argument(None, help="One draft (default: every draft)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List drafts with their review flags, most urgent first; or one draft turn by turn."""
+    config = settings(ctx).config()
+    if draft is None:
+        reviews = review_drafts(config.drafts_path, episodes_dir=config.episodes_dir)
+        if as_json:
+            typer.echo(reviews_json(reviews))
+        else:
+            _print_all(reviews, config.drafts_path)
+        return
+    review = review_draft(resolve_draft(draft, config), episodes_dir=config.episodes_dir)
+    if as_json:
+        typer.echo(json.dumps(review.to_dict(turns=True), ensure_ascii=False, indent=2))
+    else:
+        _print_one(review)
+
+
+def preview_command(
+    ctx: typer.Context,
+    draft: str = typer.Argument(..., help="The draft to preview and edit."),
+    port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0: any free port)."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the page in a browser."),
+) -> None:
+    """Serve a local page: the post as the blog shows it, beside an editable review view."""
+    from pipeline import preview  # FastAPI and uvicorn load only for this command
+
+    config = settings(ctx).config()
+    path = resolve_draft(draft, config)
+    app = preview.create_app(path, episodes_dir=config.episodes_dir)
+    try:
+        sock = preview.bind(port)
+    except OSError as e:
+        raise InputFileError(
+            f"cannot listen on 127.0.0.1:{port}: {e.strerror}", hint="pick another --port, or 0"
+        ) from e
+    url = preview.url_of(sock)
+    typer.echo(f"preview of {path}: {url}  (Ctrl-C to stop)")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    preview.serve(app, sock)
+
+
+def approve_command(
+    ctx: typer.Context,
+    draft: str = typer.Argument(..., help="The draft to publish."),
+    to: Path | None = typer.Option(
+        None, "--to", help="The site's content folder (default: site_dir from the config)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace a different file at the target."),
+) -> None:
+    """Set draft: false, check the post and write it into the site's content folder."""
+    from pipeline.publish import approve
+
+    config = settings(ctx).config()
+    path = resolve_draft(draft, config)
+    result = approve(path, to or config.site_dir, force=force)
+    verb = "wrote" if result.written else "already up to date:"
+    typer.echo(f"approved {path.name}; {verb} {result.target}")
+
+
+def reject_command(
+    ctx: typer.Context,
+    draft: str = typer.Argument(..., help="The draft to reject."),
+    reason: str = typer.Option(..., "--reason", help="Why (kept in the draft's record)."),
+) -> None:
+    """Record that a draft is rejected, and why."""
+    from pipeline.publish import reject
+
+    config = settings(ctx).config()
+    path = resolve_draft(draft, config)
+    reject(path, reason)
+    typer.echo(f"rejected {path.name}: {reason.strip()}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+    app.command("review")(review_command)
+    app.command("preview")(preview_command)
+    app.command("approve")(approve_command)
+    app.command("reject")(reject_command)
