@@ -58,8 +58,9 @@ class DiarizeConfig(_Section):
     num_speakers: int | None = None
     min_speakers: int = 1
     max_speakers: int = 6
-    pyannote_pipeline: str = "pyannote/speaker-diarization-3.1"
+    pyannote_pipeline: str = "pyannote/speaker-diarization-3.1"  # HF id or local folder
     hf_token: str | None = None
+    bic_penalty: float = 1.0  # builtin: higher merges more readily (fewer speakers)
 
 
 class TurnsConfig(_Section):
@@ -79,6 +80,8 @@ class LLMConfig(_Section):
     max_retries: int = 5
     max_concurrency: int = 4
     context_tokens: int = 32000
+    retry_initial_wait: float = 1.0  # seconds; doubles per retry, with jitter
+    retry_max_wait: float = 60.0  # cap, also for a server's Retry-After
 
 
 class EditorialConfig(_Section):

@@ -23,7 +23,8 @@ _BLOCK_LEAD_RE = re.compile(r"[#\-+_~\[=]")
 _BOLD_LEAD_RE = re.compile(r"\*\*[^\s*]")
 _ORDERED_RE = re.compile(r"(\d{1,9})([.)])")
 _ORDERED_ESCAPED_RE = re.compile(r"(\d{1,9})\\([.)])")
-_TRAILING_HASHES_RE = re.compile(r"#+$")
+# CommonMark only closes a heading with a '#' run that follows a space (or is all there is).
+_TRAILING_HASHES_RE = re.compile(r"(?:(?<=\s)|^)#+$")
 _TRAILING_HASHES_ESCAPED_RE = re.compile(r"\\(#+)$")
 
 

@@ -35,11 +35,27 @@ def _speaker_name(value: str) -> str:
     return value
 
 
+def _tag(value: str) -> str:
+    if not TAG_RE.match(value):
+        raise ValueError(f"tag {value!r} must be lowercase and hyphenated, like 'ai-safety'")
+    return value
+
+
+def _date(value: str) -> str:
+    if not DATE_RE.match(value):
+        raise ValueError(f"date {value!r} must read YYYY-MM-DD")
+    dt.date.fromisoformat(value)  # rejects 2026-02-30
+    return value
+
+
 OneLine = Annotated[str, AfterValidator(_one_line)]
+Tag = Annotated[str, AfterValidator(_tag)]
+DateString = Annotated[str, AfterValidator(_date)]
 Paragraph = Annotated[str, AfterValidator(_non_empty_line)]
 SpeakerName = Annotated[str, AfterValidator(_speaker_name)]
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+TAG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 class _Model(BaseModel):
@@ -155,12 +171,12 @@ class FrontMatter(_Model):
     """The front matter of FORMAT.md: every key, in this order."""
 
     author: OneLine
-    date: OneLine  # YYYY-MM-DD, kept a string so YAML writes it quoted as the blog expects
+    date: DateString  # kept a string so YAML writes it quoted, as the blog expects
     guest: OneLine = ""
     layout: OneLine = "post.njk"
     source: OneLine
     speaker: OneLine
-    tags: list[OneLine] = Field(default_factory=list)
+    tags: list[Tag] = Field(default_factory=list)
     title: OneLine
     summary: OneLine
     insight: OneLine = ""

@@ -25,7 +25,9 @@ def read_text(source: str | Path) -> str:
         try:
             raw = path.read_bytes()
         except OSError as e:
-            raise InputFileError(f"{path}: cannot read: {e.strerror}", hint="check permissions") from e
+            raise InputFileError(
+                f"{path}: cannot read: {e.strerror}", hint="check permissions"
+            ) from e
         name = str(path)
     try:
         return raw.decode("utf-8")

@@ -18,13 +18,15 @@ from pydantic import ValidationError
 from pipeline import frontmatter_yaml
 from pipeline.errors import PostFormatError
 from pipeline.markdown_text import unescape_heading, unescape_inline, unescape_paragraph
-from pipeline.models import DATE_RE, FrontMatter, Post, PostTurn, Section
+from pipeline.models import DATE_RE, TAG_RE, FrontMatter, Post, PostTurn, Section
 
 FRONT_KEYS = list(FrontMatter.model_fields)
-LIST_KEYS = {k for k, f in FrontMatter.model_fields.items() if f.annotation is not None
-             and getattr(f.annotation, "__origin__", None) is list}
+LIST_KEYS = {
+    k
+    for k, f in FrontMatter.model_fields.items()
+    if f.annotation is not None and getattr(f.annotation, "__origin__", None) is list
+}
 BOOL_KEYS = {"draft"}
-TAG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 HEADING_RE = re.compile(r"^(#{1,6})(?:[ \t]+(.*))?$")
 LABEL_RE = re.compile(r"^\*\*(?P<speaker>[^*]+)\*\*:(?P<rest>.*)$")
 SUMMARY_RE = re.compile(r"^<summary>Original (?P<language>.+)</summary>$")
@@ -151,8 +153,10 @@ def _front_matter(front_lines: list[str], result: _Analysis) -> FrontMatter | No
     if canonical != front_lines:
         for offset, (got_line, want_line) in enumerate(zip(front_lines, canonical, strict=False)):
             if got_line != want_line:
-                result.add(offset + 2, f"front matter is not in the blog's YAML style; "
-                                       f"expected: {want_line}")
+                result.add(
+                    offset + 2,
+                    f"front matter is not in the blog's YAML style; expected: {want_line}",
+                )
                 break
         else:
             result.add(close_line, "front matter is not in the blog's YAML style")
@@ -211,6 +215,7 @@ def _blocks(lines: list[str], first_line: int, result: _Analysis) -> list[_Block
             current = None
             continue
         blank_run = 0
+        line = line.rstrip()  # trailing whitespace is reported once, by analyze()
         if current is None:
             current = _Block(number, [line])
             blocks.append(current)
@@ -297,8 +302,10 @@ def _turn(blocks: list[_Block], start: int, result: _Analysis) -> tuple[PostTurn
     language = "English"
     summary = SUMMARY_RE.match(details.lines[1]) if len(details.lines) == 2 else None
     if summary is None:
-        result.add(details.line, "<details> must be followed on the next line by "
-                                 "<summary>Original LANGUAGE</summary>")
+        result.add(
+            details.line,
+            "<details> must be followed on the next line by <summary>Original LANGUAGE</summary>",
+        )
     else:
         language = unescape_inline(summary.group("language"))
     i += 1
@@ -314,14 +321,18 @@ def _turn(blocks: list[_Block], start: int, result: _Analysis) -> tuple[PostTurn
     original_speaker = unescape_inline(original_match.group("speaker"))
     if original_speaker != speaker:
         stray = any(
-            (m := LABEL_RE.match(p.text)) and unescape_inline(m.group("speaker")) == original_speaker
+            (m := LABEL_RE.match(p.text))
+            and unescape_inline(m.group("speaker")) == original_speaker
             for p in blocks[start + 1 : i - 1]
         )
         if stray:
             result.add(label.line, "turn has no <details> block with its original")
         else:
-            result.add(original_block.line, f"speaker label in the original ({original_speaker}) "
-                                            f"differs from the translation's ({speaker})")
+            result.add(
+                original_block.line,
+                f"speaker label in the original ({original_speaker}) "
+                f"differs from the translation's ({speaker})",
+            )
     original_rest = original_match.group("rest")
     if not original_rest.startswith(" ") or not original_rest[1:].strip():
         result.add(original_block.line, "the original must read '**Speaker**: text'")

@@ -23,7 +23,9 @@ def builtin_template_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "templates"
 
 
+@lru_cache(maxsize=8)
 def _environment(folder: Path) -> jinja2.Environment:
+    # One environment per folder; Jinja reloads a template whose file changed (auto_reload).
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
         undefined=jinja2.StrictUndefined,
@@ -38,7 +40,6 @@ def _environment(folder: Path) -> jinja2.Environment:
     return env
 
 
-@lru_cache(maxsize=8)
 def load_template(path: Path | None = None) -> jinja2.Template:
     """The built-in body template, or a user's own file (config ``[post] template``)."""
     if path is None:
