@@ -1,0 +1,1 @@
+"""The editorial steps: analysis, chunked translation with validation and repair, the post."""

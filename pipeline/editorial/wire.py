@@ -1,0 +1,111 @@
+"""What the editorial steps send to the model and what they expect back.
+
+The user message of every editorial request is one line of JSON (the task's parameters)
+followed, after a blank line, by the transcript as one line per unit::
+
+    {"task":"translate","target_language":"zh-CN",...}
+
+    [12] Matt Turk: Welcome back to the show.
+    [13.1] Pavel Izmailov: The first half of a long turn...
+
+Lines cost a few tokens per turn where JSON objects would cost a dozen. The fake server
+(:mod:`pipeline.fakellm`) reads requests with :func:`parse_user_message`, so tests and
+offline runs see exactly what a real model sees.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROMPT_VERSION = "editorial-1"
+
+TASK_ANALYSIS = "analysis"
+TASK_ANALYSIS_REDUCE = "analysis_reduce"
+TASK_TRANSLATE = "translate"
+
+_LINE_RE = re.compile(r"^\[(?P<id>[0-9.]+)\] (?P<speaker>[^:\n]*?): (?P<text>.*)$")
+
+
+@dataclass(frozen=True)
+class Line:
+    id: str
+    speaker: str
+    text: str
+
+    def render(self) -> str:
+        text = " ".join(self.text.split())
+        speaker = " ".join(self.speaker.replace(":", " ").split())
+        return f"[{self.id}] {speaker}: {text}"
+
+
+def user_message(header: dict[str, Any], lines: list[Line]) -> str:
+    head = json.dumps(header, ensure_ascii=False, separators=(",", ":"))
+    return head + "\n\n" + "\n".join(line.render() for line in lines)
+
+
+def parse_user_message(text: str) -> tuple[dict[str, Any], list[Line]]:
+    head, _, rest = text.partition("\n")
+    header = json.loads(head)
+    lines = []
+    for raw in rest.splitlines():
+        match = _LINE_RE.match(raw)
+        if match:
+            lines.append(Line(match["id"], match["speaker"], match["text"]))
+    return header, lines
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- analysis -------------------------------------------------------------------------
+
+
+class GlossaryEntry(_Out):
+    term: str = Field(description="the term exactly as the source spells it")
+    translation: str = Field(description="its one canonical translation; names stay as they are")
+    kind: str = Field("concept", description="person, organization, product, work or concept")
+
+
+class OutlineSection(_Out):
+    start: int = Field(description="id of the turn where the section starts")
+    heading: str = Field(description="section heading in the target language")
+
+
+class AnalysisOut(_Out):
+    title: str
+    summary: str
+    tags: list[str] = Field(default_factory=list)
+    guest: str = ""
+    people: list[str] = Field(default_factory=list)
+    companies_orgs: list[str] = Field(default_factory=list)
+    products_models: list[str] = Field(default_factory=list)
+    media_books: list[str] = Field(default_factory=list)
+    category: str = ""
+    area: str = ""
+    glossary: list[GlossaryEntry] = Field(default_factory=list)
+    sections: list[OutlineSection] = Field(default_factory=list)
+
+
+# --- translation ----------------------------------------------------------------------
+
+
+class TermOut(_Out):
+    source: str = Field(description="a key term, an exact substring of the original")
+    target: str = Field(description="its rendering, an exact substring of the translation")
+
+
+class TurnOut(_Out):
+    id: str
+    source_start: str = Field(description="the first three words of the original, verbatim")
+    translation: str
+    terms: list[TermOut] = Field(default_factory=list)
+
+
+class TranslateOut(_Out):
+    turns: list[TurnOut]
