@@ -547,10 +547,12 @@ class DraftReview:
         counted = Counter(flag.severity for flag in self.flags)
         return {severity: counted.get(severity, 0) for severity in _SEVERITY_RANK}
 
-    def urgency(self) -> tuple[int, int, int, int, str]:
+    def urgency(self) -> tuple[object, ...]:
+        """Sort key: undecided drafts first, then by their worst flag, then by how many."""
         settled = 1 if self.state in ("approved", "rejected") else 0
+        worst = _urgency(self.flags[0])[:2] if self.flags else (len(_SEVERITY_RANK), len(KINDS))
         c = self.counts()
-        return (settled, -c["error"], -c["warning"], -c["info"], str(self.path))
+        return (settled, worst, -c["error"], -c["warning"], -c["info"], str(self.path))
 
     def to_dict(self, *, turns: bool = False) -> dict[str, object]:
         data: dict[str, object] = {
