@@ -58,6 +58,8 @@ class StepDone(_Model):
 class RunState(_Model):
     episode_id: str
     source: str = ""
+    item: str | None = None  # the feed item, when the source is a feed
+    overrides: dict[str, Any] = Field(default_factory=dict)  # the run's flags, for resume
     title: str = ""
     state: State = "pending"
     step: str | None = None  # the step running now, or the one that failed

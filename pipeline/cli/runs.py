@@ -1,9 +1,244 @@
-"""Commands for this stage are added by the issue that builds it."""
+"""`podpost run|resume|render|status|ingest|schedule`: driving whole runs (issue 6).
+
+Prefect is imported only inside the commands that run a flow, after
+``flows.prefect_setup.quiet_defaults`` has set its defaults, so other commands stay fast.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from pipeline.cli.common import Settings, settings
+from pipeline.config import Config
+from pipeline.errors import InputFileError, PodpostError, UsageError
+from pipeline.runs import RUN_FILE, load_state, status
+
+STEP_OPTIONS = "Options override the config file for this run; `podpost resume` reuses them."
+
+
+def _overrides(
+    *,
+    backend: str | None = None,
+    model: str | None = None,
+    speakers: str | None = None,
+    num_speakers: int | None = None,
+    lang: str | None = None,
+    llm_model: str | None = None,
+    out: Path | None = None,
+) -> dict[str, Any]:
+    """The flags as config values; unset flags are left out so the file and env apply."""
+    values: dict[str, Any] = {
+        "asr": {"backend": backend, "model": model},
+        "turns": {
+            "speakers": [s.strip() for s in speakers.split(",") if s.strip()] if speakers else None
+        },
+        "diarize": {"num_speakers": num_speakers},
+        "editorial": {"target_language": lang},
+        "llm": {"model": llm_model},
+        "drafts_dir": str(out.expanduser().resolve()) if out else None,
+    }
+    return _drop_empty(values)
+
+
+def _drop_empty(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            value = _drop_empty(value)
+            if value:
+                out[key] = value
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _flow_overrides(s: Settings, overrides: dict[str, Any]) -> dict[str, Any]:
+    """What the flow needs to rebuild the same Config: the global --data-dir plus flags."""
+    base = {"data_dir": str(Path(s.data_dir).expanduser().resolve())} if s.data_dir else {}
+    return _merge(base, overrides)
+
+
+def prepare_prefect() -> None:
+    """Quiet Prefect's defaults, then make sure a configured API answers."""
+    from flows.prefect_setup import check_api, quiet_defaults
+
+    quiet_defaults(os.environ)
+    check_api()
+
+
+def _run(
+    s: Settings,
+    source: str,
+    item: str | None,
+    overrides: dict[str, Any],
+    wait: bool,
+) -> dict[str, Any]:
+    prepare_prefect()
+    from flows.episode import episode_flow
+
+    return episode_flow(
+        source=source,
+        item=item,
+        overrides=_flow_overrides(s, overrides),
+        config_path=s.config_path,
+        wait=wait,
+    )
+
+
+def _episode_folder(config: Config, episode: str) -> Path:
+    path = Path(episode).expanduser()
+    if (path / RUN_FILE).is_file():
+        return path
+    folder = config.episodes_dir / episode
+    if (folder / RUN_FILE).is_file():
+        return folder
+    raise InputFileError(
+        f"no run of episode {episode!r} in {config.episodes_dir}",
+        hint="pass an id from `podpost status` or an episode folder",
+    )
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app."""
+    @app.command("run")
+    def run_command(
+        ctx: typer.Context,
+        source: str = typer.Argument(..., help="Episode URL, RSS feed URL or local file."),
+        item: str | None = typer.Option(
+            None, "--item", help="Feed item: guid, 1-based index or title (default: newest)."
+        ),
+        backend: str | None = typer.Option(
+            None, "--backend", help="Transcript backend: whisper, captions or auto."
+        ),
+        model: str | None = typer.Option(
+            None, "--model", help="Whisper model name or checkpoint path."
+        ),
+        speakers: str | None = typer.Option(
+            None, "--speakers", help='Speaker names in order of appearance: "Ann,Bob".'
+        ),
+        num_speakers: int | None = typer.Option(
+            None, "--num-speakers", help="Number of speakers, when known."
+        ),
+        lang: str | None = typer.Option(None, "--lang", help="Target language, e.g. zh-CN."),
+        llm_model: str | None = typer.Option(None, "--llm-model", help="LLM model name."),
+        out: Path | None = typer.Option(None, "--out", help="Drafts folder."),
+        wait: bool = typer.Option(
+            False, "--wait", help="If the episode is being processed, wait instead of refusing."
+        ),
+    ) -> None:
+        """Run the whole pipeline on one episode and print the draft's path.
+
+        Rerunning after a failure or a kill redoes only what did not finish.
+        """
+        s = settings(ctx)
+        overrides = _overrides(
+            backend=backend,
+            model=model,
+            speakers=speakers,
+            num_speakers=num_speakers,
+            lang=lang,
+            llm_model=llm_model,
+            out=out,
+        )
+        s.config(**overrides)  # a bad flag fails here, before anything starts
+        result = _run(s, source, item, overrides, wait)
+        typer.echo(result["draft"])
+
+    @app.command("resume")
+    def resume_command(
+        ctx: typer.Context,
+        episode: str | None = typer.Argument(None, help="Episode id or folder."),
+        all_: bool = typer.Option(False, "--all", help="Resume every failed or killed run."),
+        wait: bool = typer.Option(False, "--wait", help="Wait for a run that holds the lock."),
+    ) -> None:
+        """Finish a failed or interrupted run with the settings it started with."""
+        s = settings(ctx)
+        config = s.config()
+        if all_ == (episode is not None):
+            raise UsageError("give one EPISODE or --all", hint="see `podpost status`")
+        if episode is not None:
+            folders = [_episode_folder(config, episode)]
+        else:
+            folders = [
+                config.episodes_dir / row.id for row in status(config) if row.state == "failed"
+            ]
+            if not folders:
+                typer.echo("nothing to resume", err=True)
+                return
+        failures = 0
+        for folder in folders:
+            state = load_state(folder)
+            if state is None or not state.source:
+                raise InputFileError(f"{folder} has no run to resume", hint="use `podpost run`")
+            try:
+                result = _run(s, state.source, state.item, state.overrides, wait)
+            except PodpostError as e:
+                if episode is not None:
+                    raise
+                failures += 1
+                print(f"{state.episode_id}: error: {e.one_line()}", file=sys.stderr)
+                continue
+            typer.echo(result["draft"])
+        if failures:
+            raise typer.Exit(1)
+
+    @app.command("render")
+    def render_command(
+        ctx: typer.Context,
+        episode: str = typer.Argument(..., help="Episode id or folder."),
+    ) -> None:
+        """Render the draft again from stored results (no ASR or LLM work)."""
+        from flows.episode import rerender
+
+        config = settings(ctx).config()
+        folder = _episode_folder(config, episode)
+        state = load_state(folder)
+        if state is not None and state.overrides:
+            config = settings(ctx).config(**state.overrides)
+        written = rerender(folder, config)
+        typer.echo(written.message, err=True)
+        typer.echo(str(written.path))
+
+    @app.command("status")
+    def status_command(
+        ctx: typer.Context,
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """One row per episode: state, last step finished, error, draft, tokens."""
+        rows = status(settings(ctx).config())
+        if as_json:
+            typer.echo(json.dumps([row.model_dump() for row in rows], indent=2))
+            return
+        if not rows:
+            typer.echo("no runs yet: start one with `podpost run URL`", err=True)
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("id", "title", "last step", "state", "review", "tokens", "draft / error")
+        for row in rows:
+            table.add_row(
+                row.id,
+                row.title[:40],
+                row.last_step or "-",
+                row.state if row.state != "failed" else f"failed ({row.step or '?'})",
+                row.review or "-",
+                str(row.tokens),
+                row.error if row.state == "failed" else (row.draft or "-"),
+            )
+        Console(soft_wrap=True).print(table)

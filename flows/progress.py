@@ -1,0 +1,98 @@
+"""What a run says while it works: step lines, and bars on a terminal.
+
+On a terminal, long steps (download, transcription, translation chunks) get a rich progress
+bar; elsewhere (logs, CI, a worker) the same events are plain lines, a bar's at every
+quarter. Every line also goes to the Prefect run logger, so the UI shows the same story.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+def _prefect_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger] | None:
+    try:
+        from prefect.exceptions import MissingContextError
+        from prefect.logging import get_run_logger
+    except ImportError:  # pragma: no cover - prefect is a dependency
+        return None
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return None
+
+
+class Reporter:
+    def __init__(
+        self, prefix: str = "", stream: TextIO | None = None, terminal: bool | None = None
+    ) -> None:
+        self.stream = stream or sys.stderr
+        self.terminal = self.stream.isatty() if terminal is None else terminal
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        self.prefix = prefix
+        self._lock = threading.Lock()
+
+    def line(self, message: str) -> None:
+        text = f"{self.prefix}{message}"
+        with self._lock:
+            if self.terminal:
+                self.console.print(text, markup=False)
+            else:
+                print(text, file=self.stream, flush=True)
+        logger = _prefect_logger()
+        if logger is not None:
+            logger.info(text)
+
+    def skip(self, step: str, why: str = "finished before, kept") -> None:
+        self.line(f"{step}: {why}")
+
+    def start(self, step: str, detail: str = "") -> None:
+        self.line(f"{step}: {detail or 'running'}")
+
+    def done(self, step: str, seconds: float, detail: str = "") -> None:
+        self.line(f"{step}: done in {seconds:.1f}s" + (f" ({detail})" if detail else ""))
+
+    @contextmanager
+    def bar(
+        self, label: str, total: float | None
+    ) -> Iterator[Callable[[float, float | None], None]]:
+        """Yields ``update(completed, total=None)``; safe to call from several threads."""
+        if self.terminal:
+            progress = Progress(
+                TextColumn(f"{self.prefix}{label}"),
+                BarColumn(),
+                MofNCompleteColumn() if total and total > 1 else TextColumn(""),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            with progress:
+                task_id = progress.add_task(label, total=total)
+
+                def update(completed: float, new_total: float | None = None) -> None:
+                    progress.update(task_id, completed=completed, total=new_total or total)
+
+                yield update
+            return
+        state = {"quarter": 0, "total": total}
+
+        def update_plain(completed: float, new_total: float | None = None) -> None:
+            if new_total:
+                state["total"] = new_total
+            whole = state["total"]
+            if not whole:
+                return
+            quarter = int(4 * completed / whole)
+            if quarter > state["quarter"]:
+                state["quarter"] = quarter
+                self.line(f"{label}: {min(100, 25 * quarter)}%")
+
+        yield update_plain
