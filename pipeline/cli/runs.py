@@ -242,3 +242,119 @@ def register(app: typer.Typer) -> None:
                 row.error if row.state == "failed" else (row.draft or "-"),
             )
         Console(soft_wrap=True).print(table)
+
+    @app.command("ingest")
+    def ingest_command(
+        ctx: typer.Context,
+        feed: str = typer.Argument(..., help="Podcast RSS feed, or a YouTube channel/playlist."),
+        limit: int | None = typer.Option(None, "--limit", help="Take at most N new items."),
+        since: str | None = typer.Option(
+            None, "--since", help="Only items published on or after YYYY-MM-DD."
+        ),
+        concurrency: int = typer.Option(2, "--concurrency", help="Episodes at once."),
+        backend: str | None = typer.Option(None, "--backend", help="Transcript backend."),
+        model: str | None = typer.Option(None, "--model", help="Whisper model or checkpoint."),
+        lang: str | None = typer.Option(None, "--lang", help="Target language."),
+        llm_model: str | None = typer.Option(None, "--llm-model", help="LLM model name."),
+        out: Path | None = typer.Option(None, "--out", help="Drafts folder."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Run every feed item not yet processed; failures are retried next time."""
+        s = settings(ctx)
+        overrides = _overrides(
+            backend=backend, model=model, lang=lang, llm_model=llm_model, out=out
+        )
+        s.config(**overrides)
+        since_date = _date(since)
+        prepare_prefect()
+        from flows.ingest import ingest_flow
+
+        summary = ingest_flow(
+            feed=feed,
+            limit=limit,
+            since=since_date,
+            concurrency=concurrency,
+            overrides=_flow_overrides(s, overrides),
+            config_path=s.config_path,
+        )
+        if as_json:
+            typer.echo(json.dumps(summary, indent=2))
+        else:
+            _print_summary(summary)
+        if summary["failed"]:
+            raise typer.Exit(1)
+
+    @app.command("schedule")
+    def schedule_command(
+        ctx: typer.Context,
+        feed: str = typer.Argument(..., help="Podcast RSS feed, or a YouTube channel/playlist."),
+        cron: str = typer.Option(..., "--cron", help='When to ingest, e.g. "0 6 * * *".'),
+        name: str | None = typer.Option(None, "--name", help="Deployment name."),
+        limit: int | None = typer.Option(None, "--limit", help="New items per ingestion."),
+        concurrency: int = typer.Option(2, "--concurrency", help="Episodes at once."),
+    ) -> None:
+        """Serve a deployment of the ingest flow on a cron schedule (needs a Prefect server).
+
+        Start `prefect server start` first and set PREFECT_API_URL; stop with Ctrl-C.
+        """
+        s = settings(ctx)
+        s.config()
+        prepare_prefect()
+        _check_cron(cron)
+        from flows.ingest import serve_schedule
+
+        serve_schedule(
+            feed,
+            cron,
+            name=name,
+            limit=limit,
+            concurrency=concurrency,
+            overrides=_flow_overrides(s, {}),
+            config_path=str(Path(s.config_path).resolve()) if s.config_path else None,
+        )
+
+
+def _date(value: str | None) -> Any:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"--since {value!r} is not a date", hint="write it as YYYY-MM-DD"
+        ) from None
+
+
+def _check_cron(cron: str) -> None:
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    try:
+        CronSchedule(cron=cron)
+    except ValidationError:
+        raise UsageError(
+            f"--cron {cron!r} is not a cron expression", hint='e.g. "0 6 * * *"'
+        ) from None
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("item", "result", "draft / error")
+    for outcome in summary["items"]:
+        if outcome["state"] == "done-before":
+            continue
+        table.add_row(
+            outcome["title"] or outcome["guid"],
+            outcome["state"],
+            outcome["draft"] or outcome["error"] or "",
+        )
+    console = Console(soft_wrap=True)
+    console.print(table)
+    console.print(
+        f"{summary['new']} new drafts, {summary['failed']} failed, "
+        f"{summary['done_before']} done before"
+    )
