@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.interview",
     "tests.fixtures.llm",
     "tests.fixtures.review",
+    "tests.fixtures.flows",
 ]
