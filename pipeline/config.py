@@ -91,6 +91,7 @@ class EditorialConfig(_Section):
     chunk_min_tokens: int = 1500
     chunk_max_tokens: int = 3000
     context_turns: int = 3
+    max_unit_tokens: int = 700  # longer turns are translated in pieces, one paragraph each
     categories: list[str] = Field(
         default_factory=lambda: ["ai-ml", "business-strategy", "science", "society-culture"]
     )

@@ -147,6 +147,11 @@ def _mark(target: str) -> str:
     return _MARK.get(target.split("-")[0].lower(), f"[{target}] ")
 
 
+def _pseudo_translation(term: str) -> str:
+    """Up to four CJK characters, the same for the same term, never containing it."""
+    return "".join(chr(0x4E00 + (ord(c) * 131 + i * 17) % 6000) for i, c in enumerate(term[:4]))
+
+
 def _analysis(request: FakeRequest) -> Answer:
     header, lines = request.header, request.lines
     speakers = list(dict.fromkeys(line.speaker for line in lines))
@@ -160,7 +165,7 @@ def _analysis(request: FakeRequest) -> Answer:
     glossary = [
         {
             "term": t,
-            "translation": t if t in speakers else f"「{t}」",
+            "translation": t if t in speakers else _pseudo_translation(t),
             "kind": "person" if t in speakers else "concept",
         }
         for t in terms

@@ -63,7 +63,10 @@ SETUP_HINT = (
 
 
 class LLMOutputError(LLMError):
-    """The endpoint answered, but not with something usable; callers may repair."""
+    """The endpoint answered, but not with something usable; callers may repair.
+    ``usage`` counts the requests that led here."""
+
+    usage: Usage = None  # type: ignore[assignment]  # set where raised
 
 
 class LLMTruncatedError(LLMOutputError):
@@ -374,20 +377,28 @@ class OpenAIClient:
             message = choice.message
             refusal = getattr(message, "refusal", None)
             if refusal or finish == "content_filter":
-                raise LLMRefusalError(f"the model refused the {task} request: {refusal or finish}")
+                raise _spent(
+                    LLMRefusalError(f"the model refused the {task} request: {refusal or finish}"),
+                    usages,
+                )
             raw = message.content or ""
             if finish == "length":
-                raise LLMTruncatedError(
-                    f"the {task} answer was cut off at the output limit "
-                    f"({_usage(completion).completion_tokens} tokens)",
-                    hint="ask for less per request",
+                raise _spent(
+                    LLMTruncatedError(
+                        f"the {task} answer was cut off at the output limit "
+                        f"({_usage(completion).completion_tokens} tokens)",
+                        hint="ask for less per request",
+                    ),
+                    usages,
                 )
             try:
                 value = schema.model_validate(parse_json_text(raw, repair=True))
                 return Reply(value, Usage.total(usages), finish, mode, raw)
             except (ValueError, ValidationError) as e:
                 problem = _short_problem(e)
-        raise LLMOutputError(f"the {task} answer is not valid JSON for its schema: {problem}")
+        raise _spent(
+            LLMOutputError(f"the {task} answer is not valid JSON for its schema: {problem}"), usages
+        )
 
     def _complete(
         self,
@@ -433,6 +444,11 @@ class OpenAIClient:
                         self._mode_index = max(self._mode_index, index + 1)
                     continue
                 raise
+
+
+def _spent(error: LLMOutputError, usages: list[Usage]) -> LLMOutputError:
+    error.usage = Usage.total(usages)
+    return error
 
 
 def _mentions_format(e: openai.APIStatusError) -> bool:

@@ -1,0 +1,154 @@
+"""The editorial step as one call: episode + turns -> a Post, its failures, its cost.
+
+::
+
+    result = build_post(episode, turns, config, client, cache_dir=folder / "editorial")
+    text = render_post(result.post, load_template(config.post.template))
+    result.failures   # turns whose translation failed (rendered with an empty translation)
+    result.usage      # tokens and requests this call spent (cached work costs nothing)
+
+Analysis runs first (translation needs its glossary), then the chunks run
+``[llm] max_concurrency`` at a time. Every finished piece of work is cached in
+``cache_dir``: calling again makes no request; after a crash only unfinished chunks are
+asked for; ``retry_failed=True`` asks again for failed turns only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Config
+from pipeline.editorial.analysis import analyse
+from pipeline.editorial.assemble import Failure, assemble_turns, sections_from_outline
+from pipeline.editorial.cache import Cache
+from pipeline.editorial.translate import ChunkResult, Job, Translator, translate_chunks
+from pipeline.editorial.units import language_name, make_units, plan_chunks
+from pipeline.editorial.wire import AnalysisOut
+from pipeline.fsutil import write_atomic
+from pipeline.llm import LLMClient, Usage
+from pipeline.models import Episode, FrontMatter, Post, Turns
+
+RESULT_FILE = "editorial.json"
+
+
+@dataclass
+class EditorialResult:
+    post: Post
+    analysis: AnalysisOut
+    failures: list[Failure] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # review notes (minor problems accepted)
+    usage: Usage = field(default_factory=Usage)
+    chunks: int = 0
+    cached_chunks: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """What the flow stores and shows: counts, failures, flags, usage."""
+        return {
+            "turns": len(self.post.turns),
+            "sections": len(self.post.sections),
+            "chunks": self.chunks,
+            "cached_chunks": self.cached_chunks,
+            "failures": [f.__dict__ for f in self.failures],
+            "flags": self.flags,
+            "usage": self.usage.as_dict(),
+            "seconds": round(self.seconds, 3),
+        }
+
+    def save_summary(self, path: Path) -> Path:
+        return write_atomic(path, json.dumps(self.summary(), ensure_ascii=False, indent=2))
+
+
+def front_matter(episode: Episode, analysis: AnalysisOut, config: Config) -> FrontMatter:
+    show = " ".join((episode.show or episode.uploader or "").split())
+    return FrontMatter(
+        author=show,
+        date=(episode.date or dt.date.today()).isoformat(),
+        guest=analysis.guest,
+        layout=config.post.layout,
+        source=episode.url,
+        speaker=show,
+        tags=analysis.tags,
+        title=analysis.title,
+        summary=analysis.summary,
+        insight="",
+        draft=True,
+        series=config.post.series,
+        category=analysis.category,
+        area=analysis.area,
+        project=list(config.post.project),
+        people=analysis.people,
+        companies_orgs=analysis.companies_orgs,
+        products_models=analysis.products_models,
+        media_books=analysis.media_books,
+        status=config.post.status,
+    )
+
+
+def build_post(
+    episode: Episode,
+    turns: Turns,
+    config: Config,
+    client: LLMClient,
+    cache_dir: Path | None,
+    *,
+    retry_failed: bool = False,
+    on_chunk: Callable[[int, int, ChunkResult], None] | None = None,
+) -> EditorialResult:
+    started = time.monotonic()
+    cache = Cache(cache_dir)
+    settings = config.editorial
+    target = settings.target_language
+    target_name = language_name(target)
+    source_name = language_name(turns.language or episode.language or "en")
+
+    analysis = analyse(
+        episode, turns.turns, source_language=source_name, target=target,
+        target_name=target_name, config=config, client=client, cache=cache,
+    )  # fmt: skip
+    units = make_units(turns.turns, settings.max_unit_tokens)
+    chunks = plan_chunks(units, settings.chunk_max_tokens)
+    job = Job(source_name, target, target_name, tuple(analysis.out.glossary), client.model,
+              settings.context_turns)  # fmt: skip
+    translator = Translator(client, job, units, cache)
+    done = translate_chunks(
+        translator, chunks, max_concurrency=config.llm.max_concurrency,
+        retry_failed=retry_failed,
+        on_chunk=(lambda i, r: on_chunk(i, len(chunks), r)) if on_chunk else None,
+    )  # fmt: skip
+
+    results, failed, flags = {}, {}, list(analysis.flags)
+    if episode.date is None:
+        flags.append("the episode has no publication date; the post uses today's")
+    usage = analysis.usage
+    for chunk in done:
+        results.update(chunk.results)
+        failed.update(chunk.failed)
+        usage = usage + chunk.usage
+        flags += [f"translation: {note}" for note in chunk.notes]
+    for unit in units:
+        for flag in results[unit.id].flags if unit.id in results else []:
+            flags.append(f"turn {unit.turn_id} ({unit.id}): {flag}")
+    post_turns, failures = assemble_turns(
+        turns.turns, units, results, failed, analysis.out.glossary, source_name
+    )
+    post = Post(
+        front=front_matter(episode, analysis.out, config),
+        sections=sections_from_outline(post_turns, analysis.out.sections),
+    )
+    return EditorialResult(
+        post=post,
+        analysis=analysis.out,
+        failures=failures,
+        flags=flags,
+        usage=usage,
+        chunks=len(chunks),
+        cached_chunks=sum(1 for c in done if c.cached),
+        seconds=time.monotonic() - started,
+    )

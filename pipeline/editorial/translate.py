@@ -1,0 +1,245 @@
+"""Chunked translation with validation, a repair ladder, and a cache.
+
+Each chunk is a run of consecutive units sent with a few preceding lines as context (not
+to translate) and the glossary entries that occur in it. Every answer is checked
+(:mod:`pipeline.editorial.validate`); what fails climbs a ladder, cheapest rung first:
+
+1. ``first``: the whole chunk.
+2. ``reask``: only the failed ids, quoting each one's problem. (A truncated answer skips
+   this rung: the same request would be cut off again.)
+3. ``split``: the ids still failing, in two halves.
+4. ``single``: one unit at a time; a lone line is not checked for id or ``source_start``,
+   since it cannot be confused with another.
+5. The unit is marked failed and the run carries on. A unit whose only problems were
+   minor (see validate) is accepted with review flags instead.
+
+A finished chunk (failures included) is cached at once; ``retry_failed`` sends only the
+failed units of cached chunks through the ladder again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.editorial.cache import Cache, cache_key
+from pipeline.editorial.units import Unit, context_lines
+from pipeline.editorial.validate import UnitResult, Verdict, check_answer, in_text
+from pipeline.editorial.wire import (
+    PROMPT_VERSION,
+    TASK_TRANSLATE,
+    GlossaryEntry,
+    Line,
+    TranslateOut,
+    user_message,
+)
+from pipeline.llm import LLMClient, LLMOutputError, LLMTruncatedError, Usage
+
+SYSTEM = """You translate podcast transcripts from {source} into {target_name} ({target}) \
+for a bilingual blog post.
+The user message is a JSON header, a blank line, then one line per turn: "[id] Speaker: text".
+- Translate every line, faithfully and completely, into one item with the same id. Never \
+merge, split, skip, summarise or reorder lines, and never answer ids that were not given.
+- The header's "context" lines come before; they are for understanding only.
+- Use each glossary translation exactly, every time its term occurs.
+- Keep numbers as digits. Names of people stay as written.
+- Write plain text, no Markdown.
+- source_start: the first three words of the original line, copied exactly.
+- terms: the line's key terms (glossary terms, names, important concepts): "source" copied \
+exactly from the original line, "target" copied exactly from your translation.
+- If the header has "problems", your earlier answer for those ids had them: fix them."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every chunk of one episode shares."""
+
+    source_language: str  # a name, e.g. "English"
+    target: str  # a code, e.g. "zh-CN"
+    target_name: str
+    glossary: tuple[GlossaryEntry, ...]
+    model: str
+    context_turns: int = 3
+
+
+@dataclass
+class ChunkResult:
+    results: dict[str, UnitResult] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # unit id -> last problem
+    notes: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cached: bool = False
+    fallback: dict[str, UnitResult] = field(default_factory=dict)  # minor-only answers
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "results": [r.to_json() for r in self.results.values()],
+            "failed": self.failed,
+            "notes": self.notes,
+            "usage": self.usage.as_dict(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ChunkResult:
+        results = [UnitResult.from_json(r) for r in data.get("results", [])]
+        return cls({r.id: r for r in results}, dict(data.get("failed", {})),
+                   list(data.get("notes", [])), Usage(), cached=True)  # fmt: skip
+
+
+def glossary_for(glossary: tuple[GlossaryEntry, ...], units: list[Unit]) -> list[GlossaryEntry]:
+    return [g for g in glossary if any(in_text(g.term, u.text) for u in units)]
+
+
+class Translator:
+    def __init__(self, client: LLMClient, job: Job, units: list[Unit], cache: Cache) -> None:
+        self.client = client
+        self.job = job
+        self.units = units
+        self.position = {u.id: i for i, u in enumerate(units)}
+        self.cache = cache
+        self.system = SYSTEM.format(
+            source=job.source_language, target=job.target, target_name=job.target_name
+        )
+
+    def _context(self, units: list[Unit]) -> list[Unit]:
+        return context_lines(self.units, self.position[units[0].id], self.job.context_turns)
+
+    def _glossary(self, units: list[Unit]) -> list[GlossaryEntry]:
+        return glossary_for(self.job.glossary, units)
+
+    def key(self, chunk: list[Unit]) -> str:
+        return cache_key(
+            "translate",
+            {
+                "prompt": PROMPT_VERSION,
+                "model": self.job.model,
+                "source": self.job.source_language,
+                "target": self.job.target,
+                "units": [[u.id, u.speaker, u.text] for u in chunk],
+                "context": [[u.id, u.speaker, u.text] for u in self._context(chunk)],
+                "glossary": [[g.term, g.translation] for g in self._glossary(chunk)],
+            },
+        )  # fmt: skip
+
+    # -- one chunk ----------------------------------------------------------------------
+
+    def run_chunk(self, chunk: list[Unit], *, retry_failed: bool = False) -> ChunkResult:
+        key = self.key(chunk)
+        cached = self.cache.get(key)
+        if cached is not None:
+            result = ChunkResult.from_json(cached)
+            if not (retry_failed and result.failed):
+                return result
+            again = [u for u in chunk if u.id in result.failed]
+            result.failed, result.cached = {}, False
+        else:
+            result, again = ChunkResult(), chunk
+        self._solve(again, {}, "first", result)
+        for unit_id in list(result.failed):
+            if unit_id in result.fallback:  # a flawed answer beats none
+                result.results[unit_id] = result.fallback[unit_id]
+                del result.failed[unit_id]
+        self.cache.put(key, result.to_json())
+        return result
+
+    def _ask(
+        self, units: list[Unit], problems: dict[str, list[str]]
+    ) -> tuple[dict[str, Verdict] | None, str, bool, Usage]:
+        """Verdicts per id, or None with the chunk-wide problem and whether it was cut off."""
+        glossary = glossary_for(self.job.glossary, units)
+        header: dict[str, Any] = {
+            "task": TASK_TRANSLATE,
+            "source_language": self.job.source_language,
+            "target_language": self.job.target,
+            "target_language_name": self.job.target_name,
+            "glossary": [{"term": g.term, "translation": g.translation} for g in glossary],
+            "context": [Line(u.id, u.speaker, u.text).render() for u in self._context(units)],
+        }
+        if problems:
+            header["problems"] = {i: "; ".join(p) for i, p in problems.items() if p}
+        lines = [Line(u.id, u.speaker, u.text) for u in units]
+        messages = [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": user_message(header, lines)},
+        ]
+        try:
+            reply = self.client.complete_json(messages, TranslateOut, task=TASK_TRANSLATE)
+        except LLMOutputError as e:
+            truncated = isinstance(e, LLMTruncatedError)
+            return None, e.message, truncated, e.usage or Usage()
+        verdicts, notes = check_answer(
+            units, reply.value, target=self.job.target, glossary=glossary
+        )
+        return verdicts, "; ".join(notes), False, reply.usage
+
+    def _solve(
+        self, units: list[Unit], problems: dict[str, list[str]], stage: str, acc: ChunkResult
+    ) -> None:
+        verdicts, error, truncated, usage = self._ask(units, problems)
+        acc.usage = acc.usage + usage
+        bad: dict[str, list[str]] = {}
+        if verdicts is None:
+            bad = {u.id: [error] for u in units}
+        else:
+            if error:
+                acc.notes.append(error)
+            for unit in units:
+                verdict = verdicts[unit.id]
+                if verdict.result is not None and (not verdict.minor or stage != "first"):
+                    verdict.result.flags = list(verdict.minor)
+                    acc.results[unit.id] = verdict.result
+                    continue
+                if verdict.result is not None:
+                    verdict.result.flags = list(verdict.minor)
+                    acc.fallback[unit.id] = verdict.result
+                bad[unit.id] = verdict.problems
+        remaining = [u for u in units if u.id in bad]
+        if not remaining:
+            return
+        if stage == "first" and not truncated:
+            groups, after = [remaining], "reask"
+        elif len(remaining) > 1 and stage in ("first", "reask"):
+            half = (len(remaining) + 1) // 2
+            groups, after = [remaining[:half], remaining[half:]], "split"
+        elif stage != "single":
+            groups, after = [[u] for u in remaining], "single"
+        else:
+            for unit in remaining:
+                acc.failed[unit.id] = "; ".join(bad[unit.id])
+            return
+        for group in groups:
+            self._solve(group, {u.id: bad[u.id] for u in group}, after, acc)
+
+
+def translate_chunks(
+    translator: Translator,
+    chunks: list[list[Unit]],
+    *,
+    max_concurrency: int,
+    retry_failed: bool = False,
+    on_chunk: Callable[[int, ChunkResult], None] | None = None,
+) -> list[ChunkResult]:
+    """All chunks, ``max_concurrency`` at a time; results in chunk order. An error that ends
+    the run (auth, endpoint gone) stops the rest; finished chunks are cached already."""
+    results: list[ChunkResult | None] = [None] * len(chunks)
+    with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
+        futures = {
+            pool.submit(translator.run_chunk, chunk, retry_failed=retry_failed): index
+            for index, chunk in enumerate(chunks)
+        }
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                error = future.exception()
+                if error is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise error
+                index = futures[future]
+                results[index] = future.result()
+                if on_chunk is not None:
+                    on_chunk(index, results[index])  # type: ignore[arg-type]
+    return [r for r in results if r is not None]

@@ -1,0 +1,119 @@
+"""Turns -> translation units -> chunks sized by tokens. Pure functions.
+
+A unit is a whole turn (id ``"12"``) or, for a very long turn, one piece of it cut at
+sentence boundaries (ids ``"12.1"``, ``"12.2"``...); the pieces' translations become the
+turn's paragraphs again. Joining a turn's pieces with one space gives back its text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from pipeline.llm import estimate_tokens
+from pipeline.models import Turn
+
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?…])\s+")
+
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French",
+    "he": "Hebrew", "hi": "Hindi", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
+    "ko": "Korean", "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian",
+    "sv": "Swedish", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian", "vi": "Vietnamese",
+    "zh": "Chinese", "zh-cn": "Simplified Chinese", "zh-hans": "Simplified Chinese",
+    "zh-tw": "Traditional Chinese", "zh-hant": "Traditional Chinese",
+    "pt-br": "Brazilian Portuguese",
+}  # fmt: skip
+
+
+def language_name(code: str) -> str:
+    """``en`` -> ``English``; unknown codes come back as given (the label stays truthful)."""
+    key = code.strip().lower().replace("_", "-")
+    return LANGUAGE_NAMES.get(key) or LANGUAGE_NAMES.get(key.split("-")[0]) or code.strip()
+
+
+def clean_text(text: str) -> str:
+    """One line, single spaces: what the post shows as the original paragraph."""
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    turn_id: int
+    speaker: str
+    text: str
+
+    @property
+    def tokens(self) -> int:
+        return estimate_tokens(self.text) + 6  # the line's id and speaker
+
+
+def _pieces(text: str, max_tokens: int) -> list[str]:
+    if estimate_tokens(text) <= max_tokens:
+        return [text]
+    sentences: list[str] = []
+    for sentence in _SENTENCE_END_RE.split(text):
+        words = sentence.split(" ")
+        while estimate_tokens(" ".join(words)) > max_tokens and len(words) > 1:
+            # a "sentence" longer than a piece (no punctuation): cut it by words
+            cut = max(1, len(words) * max_tokens // max(1, estimate_tokens(" ".join(words))))
+            sentences.append(" ".join(words[:cut]))
+            words = words[cut:]
+        sentences.append(" ".join(words))
+    pieces: list[str] = []
+    for sentence in sentences:
+        if pieces and estimate_tokens(pieces[-1] + " " + sentence) <= max_tokens:
+            pieces[-1] += " " + sentence
+        else:
+            pieces.append(sentence)
+    return pieces
+
+
+def make_units(turns: list[Turn], max_unit_tokens: int) -> list[Unit]:
+    """Units in order; turns without text are skipped (they have nothing to show)."""
+    units: list[Unit] = []
+    for turn in turns:
+        text = clean_text(turn.text)
+        if not text:
+            continue
+        pieces = _pieces(text, max_unit_tokens)
+        if len(pieces) == 1:
+            units.append(Unit(str(turn.id), turn.id, turn.speaker, text))
+        else:
+            units.extend(
+                Unit(f"{turn.id}.{n}", turn.id, turn.speaker, piece)
+                for n, piece in enumerate(pieces, 1)
+            )
+    return units
+
+
+def plan_chunks(units: list[Unit], max_tokens: int) -> list[list[Unit]]:
+    """Consecutive units in chunks of about equal size, none above ``max_tokens`` (unless
+    one unit alone is). Equal sizes keep concurrent requests finishing together."""
+    total = sum(u.tokens for u in units)
+    if not units:
+        return []
+    count = max(1, math.ceil(total / max_tokens))
+    target = total / count
+    chunks: list[list[Unit]] = [[]]
+    size = 0
+    for unit in units:
+        if chunks[-1] and (size + unit.tokens > max_tokens or size + unit.tokens / 2 > target):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(unit)
+        size += unit.tokens
+    return chunks
+
+
+def context_lines(units: list[Unit], before: int, count: int, max_chars: int = 300) -> list[Unit]:
+    """Up to ``count`` units preceding index ``before``, each clipped to its last
+    ``max_chars`` characters: the end of what was said is what the next line answers."""
+    chosen = units[max(0, before - count) : before]
+    return [
+        Unit(u.id, u.turn_id, u.speaker, u.text if len(u.text) <= max_chars
+             else "…" + u.text[-max_chars:].split(" ", 1)[-1])
+        for u in chosen
+    ]  # fmt: skip
