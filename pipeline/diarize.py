@@ -125,7 +125,7 @@ def speech_chunks(mask: np.ndarray) -> list[tuple[int, int]]:
     longest = round(MAX_CHUNK_SECONDS * FRAMES_PER_SECOND)
     chunks: list[tuple[int, int]] = []
     for start, end in zip(edges[::2], edges[1::2], strict=True):
-        pieces = max(1, round((end - start) / longest))
+        pieces = max(1, -(-(end - start) // longest))  # ceil: no piece over the limit
         bounds = np.linspace(start, end, pieces + 1).round().astype(int)
         chunks += [(int(a), int(b)) for a, b in pairwise(bounds)]
     return chunks

@@ -1,0 +1,268 @@
+"""From a timed transcript and diarization spans to speaker turns (pure functions).
+
+The transcript is cut into tokens: its words when it has word timestamps, otherwise each
+segment's whitespace-separated words with times spread over the segment by length. Each
+token goes to the speaker whose spans overlap it most (the nearest span when none does).
+Then, in order:
+
+1. islands (a run of tokens shorter than ``min_island_seconds`` inside another speaker's
+   talk) are absorbed by a neighbour;
+2. every speaker change moves to the nearest sentence end (else segment end) within
+   ``SNAP_SECONDS``, else it stays at the word boundary where the labels change;
+3. consecutive tokens of one speaker become one turn; a turn longer than ``max_turn_chars``
+   splits at sentence ends into consecutive turns of the same speaker.
+
+Nothing is lost or invented: turn texts joined with spaces equal ``transcript.text``,
+whitespace aside (`same_text` checks it). Turn labels are the diarization's cluster labels
+(``S0``...); naming replaces them later.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline.config import TurnsConfig
+from pipeline.models import Segment, SpeakerSpan, Transcript, Turn
+
+SNAP_SECONDS = 1.5  # how far a speaker change may move to land on a sentence end
+DEFAULT_LABEL = "S0"  # everybody, when diarization gave no spans (the `none` backend)
+
+_ABBREVIATIONS = {"mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "vs.", "e.g.", "i.e.", "etc.", "jr."}
+_SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’»)\]]*$")
+
+
+@dataclass(frozen=True)
+class Token:
+    start: float
+    end: float
+    text: str  # as it appears in the transcript, with its leading separator
+    sentence_end: bool
+    segment_end: bool
+    segment_start: bool = False
+    estimated: bool = False  # time spread over the segment, not measured
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split())
+
+
+def same_text(a: str, b: str) -> bool:
+    """Equal once runs of whitespace are ignored (what "nothing lost" promises)."""
+    return "".join(a.split()) == "".join(b.split())
+
+
+def is_sentence_end(word: str) -> bool:
+    word = word.strip()
+    return bool(_SENTENCE_END.search(word)) and word.lower() not in _ABBREVIATIONS
+
+
+def _segment_tokens(segment: Segment) -> list[Token]:
+    text = segment.text.strip()
+    words = [w for w in segment.words if w.text.strip()]
+    pieces: list[tuple[float, float, str]]
+    estimated = False
+    if words and _normal("".join(w.text for w in words)) == _normal(text):
+        pieces = [(w.start, w.end, w.text) for w in words]
+    elif words and _normal(" ".join(w.text.strip() for w in words)) == _normal(text):
+        pieces = [(w.start, w.end, " " + w.text.strip()) for w in words]
+    else:
+        # No usable word times: spread the segment's time over its words by length.
+        parts = text.split()
+        total = sum(len(p) + 1 for p in parts) or 1
+        duration = max(segment.end - segment.start, 0.0)
+        clock, pieces, estimated = segment.start, [], True
+        for part in parts:
+            step = duration * (len(part) + 1) / total
+            pieces.append((clock, clock + step, " " + part))
+            clock += step
+    tokens = []
+    for i, (start, end, raw) in enumerate(pieces):
+        # A segment always starts a new word: its first token carries the separator.
+        raw = raw if i or raw[:1].isspace() else " " + raw
+        tokens.append(
+            Token(
+                start,
+                max(start, end),
+                raw,
+                sentence_end=is_sentence_end(raw),
+                segment_end=i == len(pieces) - 1,
+                segment_start=i == 0,
+                estimated=estimated,
+            )
+        )
+    return tokens
+
+
+def tokenize(transcript: Transcript) -> list[Token]:
+    return [t for s in transcript.segments if s.text.strip() for t in _segment_tokens(s)]
+
+
+def label_tokens(tokens: Sequence[Token], spans: Sequence[SpeakerSpan]) -> list[str]:
+    """Each token's speaker: most overlap with a span, else the nearest span in time."""
+    if not spans:
+        return [DEFAULT_LABEL] * len(tokens)
+    spans = sorted(spans, key=lambda s: (s.start, s.end))
+    starts = [s.start for s in spans]
+    longest = max(s.end - s.start for s in spans)
+    labels = []
+    for token in tokens:
+        hi = bisect.bisect_left(starts, token.end)
+        lo = bisect.bisect_left(starts, token.start - longest)
+        overlap: dict[str, float] = {}
+        for span in spans[lo:hi]:
+            amount = min(span.end, token.end) - max(span.start, token.start)
+            if amount > 0:
+                overlap[span.speaker] = overlap.get(span.speaker, 0.0) + amount
+        if overlap:
+            labels.append(max(overlap, key=lambda k: overlap[k]))
+            continue
+        nearby = spans[max(0, lo - 1) : min(len(spans), hi + 2)] or spans
+        labels.append(
+            min(nearby, key=lambda s: max(s.start - token.end, token.start - s.end)).speaker
+        )
+    return labels
+
+
+def _runs(labels: Sequence[str]) -> list[tuple[int, int]]:
+    """[first, last+1) index ranges of equal consecutive labels."""
+    runs, first = [], 0
+    for i in range(1, len(labels) + 1):
+        if i == len(labels) or labels[i] != labels[first]:
+            runs.append((first, i))
+            first = i
+    return runs
+
+
+def absorb_islands(tokens: Sequence[Token], labels: Sequence[str], min_seconds: float) -> list[str]:
+    """Give runs shorter than ``min_seconds`` to a neighbour, shortest first."""
+    labels = list(labels)
+    while True:
+        runs = _runs(labels)
+        if len(runs) < 2:
+            return labels
+        length, index = min(
+            (tokens[b - 1].end - tokens[a].start, i) for i, (a, b) in enumerate(runs)
+        )
+        if length >= min_seconds:
+            return labels
+        a, b = runs[index]
+        before = runs[index - 1] if index else None
+        after = runs[index + 1] if index + 1 < len(runs) else None
+        if before and after and labels[before[0]] != labels[after[0]]:
+            # Between two different speakers: join whichever is closer in time.
+            gap_before = tokens[a].start - tokens[before[1] - 1].end
+            gap_after = tokens[after[0]].start - tokens[b - 1].end
+            donor = before if gap_before <= gap_after else after
+        else:
+            donor = before or after
+        assert donor is not None
+        labels[a:b] = [labels[donor[0]]] * (b - a)
+
+
+def _cut_time(tokens: Sequence[Token], p: int) -> float:
+    return (tokens[p - 1].end + tokens[p].start) / 2
+
+
+def snap_changes(tokens: Sequence[Token], labels: Sequence[str]) -> list[str]:
+    """Move each speaker change to the nearest sentence end (else segment end) nearby."""
+    labels = list(labels)
+    runs = _runs(labels)
+    for k in range(1, len(runs)):
+        lo, change, hi = runs[k - 1][0] + 1, runs[k][0], runs[k][1] - 1
+        # Each run keeps at least one token, so changes never cross each other.
+        when = _cut_time(tokens, change)
+        best = change
+        for kind in ("sentence_end", "segment_end"):
+            near = [
+                p
+                for p in range(lo, hi + 1)
+                if getattr(tokens[p - 1], kind) and abs(_cut_time(tokens, p) - when) <= SNAP_SECONDS
+            ]
+            if near:
+                best = min(near, key=lambda p: (abs(_cut_time(tokens, p) - when), abs(p - change)))
+                break
+        if best < change:
+            labels[best:change] = [labels[change]] * (change - best)
+        elif best > change:
+            labels[change:best] = [labels[change - 1]] * (best - change)
+        runs[k] = (best, runs[k][1])
+    return labels
+
+
+def _text(tokens: Sequence[Token]) -> str:
+    return _normal("".join(t.text for t in tokens))
+
+
+def split_long(tokens: Sequence[Token], max_chars: int) -> list[list[Token]]:
+    """One speaker's tokens in pieces of at most ``max_chars``, cut at sentence ends only."""
+    total = len(_text(tokens))
+    if total <= max_chars:
+        return [list(tokens)]
+    target = total / math.ceil(total / max_chars)  # even pieces rather than a short tail
+    pieces: list[list[Token]] = []
+    current: list[Token] = []
+    size = 0
+    last_end = -1  # index in `current` just after the latest sentence end
+    for token in tokens:
+        current.append(token)
+        size += len(token.text.strip()) + 1
+        if token.sentence_end:
+            last_end = len(current)
+            if size >= target:
+                pieces.append(current)
+                current, size, last_end = [], 0, -1
+        elif size > max_chars and last_end > 0:
+            pieces.append(current[:last_end])
+            current = current[last_end:]
+            size = sum(len(t.text.strip()) + 1 for t in current)
+            last_end = -1
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _edge_times(
+    piece: Sequence[Token], speaker: str, spans: Sequence[SpeakerSpan]
+) -> tuple[float, float]:
+    """A turn's start and end; estimated times at a cut inside a segment yield to the
+    nearest edge of the speaker's own spans, which the audio measured."""
+    start, end = piece[0].start, piece[-1].end
+    own = [s for s in spans if s.speaker == speaker]
+    if piece[0].estimated and not piece[0].segment_start:
+        near = [s.start for s in own if abs(s.start - start) <= SNAP_SECONDS]
+        start = min(near, key=lambda t: abs(t - start), default=start)
+    if piece[-1].estimated and not piece[-1].segment_end:
+        near = [s.end for s in own if abs(s.end - end) <= SNAP_SECONDS]
+        end = min(near, key=lambda t: abs(t - end), default=end)
+    return start, max(start, end)
+
+
+def build_turn_list(
+    transcript: Transcript, spans: Sequence[SpeakerSpan], config: TurnsConfig
+) -> list[Turn]:
+    """The turns of a transcript, labelled with the diarization's cluster labels."""
+    tokens = tokenize(transcript)
+    if not tokens:
+        return []
+    labels = label_tokens(tokens, spans)
+    labels = absorb_islands(tokens, labels, config.min_island_seconds)
+    labels = snap_changes(tokens, labels)
+    pieces = [
+        (labels[a], piece)
+        for a, b in _runs(labels)
+        for piece in split_long(tokens[a:b], config.max_turn_chars)
+    ]
+    times = [_edge_times(piece, speaker, spans) for speaker, piece in pieces]
+    for i in range(1, len(times)):
+        (s0, e0), (s1, e1) = times[i - 1], times[i]
+        if e0 > s1:  # refined edges must not make neighbouring turns overlap
+            middle = min(max((e0 + s1) / 2, s0), e1)
+            times[i - 1], times[i] = (s0, middle), (middle, e1)
+    return [
+        Turn(id=i + 1, speaker=speaker, start=round(start, 3), end=round(end, 3), text=_text(piece))
+        for i, ((speaker, piece), (start, end)) in enumerate(zip(pieces, times, strict=True))
+    ]

@@ -1,0 +1,139 @@
+"""The builtin diarizer on synthetic interviews with known truth, and backend selection."""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.config import DiarizeConfig, TurnsConfig
+from pipeline.diarize import DIARIZERS, diarize, diarize_array, load_audio, speech_chunks
+from pipeline.errors import InputFileError, MissingDependencyError, UnknownBackendError
+from pipeline.models import Turn
+from pipeline.turns import build_turn_list, same_text
+from tests.fixtures.interview import HOST, Interview, synthesize_interview
+
+
+def _cluster_names(interview: Interview, turns: list[Turn]) -> dict[str, str]:
+    """Each cluster label -> the true speaker it shares the most speech time with."""
+    overlap: Counter[tuple[str, str]] = Counter()
+    for sentence in interview.sentences:
+        for turn in turns:
+            shared = min(sentence.end, turn.end) - max(sentence.start, turn.start)
+            if shared > 0:
+                overlap[(turn.speaker, sentence.speaker)] += shared
+    names: dict[str, str] = {}
+    for (label, name), _ in overlap.most_common():
+        names.setdefault(label, name)
+    return names
+
+
+def _right_share(interview: Interview, turns: list[Turn]) -> float:
+    names = _cluster_names(interview, turns)
+    right = sum(
+        max(0.0, min(s.end, t.end) - max(s.start, t.start))
+        for s in interview.sentences
+        for t in turns
+        if names[t.speaker] == s.speaker
+    )
+    return right / interview.speech_seconds
+
+
+def _changes(items: list, speaker) -> list[float]:
+    """Times where the speaker changes: midway between one's end and the next one's start."""
+    return [(a.end + b.start) / 2 for a, b in pairwise(items) if speaker(a) != speaker(b)]
+
+
+def _check(interview: Interview, num_speakers: int | None) -> None:
+    spans = diarize(interview.audio, DiarizeConfig(), num_speakers=num_speakers)
+    assert len({s.speaker for s in spans}) == len(interview.voices)
+    turns = build_turn_list(interview.transcript, spans, TurnsConfig())
+    assert same_text(" ".join(t.text for t in turns), interview.transcript.text)
+    assert _right_share(interview, turns) >= 0.95
+    names = _cluster_names(interview, turns)
+    assert [names[t.speaker] for t in turns] == [t.speaker for t in interview.turns]
+    for got, true in zip(turns, interview.turns, strict=True):
+        assert abs(got.start - true.start) < 1.0 and abs(got.end - true.end) < 1.0
+    true_changes = _changes(interview.turns, lambda t: t.speaker)
+    got_changes = _changes(turns, lambda t: t.speaker)
+    assert len(got_changes) == len(true_changes)
+    assert max(abs(a - b) for a, b in zip(got_changes, true_changes, strict=True)) < 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("num_speakers", [None, 2])
+def test_two_voices(interview2: Interview, num_speakers):
+    _check(interview2, num_speakers)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("num_speakers", [None, 3])
+def test_three_voices(interview3: Interview, num_speakers):
+    _check(interview3, num_speakers)
+
+
+@pytest.mark.slow
+def test_caption_cue_spanning_a_speaker_change(interview_spanning: Interview):
+    spanning = [s for s in interview_spanning.transcript.segments if len(s.text) > 70]
+    assert any(s.start < t.end < s.end for s in spanning for t in interview_spanning.turns), (
+        "the fixture must have a cue that crosses a turn boundary"
+    )
+    _check(interview_spanning, None)
+
+
+@pytest.mark.slow
+def test_one_voice_is_one_speaker(tmp_path_factory):
+    monologue = synthesize_interview(
+        tmp_path_factory.mktemp("mono"), [HOST, HOST], n_turns=6, seed=7
+    )
+    spans = diarize(monologue.audio, DiarizeConfig())
+    assert {s.speaker for s in spans} == {"S0"}
+
+
+def test_silence_has_no_speakers():
+    assert diarize_array(np.zeros(16000 * 3, np.float32)) == []
+    assert speech_chunks(np.zeros(10, bool)) == []
+
+
+def test_long_speech_is_cut_into_chunks_of_at_most_two_seconds():
+    mask = np.zeros(1000, bool)
+    mask[100:750] = True  # 6.5 s of speech
+    chunks = speech_chunks(mask)
+    assert chunks[0][0] == 100 and chunks[-1][1] == 750
+    assert all(b - a <= 200 for a, b in chunks) and len(chunks) == 4
+
+
+def test_none_backend_gives_one_speaker(tmp_path: Path):
+    assert diarize(tmp_path / "anything.wav", DiarizeConfig(backend="none")) == []
+
+
+def test_unknown_backend_lists_the_valid_ones():
+    with pytest.raises(UnknownBackendError) as info:
+        diarize(Path("x.wav"), DiarizeConfig(backend="nope"))
+    assert "builtin, none, pyannote" in info.value.one_line()
+
+
+def test_pyannote_not_installed_says_what_to_install():
+    pytest.importorskip("sklearn")  # always present; pyannote must be absent for this test
+    try:
+        import pyannote.audio  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("pyannote.audio is installed here")
+    with pytest.raises(MissingDependencyError) as info:
+        DIARIZERS.get("pyannote")(DiarizeConfig(backend="pyannote"))
+    assert "pip install 'podpost[pyannote]'" in info.value.one_line()
+    assert info.value.exit_code == 2
+
+
+def test_missing_audio_is_an_input_error(tmp_path: Path):
+    with pytest.raises(InputFileError, match="does not exist"):
+        load_audio(tmp_path / "missing.wav")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"not audio at all")
+    with pytest.raises(InputFileError, match="ffmpeg cannot decode"):
+        load_audio(broken)

@@ -1,0 +1,169 @@
+"""Turns from transcript + spans: exact splits, nothing lost, islands, long monologues."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.config import TurnsConfig
+from pipeline.models import Segment, SpeakerSpan, Transcript, Word
+from pipeline.turns import absorb_islands, build_turn_list, same_text, tokenize
+
+
+def _transcript(*segments: Segment) -> Transcript:
+    return Transcript(language="en", backend="test", segments=list(segments))
+
+
+def _span(start: float, end: float, speaker: str) -> SpeakerSpan:
+    return SpeakerSpan(start=start, end=end, speaker=speaker)
+
+
+def _shape(turns):
+    return [(t.id, t.speaker, t.start, t.end, t.text) for t in turns]
+
+
+def test_words_go_to_the_overlapping_speaker_and_keep_their_times():
+    words = [
+        Word(start=0.0, end=0.4, text=" Hello"),
+        Word(start=0.5, end=0.9, text=" there."),
+        Word(start=1.6, end=2.0, text=" Hi,"),
+        Word(start=2.1, end=2.6, text=" thanks."),
+    ]
+    transcript = _transcript(
+        Segment(start=0.0, end=2.6, text=" Hello there. Hi, thanks.", words=words)
+    )
+    spans = [_span(0.0, 1.0, "S0"), _span(1.5, 2.7, "S1")]
+    turns = build_turn_list(transcript, spans, TurnsConfig(min_island_seconds=0.2))
+    assert _shape(turns) == [
+        (1, "S0", 0.0, 0.9, "Hello there."),
+        (2, "S1", 1.6, 2.6, "Hi, thanks."),
+    ]
+
+
+def test_a_caption_cue_across_a_speaker_change_splits_at_the_sentence_end():
+    # No word times: the cue's time is spread over its words, so the diarization change at
+    # 3.4 s lands before "times."; the cut moves to the sentence end and the times to the spans.
+    transcript = _transcript(
+        Segment(start=0.0, end=2.0, text="We tried it twice."),
+        Segment(start=2.2, end=6.0, text="It failed both times. Why do you think so?"),
+        Segment(start=6.3, end=8.0, text="Mostly bad luck."),
+    )
+    spans = [_span(0.0, 3.3, "S0"), _span(3.5, 5.95, "S1"), _span(6.3, 8.0, "S0")]
+    turns = build_turn_list(transcript, spans, TurnsConfig())
+    assert _shape(turns) == [
+        (1, "S0", 0.0, 3.3, "We tried it twice. It failed both times."),
+        (2, "S1", 3.5, 6.0, "Why do you think so?"),
+        (3, "S0", 6.3, 8.0, "Mostly bad luck."),
+    ]
+
+
+def test_islands_shorter_than_a_second_are_absorbed():
+    transcript = _transcript(
+        Segment(start=0.0, end=2.0, text="One two three four."),
+        Segment(start=2.0, end=2.5, text="Five."),
+        Segment(start=2.5, end=5.0, text="Six seven eight nine."),
+    )
+    spans = [_span(0.0, 2.0, "S0"), _span(2.0, 2.5, "S1"), _span(2.5, 5.0, "S0")]
+    turns = build_turn_list(transcript, spans, TurnsConfig(min_island_seconds=1.0))
+    assert _shape(turns) == [(1, "S0", 0.0, 5.0, "One two three four. Five. Six seven eight nine.")]
+    # ... but a real second turn of a second or more stays.
+    turns = build_turn_list(transcript, spans, TurnsConfig(min_island_seconds=0.4))
+    assert [t.speaker for t in turns] == ["S0", "S1", "S0"]
+
+
+def test_island_between_two_speakers_joins_the_closer_one():
+    transcript = _transcript(
+        Segment(start=0.0, end=3.0, text="First speaker talks here."),
+        Segment(start=3.0, end=3.4, text="Uh."),
+        Segment(start=4.4, end=7.0, text="Second speaker answers now."),
+    )
+    tokens = tokenize(transcript)
+    labels = ["S0"] * 4 + ["S2"] + ["S1"] * 4
+    assert absorb_islands(tokens, labels, 1.0) == ["S0"] * 5 + ["S1"] * 4
+
+
+def test_no_spans_means_one_speaker():
+    transcript = _transcript(
+        Segment(start=0.0, end=1.0, text="Just me."), Segment(start=1.5, end=3.0, text="Still me.")
+    )
+    assert _shape(build_turn_list(transcript, [], TurnsConfig())) == [
+        (1, "S0", 0.0, 3.0, "Just me. Still me.")
+    ]
+
+
+def test_a_long_monologue_splits_at_sentence_ends_into_same_speaker_turns():
+    sentences = [f"Sentence number {i} has a few words in it." for i in range(12)]
+    transcript = _transcript(
+        *[Segment(start=2.0 * i, end=2.0 * i + 1.8, text=s) for i, s in enumerate(sentences)]
+    )
+    spans = [_span(0.0, 24.0, "S0")]
+    assert len(build_turn_list(transcript, spans, TurnsConfig())) == 1
+    turns = build_turn_list(transcript, spans, TurnsConfig(max_turn_chars=150))
+    assert [t.speaker for t in turns] == ["S0"] * 4
+    assert [t.text for t in turns] == [" ".join(sentences[i : i + 3]) for i in range(0, 12, 3)]
+    assert [(t.start, t.end) for t in turns] == [(6.0 * i, 6.0 * i + 5.8) for i in range(4)]
+
+
+def test_a_single_sentence_longer_than_the_limit_stays_whole():
+    long = " ".join(["word"] * 60) + "."
+    transcript = _transcript(Segment(start=0.0, end=20.0, text=long))
+    turns = build_turn_list(transcript, [_span(0, 20, "S0")], TurnsConfig(max_turn_chars=100))
+    assert [t.text for t in turns] == [long]
+
+
+def test_words_without_spaces_are_joined_without_spaces():
+    words = [Word(start=0.0, end=0.5, text="你好"), Word(start=0.5, end=1.0, text="世界。")]
+    transcript = _transcript(Segment(start=0.0, end=1.0, text="你好世界。", words=words))
+    turns = build_turn_list(transcript, [_span(0, 1, "S0")], TurnsConfig())
+    assert [t.text for t in turns] == ["你好世界。"]
+
+
+def test_abbreviations_are_not_sentence_ends():
+    transcript = _transcript(Segment(start=0.0, end=4.0, text="Ask Dr. Smith. She knows."))
+    ends = [t.text.strip() for t in tokenize(transcript) if t.sentence_end]
+    assert ends == ["Smith.", "knows."]
+
+
+_word = st.text(alphabet="abcdefgh.?,", min_size=1, max_size=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    segments=st.lists(
+        st.tuples(st.lists(_word, min_size=1, max_size=8), st.floats(0.2, 5.0), st.booleans()),
+        min_size=1,
+        max_size=12,
+    ),
+    changes=st.lists(st.tuples(st.floats(0.0, 60.0), st.sampled_from(["S0", "S1", "S2"]))),
+    island=st.floats(0.0, 2.0),
+    max_chars=st.integers(20, 400),
+)
+def test_nothing_is_lost_or_invented(segments, changes, island, max_chars):
+    built, clock = [], 0.0
+    for words, duration, with_words in segments:
+        text = " ".join(words)
+        step = duration / len(words)
+        timed = (
+            [
+                Word(start=clock + i * step, end=clock + (i + 1) * step, text=" " + w)
+                for i, w in enumerate(words)
+            ]
+            if with_words
+            else []
+        )
+        built.append(Segment(start=clock, end=clock + duration, text=text, words=timed))
+        clock += duration + 0.1
+    transcript = _transcript(*built)
+    cuts = sorted(changes)
+    spans = [
+        _span(start, cuts[i + 1][0] if i + 1 < len(cuts) else clock, speaker)
+        for i, (start, speaker) in enumerate(cuts)
+    ]
+    config = TurnsConfig(min_island_seconds=island, max_turn_chars=max_chars)
+    turns = build_turn_list(transcript, spans, config)
+    assert same_text(" ".join(t.text for t in turns), transcript.text)
+    assert [t.id for t in turns] == list(range(1, len(turns) + 1))
+    assert all(t.start <= t.end for t in turns)
+    assert all(a.end <= b.start + 1e-6 for a, b in pairwise(turns))
