@@ -159,7 +159,8 @@ def step_transcribe(job: Job) -> Transcript:
 
     def compute() -> Transcript:
         assert job.episode is not None
-        return transcribe_episode(job.episode, job.config)
+        job.report.start("transcribe", f"{job.config.asr.backend} backend")
+        return transcribe_episode(job.episode, job.folder, job.config)
 
     _step(job, "transcribe", transcribe_key(job), [store.TRANSCRIPT_FILE], compute)
     return store.load(path, Transcript)
@@ -201,15 +202,35 @@ def editorial_key(job: Job) -> str:
 
 
 def step_editorial(job: Job, turns: Turns) -> Post:
-    from pipeline.editorial import build_post
+    """Analysis, then translation chunks (``[llm] max_concurrency`` at once). The editorial
+    cache in ``editorial/`` keeps every finished chunk, so after a failure or a kill the
+    step asks only for the chunks that did not finish."""
+    from pipeline.editorial.build import RESULT_FILE, build_post
 
     path = job.folder / POST_FILE
 
     def compute() -> Post:
         assert job.episode is not None
-        post = build_post(job.episode, turns, job.config, client=job.client())
-        store.save(path, post)
-        return post
+        job.report.start("editorial", f"analysis and translation with {job.config.llm.model}")
+        with job.report.bar("translation chunks", None) as update:
+            done = 0
+
+            def on_chunk(_index: int, total: int, _result: Any) -> None:
+                nonlocal done
+                done += 1
+                update(done, total)
+
+            result = build_post(
+                job.episode,
+                turns,
+                job.config,
+                job.client(),
+                job.folder / "editorial",
+                on_chunk=on_chunk,
+            )
+        result.save_summary(job.folder / RESULT_FILE)
+        store.save(path, result.post)
+        return result.post
 
     try:
         _step(job, "editorial", editorial_key(job), [POST_FILE], compute)
