@@ -113,7 +113,10 @@ def build_post(
         target_name=target_name, config=config, client=client, cache=cache,
     )  # fmt: skip
     units = make_units(turns.turns, settings.max_unit_tokens)
-    chunks = plan_chunks(units, settings.chunk_max_tokens)
+    chunks = plan_chunks(
+        units, settings.chunk_max_tokens, min_tokens=settings.chunk_min_tokens,
+        parallel=config.llm.max_concurrency,
+    )  # fmt: skip
     job = Job(source_name, target, target_name, tuple(analysis.out.glossary), client.model,
               settings.context_turns)  # fmt: skip
     translator = Translator(client, job, units, cache)

@@ -19,6 +19,7 @@ failed units of cached chunks through the ladder again.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -224,11 +225,19 @@ def translate_chunks(
     """All chunks, ``max_concurrency`` at a time; results in chunk order. An error that ends
     the run (auth, endpoint gone) stops the rest; finished chunks are cached already."""
     results: list[ChunkResult | None] = [None] * len(chunks)
+    stop = threading.Event()
+
+    def guarded(chunk: list[Unit]) -> ChunkResult | None:
+        if stop.is_set():  # another chunk hit an error that ends the run
+            return None
+        try:
+            return translator.run_chunk(chunk, retry_failed=retry_failed)
+        except BaseException:
+            stop.set()
+            raise
+
     with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
-        futures = {
-            pool.submit(translator.run_chunk, chunk, retry_failed=retry_failed): index
-            for index, chunk in enumerate(chunks)
-        }
+        futures = {pool.submit(guarded, chunk): index for index, chunk in enumerate(chunks)}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_EXCEPTION)
@@ -239,7 +248,7 @@ def translate_chunks(
                         other.cancel()
                     raise error
                 index = futures[future]
-                results[index] = future.result()
-                if on_chunk is not None:
-                    on_chunk(index, results[index])  # type: ignore[arg-type]
+                result = results[index] = future.result()
+                if on_chunk is not None and result is not None:
+                    on_chunk(index, result)
     return [r for r in results if r is not None]

@@ -89,13 +89,20 @@ def make_units(turns: list[Turn], max_unit_tokens: int) -> list[Unit]:
     return units
 
 
-def plan_chunks(units: list[Unit], max_tokens: int) -> list[list[Unit]]:
+def plan_chunks(
+    units: list[Unit], max_tokens: int, *, min_tokens: int = 0, parallel: int = 1
+) -> list[list[Unit]]:
     """Consecutive units in chunks of about equal size, none above ``max_tokens`` (unless
-    one unit alone is). Equal sizes keep concurrent requests finishing together."""
+    one unit alone is). Equal sizes keep concurrent requests finishing together, and the
+    count is rounded up to a multiple of ``parallel`` while chunks stay >= ``min_tokens``,
+    so no round of concurrent requests runs half empty."""
     total = sum(u.tokens for u in units)
     if not units:
         return []
     count = max(1, math.ceil(total / max_tokens))
+    rounded = math.ceil(count / max(1, parallel)) * max(1, parallel)
+    if total / rounded >= min_tokens:
+        count = rounded
     target = total / count
     chunks: list[list[Unit]] = [[]]
     size = 0
