@@ -15,6 +15,9 @@ Then, in order:
 Nothing is lost or invented: turn texts joined with spaces equal ``transcript.text``,
 whitespace aside (`same_text` checks it). Turn labels are the diarization's cluster labels
 (``S0``...); naming replaces them later.
+
+``build_turns`` at the bottom is the whole step (diarize, cut, name) and the one function
+here with side effects, all of them injectable.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from pipeline.config import TurnsConfig
-from pipeline.models import Segment, SpeakerSpan, Transcript, Turn
+from pipeline.config import Config, TurnsConfig
+from pipeline.errors import InputFileError
+from pipeline.models import Episode, Segment, SpeakerSpan, Transcript, Turn, Turns
 
 SNAP_SECONDS = 1.5  # how far a speaker change may move to land on a sentence end
 DEFAULT_LABEL = "S0"  # everybody, when diarization gave no spans (the `none` backend)
@@ -266,3 +272,52 @@ def build_turn_list(
         Turn(id=i + 1, speaker=speaker, start=round(start, 3), end=round(end, 3), text=_text(piece))
         for i, ((speaker, piece), (start, end)) in enumerate(zip(pieces, times, strict=True))
     ]
+
+
+# --- the stage -------------------------------------------------------------------------------
+
+
+def expected_speakers(episode: Episode, config: Config) -> int | None:
+    """How many speakers to ask diarization for: the config, the override's names, or the
+    metadata's guests plus the host; None lets the backend estimate."""
+    if config.diarize.num_speakers:
+        return config.diarize.num_speakers
+    if config.turns.speakers:
+        return len(config.turns.speakers)
+    return 1 + len(episode.guests) if episode.guests else None
+
+
+def build_turns(
+    episode: Episode,
+    transcript: Transcript,
+    config: Config,
+    *,
+    audio_path: Path | None = None,
+    client: Any = None,
+    diarizer: Any = None,
+) -> Turns:
+    """The turns step: diarize the audio, cut the transcript into turns, name the speakers.
+
+    The edges are parameters: ``diarizer`` (default: ``[diarize] backend``), ``client`` (the
+    LLM client for naming; None names by heuristic) and ``audio_path`` (default: the
+    episode's audio file in its folder under ``data_dir``).
+    """
+    from pipeline import store
+    from pipeline.diarize import DIARIZERS
+    from pipeline.naming import apply_names, name_speakers
+
+    if audio_path is None:
+        if not episode.audio_file:
+            raise InputFileError(
+                f"episode {episode.id} has no audio file", hint="run `podpost fetch` first"
+            )
+        audio_path = store.episode_dir(config, episode.id) / episode.audio_file
+    diarizer = diarizer or DIARIZERS.get(config.diarize.backend)(config.diarize)
+    spans = diarizer(audio_path, expected_speakers(episode, config))
+    turns = build_turn_list(transcript, spans, config.turns)
+    speakers = name_speakers(turns, episode, config.turns, client)
+    return Turns(
+        language=transcript.language,
+        speakers=speakers,
+        turns=apply_names(turns, speakers, config.turns.max_turn_chars),
+    )

@@ -1,0 +1,230 @@
+"""Naming speaker clusters: the fake LLM's good and bad answers, the heuristic, overrides."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.config import TurnsConfig
+from pipeline.fakellm import FakeLLM, FakeReply
+from pipeline.llm import OpenAIClient
+from pipeline.models import Episode, Speaker, Turn
+from pipeline.naming import (
+    TASK,
+    apply_names,
+    candidates_from,
+    gather_evidence,
+    name_speakers,
+    names_in,
+)
+
+EPISODE = Episode(
+    id="local-test",
+    source="x",
+    kind="local",
+    url="file:///x",
+    title="Why baselines win, with Tomas Okafor",
+    show="The Long Run with Maya Lindqvist",
+    uploader="The Long Run",
+    description="Maya Lindqvist talks with Tomas Okafor about experiments at Open Source labs.",
+)
+
+LINES = [
+    ("S0", "Welcome to the show. Today my guest is Tomas Okafor. How did you start?"),
+    ("S1", "Thanks for having me. It started with a side project at university."),
+    ("S0", "What went wrong first?"),
+    ("S1", "Nobody wrote down what success means. That was the real problem."),
+    ("S0", "And what comes next, Tomas?"),
+    ("S1", "Cheaper systems. Honestly, that is what excites me now."),
+]
+
+
+def _turns(lines=LINES) -> list[Turn]:
+    return [
+        Turn(id=i + 1, speaker=label, start=5.0 * i, end=5.0 * i + 4.0, text=text)
+        for i, (label, text) in enumerate(lines)
+    ]
+
+
+def _answer(**names: str) -> dict:
+    return {"speakers": [{"cluster": k, "name": v} for k, v in names.items()]}
+
+
+def _named(speakers: list[Speaker]) -> list[tuple[str, str, bool, str]]:
+    return [(s.label, s.name, s.known, s.source) for s in speakers]
+
+
+@pytest.fixture
+def client(llm_config) -> OpenAIClient:
+    return OpenAIClient(llm_config, sleep=lambda _: None)
+
+
+HEURISTIC = [
+    ("S0", "Maya Lindqvist", True, "heuristic"),
+    ("S1", "Tomas Okafor", True, "heuristic"),
+]
+FROM_LLM = [("S0", "Maya Lindqvist", True, "llm"), ("S1", "Tomas Okafor", True, "llm")]
+
+
+def test_candidates_come_from_the_show_and_the_title():
+    candidates = candidates_from(EPISODE)
+    assert candidates.hosts == ["Maya Lindqvist"]
+    assert candidates.guests == ["Tomas Okafor"]  # "Open Source" is not a person
+    assert names_in("Pavel Izmailov on Open Source AI at Hugging Face") == [
+        "Pavel Izmailov",
+        "Hugging Face",
+    ]
+
+
+def test_evidence_is_compact_and_telling():
+    evidence = gather_evidence(_turns(), ["Maya Lindqvist", "Tomas Okafor"])
+    host, guest = evidence
+    assert (host.label, host.turns, round(host.question_share, 2)) == ("S0", 3, 0.6)
+    assert host.talk_share == pytest.approx(0.5)
+    assert guest.addressed_as == {"Tomas Okafor": 2}
+    assert guest.question_share == 0.0
+    assert host.first_lines == [LINES[0][1], LINES[2][1]]
+
+
+def test_a_good_mapping_is_used_in_canonical_spelling(fake_llm: FakeLLM, client):
+    # The model misspells the guest (as a transcript might); the metadata's spelling wins.
+    fake_llm.push(FakeReply(answer=_answer(S0="maya lindqvist", S1="Tomas Okafur")), task=TASK)
+    speakers = name_speakers(_turns(), EPISODE, TurnsConfig(), client)
+    assert _named(speakers) == FROM_LLM
+    [request] = fake_llm.requests(task=TASK)
+    asked = json.loads(request["messages"][-1]["content"])
+    assert asked["candidates"]["hosts"] == ["Maya Lindqvist"]
+    assert asked["candidates"]["guests"] == ["Tomas Okafor"]
+    assert [c["cluster"] for c in asked["clusters"]] == ["S0", "S1"]
+
+
+def test_a_duplicate_name_is_asked_again_once(fake_llm: FakeLLM, client):
+    fake_llm.push(
+        FakeReply(answer=_answer(S0="Tomas Okafor", S1="Tomas Okafor")),
+        FakeReply(answer=_answer(S0="Maya Lindqvist", S1="Tomas Okafor")),
+        task=TASK,
+    )
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == FROM_LLM
+    second = fake_llm.requests(task=TASK)[1]["messages"][-1]["content"]
+    assert "'Tomas Okafor' is given to 2 clusters" in second
+
+
+def test_a_duplicate_name_twice_falls_back_to_the_heuristic(fake_llm: FakeLLM, client):
+    bad = FakeReply(answer=_answer(S0="Tomas Okafor", S1="Tomas Okafor"))
+    fake_llm.push(bad, bad, task=TASK)
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == HEURISTIC
+    assert len(fake_llm.requests(task=TASK)) == 2
+
+
+def test_an_unknown_cluster_is_rejected(fake_llm: FakeLLM, client):
+    bad = FakeReply(answer=_answer(S0="Maya Lindqvist", S7="Tomas Okafor"))
+    fake_llm.push(bad, bad, task=TASK)
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == HEURISTIC
+    second = fake_llm.requests(task=TASK)[1]["messages"][-1]["content"]
+    assert "cluster 'S7' does not exist" in second
+
+
+def test_a_name_that_is_not_a_candidate_is_rejected(fake_llm: FakeLLM, client):
+    fake_llm.push(
+        FakeReply(answer=_answer(S0="Oprah Winfrey", S1="Tomas Okafor")),
+        FakeReply(answer=_answer(S0="Maya Lindqvist", S1="unknown")),
+        task=TASK,
+    )
+    speakers = name_speakers(_turns(), EPISODE, TurnsConfig(), client)
+    # "unknown" is a valid answer: that cluster becomes a flagged placeholder.
+    assert _named(speakers) == [
+        ("S0", "Maya Lindqvist", True, "llm"),
+        ("S1", "Speaker 2", False, "placeholder"),
+    ]
+
+
+def test_malformed_json_ends_in_the_heuristic(fake_llm: FakeLLM, client):
+    fake_llm.push(FakeReply.malformed(), FakeReply.malformed(), task=TASK)
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == HEURISTIC
+
+
+def test_malformed_json_once_is_repaired_by_asking_again(fake_llm: FakeLLM, client):
+    fake_llm.push(
+        FakeReply(content="Sure! Here are the names: S0 is Maya"),
+        FakeReply(answer=_answer(S0="Maya Lindqvist", S1="Tomas Okafor")),
+        task=TASK,
+    )
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == FROM_LLM
+
+
+def test_a_server_error_ends_in_the_heuristic(fake_llm: FakeLLM, client):
+    fake_llm.push(*[FakeReply.server_error() for _ in range(4)], task=TASK)
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == HEURISTIC
+    assert [r["status"] for r in fake_llm.requests(task=TASK)] == [500] * 4
+
+
+def test_an_unscripted_fake_answer_is_incomplete_so_the_heuristic_names(fake_llm, client):
+    # The default fake answer is {"speakers": []}: both tries miss every cluster.
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == HEURISTIC
+
+
+def test_the_override_beats_the_llm(fake_llm: FakeLLM, client):
+    fake_llm.push(FakeReply(answer=_answer(S0="Tomas Okafor", S1="Maya Lindqvist")), task=TASK)
+    config = TurnsConfig(speakers=["Maya Lindqvist", "Tomas Okafor"])
+    speakers = name_speakers(_turns(), EPISODE, config, client)
+    assert _named(speakers) == [
+        ("S0", "Maya Lindqvist", True, "override"),
+        ("S1", "Tomas Okafor", True, "override"),
+    ]
+    assert fake_llm.requests(task=TASK) == []
+
+
+def test_a_partial_override_leaves_the_rest_to_the_llm(fake_llm: FakeLLM, client):
+    fake_llm.push(FakeReply(answer=_answer(S1="Tomas Okafor")), task=TASK)
+    config = TurnsConfig(speaker_map={"S0": "Maya L."})
+    speakers = name_speakers(_turns(), EPISODE, config, client)
+    assert _named(speakers) == [
+        ("S0", "Maya L.", True, "override"),
+        ("S1", "Tomas Okafor", True, "llm"),
+    ]
+    asked = json.loads(fake_llm.requests(task=TASK)[0]["messages"][-1]["content"])
+    assert asked["answer_for"] == ["S1"] and asked["already_named"] == {"S0": "Maya L."}
+
+
+def test_without_a_client_the_heuristic_names():
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig())) == HEURISTIC
+
+
+def test_self_introductions_fix_misspellings_and_unknowns_are_placeholders():
+    lines = [
+        ("S0", "Hello, I'm Tomas Okafur, and this is a short chat."),
+        ("S1", "Nice to meet you. Shall we start?"),
+        ("S2", "I have a question too. What about costs?"),
+    ]
+    speakers = name_speakers(_turns(lines), EPISODE, TurnsConfig())
+    # S0 introduced himself (misspelt by the transcript); S1/S2: the host asks the most
+    # questions, but two clusters ask equally; S1 gets the host by speaking first.
+    assert _named(speakers) == [
+        ("S0", "Tomas Okafor", True, "heuristic"),
+        ("S1", "Maya Lindqvist", True, "heuristic"),
+        ("S2", "Speaker 3", False, "placeholder"),
+    ]
+
+
+def test_no_metadata_and_no_evidence_means_placeholders():
+    bare = Episode(id="local-x", source="x", kind="local", url="file:///x")
+    assert _named(name_speakers(_turns(), bare, TurnsConfig())) == [
+        ("S0", "Speaker 1", False, "placeholder"),
+        ("S1", "Speaker 2", False, "placeholder"),
+    ]
+
+
+def test_apply_names_merges_only_clusters_given_one_name():
+    turns = _turns([("S0", "One."), ("S1", "Two."), ("S2", "Three."), ("S2", "Four.")])
+    speakers = [
+        Speaker(label="S0", name="Ann Lee", known=True, source="override"),
+        Speaker(label="S1", name="Bo Chen", known=True, source="override"),
+        Speaker(label="S2", name="Bo Chen", known=True, source="override"),
+    ]
+    named = apply_names(turns, speakers, max_chars=2500)
+    assert [(t.id, t.speaker, t.text, t.start, t.end) for t in named] == [
+        (1, "Ann Lee", "One.", 0.0, 4.0),
+        (2, "Bo Chen", "Two. Three.", 5.0, 14.0),
+        (3, "Bo Chen", "Four.", 15.0, 19.0),
+    ]
