@@ -212,7 +212,7 @@ def _analysis_reduce(request: FakeRequest) -> Answer:
 def _translate(request: FakeRequest) -> Answer:
     header = request.header
     mark = _mark(header.get("target_language", "zh-CN"))
-    glossary = header.get("glossary", [])
+    glossary = [{"term": k, "translation": v} for k, v in header.get("glossary", {}).items()]
     turns = []
     for line in request.lines:
         text, terms = line.text, []

@@ -44,7 +44,7 @@ The user message is a JSON header, a blank line, then one line per turn: "[id] S
 - Translate every line, faithfully and completely, into one item with the same id. Never \
 merge, split, skip, summarise or reorder lines, and never answer ids that were not given.
 - The header's "context" lines come before; they are for understanding only.
-- Use each glossary translation exactly, every time its term occurs.
+- The glossary maps terms to their translations: use them exactly, every time.
 - Keep numbers as digits. Names of people stay as written.
 - Write plain text, no Markdown.
 - source_start: the first three words of the original line, copied exactly.
@@ -155,7 +155,7 @@ class Translator:
             "source_language": self.job.source_language,
             "target_language": self.job.target,
             "target_language_name": self.job.target_name,
-            "glossary": [{"term": g.term, "translation": g.translation} for g in glossary],
+            "glossary": {g.term: g.translation for g in glossary},
             "context": [Line(u.id, u.speaker, u.text).render() for u in self._context(units)],
         }
         if problems:

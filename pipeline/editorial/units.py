@@ -115,7 +115,7 @@ def plan_chunks(
     return chunks
 
 
-def context_lines(units: list[Unit], before: int, count: int, max_chars: int = 300) -> list[Unit]:
+def context_lines(units: list[Unit], before: int, count: int, max_chars: int = 160) -> list[Unit]:
     """Up to ``count`` units preceding index ``before``, each clipped to its last
     ``max_chars`` characters: the end of what was said is what the next line answers."""
     chosen = units[max(0, before - count) : before]
