@@ -46,7 +46,7 @@ def bold_spans(text: str, terms: list[str], *, words: bool = False) -> str:
     """``text`` with the first occurrence of each term wrapped in ``**``; overlapping or
     adjacent spans are skipped (longer terms win), so markers always pair up."""
     spans: list[tuple[int, int]] = []
-    for term in sorted({t for t in terms if t and "*" not in t}, key=len, reverse=True):
+    for term in sorted({t for t in terms if t and "*" not in t}, key=lambda t: (-len(t), t)):
         for start in _occurrences(text, term, words):
             end = start + len(term)
             if all(end < a or start > b for a, b in spans):

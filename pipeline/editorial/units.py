@@ -104,14 +104,17 @@ def plan_chunks(
     if total / rounded >= min_tokens:
         count = rounded
     target = total / count
-    chunks: list[list[Unit]] = [[]]
-    size = 0
+    chunks: list[list[Unit]] = []
+    index, size, before = -1, 0, 0
     for unit in units:
-        if chunks[-1] and (size + unit.tokens > max_tokens or size + unit.tokens / 2 > target):
+        # the chunk a unit belongs to is where its middle falls on the token line
+        wanted = min(count - 1, int((before + unit.tokens / 2) // target))
+        if wanted > index or size + unit.tokens > max_tokens:
             chunks.append([])
-            size = 0
+            index, size = max(index, wanted), 0
         chunks[-1].append(unit)
         size += unit.tokens
+        before += unit.tokens
     return chunks
 
 
