@@ -445,3 +445,39 @@ def test_kill_mid_translation_then_rerun_requests_only_unfinished_chunks(
     assert [e["task"] for e in asked] == ["translate"] * (result.chunks - done)
     assert result.cached_chunks == done and 3 <= done < result.chunks
     assert served_before <= done + 1  # the killed run was inside at most one more chunk
+
+
+# --- minor problems and endpoints without JSON schema support ---------------------------
+
+
+def test_minor_problems_left_after_one_reask_are_accepted_and_flagged(
+    fake_llm, llm_config, tmp_path
+):
+    def drop_numbers(request):
+        answer = request.default()
+        for turn in answer["turns"]:
+            if turn["id"] == "3":
+                turn["translation"] = re.sub(r"\d", "", turn["translation"])
+        return answer
+
+    fake_llm.handle("translate", drop_numbers)
+    turns = make_turns(12)
+    assert re.search(r"\d", turns.turns[3].text)
+    result = run(llm_config, tmp_path, turns, llm={"max_concurrency": 1})
+    assert not re.search(r"\d", result.post.turns[3].translation[0])
+    assert result.failures == []
+    assert [f for f in result.flags if f.startswith("turn 3 ")] == [
+        f"turn 3 (3): numbers missing from the translation: "
+        f"{', '.join(sorted(set(re.findall(r'[0-9]+', turns.turns[3].text))))}"
+    ]
+    assert len(translate_requests(fake_llm)) == result.chunks + 1  # one re-ask, no more
+
+
+def test_endpoint_without_structured_output_still_completes(fake_llm, llm_config, tmp_path):
+    fake_llm.formats = {"text"}
+    turns = make_turns(12)
+    result = run(llm_config, tmp_path, turns, llm={"max_concurrency": 1})
+    assert_complete_and_faithful(result, turns)
+    served = [e["response_format"] for e in fake_llm.requests() if e["status"] == 200]
+    assert set(served) == {"text"}
+    assert '"turns"' in fake_llm.requests(task="translate")[-1]["messages"][0]["content"]

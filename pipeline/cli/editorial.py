@@ -36,9 +36,9 @@ def register(app: typer.Typer) -> None:
         target_language: str | None = typer.Option(
             None,
             "--target-language",
-            help="Target language code (default: [editorial]).",
+            help="Target language code (default: editorial.target_language, zh-CN).",
         ),
-        model: str | None = typer.Option(None, "--model", help="LLM model (default: [llm])."),
+        model: str | None = typer.Option(None, "--model", help="LLM model (default: llm.model)."),
     ) -> None:
         """Translate, outline and describe an episode's turns with the LLM; write the draft.
 
