@@ -199,11 +199,14 @@ def _analysis(request: FakeRequest) -> Answer:
 
 
 def _analysis_reduce(request: FakeRequest) -> Answer:
-    parts = request.header.get("parts", [])
-    merged = dict(parts[0]) if parts else {"title": "Episode", "summary": "Episode"}
-    for key in ("glossary", "sections"):
-        merged[key] = [item for part in parts for item in part.get(key, [])]
-    merged["glossary"] = list({g["term"]: g for g in reversed(merged["glossary"])}.values())
+    parts: list[dict[str, Any]] = request.header.get("parts", [])
+    merged: dict[str, Any] = dict(parts[0]) if parts else {"title": "Episode", "summary": "-"}
+    merged["sections"] = [s for part in parts for s in part.get("sections", [])]
+    glossary: dict[str, Any] = {}
+    for part in parts:
+        for entry in part.get("glossary", []):
+            glossary.setdefault(entry["term"], entry)  # the first part's translation wins
+    merged["glossary"] = list(glossary.values())
     for key in ("people", "companies_orgs", "products_models", "media_books", "tags"):
         merged[key] = list(dict.fromkeys(x for part in parts for x in part.get(key, [])))
     return merged
@@ -212,16 +215,16 @@ def _analysis_reduce(request: FakeRequest) -> Answer:
 def _translate(request: FakeRequest) -> Answer:
     header = request.header
     mark = _mark(header.get("target_language", "zh-CN"))
-    glossary = [{"term": k, "translation": v} for k, v in header.get("glossary", {}).items()]
+    glossary: dict[str, str] = header.get("glossary", {})
     turns = []
     for line in request.lines:
         text, terms = line.text, []
-        for entry in glossary:
-            pattern = re.compile(rf"(?<!\w){re.escape(entry['term'])}(?!\w)", re.IGNORECASE)
+        for term, translation in glossary.items():
+            pattern = re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
             found = pattern.search(line.text)
             if found:
-                terms.append({"source": found.group(), "target": entry["translation"]})
-                text = pattern.sub(lambda _m, e=entry: e["translation"], text)
+                terms.append({"source": found.group(), "target": translation})
+                text = pattern.sub(translation.replace("\\", r"\\"), text)
         turns.append(
             {
                 "id": line.id,

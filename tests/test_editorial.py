@@ -481,3 +481,14 @@ def test_endpoint_without_structured_output_still_completes(fake_llm, llm_config
     served = [e["response_format"] for e in fake_llm.requests() if e["status"] == 200]
     assert set(served) == {"text"}
     assert '"turns"' in fake_llm.requests(task="translate")[-1]["messages"][0]["content"]
+
+
+def test_analysis_parts_are_cached_as_they_finish(fake_llm, llm_config, tmp_path):
+    fake_llm.push(FakeReply.unauthorized(), task="analysis_reduce")
+    with pytest.raises(LLMError):
+        run(llm_config, tmp_path, make_turns(60), llm={"context_tokens": 7000})
+    parts = len(fake_llm.requests(task="analysis"))
+    assert parts >= 2
+    fake_llm.reset()
+    run(llm_config, tmp_path, make_turns(60), llm={"context_tokens": 7000})
+    assert [e["task"] for e in fake_llm.requests()][:2] == ["analysis_reduce", "translate"]

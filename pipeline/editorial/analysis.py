@@ -125,9 +125,17 @@ def analyse(
         )
         messages = [{"role": "system", "content": system},
                     {"role": "user", "content": user_message(part_header, part)}]  # fmt: skip
+        # each part of a long episode is kept as it finishes: a resume skips it
+        part_key = cache_key("analysis-part", [key, messages])
+        done = cache.get(part_key) if len(parts) > 1 else None
+        if done is not None:
+            answers.append(AnalysisOut.model_validate(done))
+            continue
         reply = client.complete_json(messages, AnalysisOut, task=TASK_ANALYSIS)
         usage = usage + reply.usage
         answers.append(reply.value)
+        if len(parts) > 1:
+            cache.put(part_key, reply.value.model_dump())
     out = answers[0]
     if len(answers) > 1:
         reduce_header = dict(header, task=TASK_ANALYSIS_REDUCE,
