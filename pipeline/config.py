@@ -62,7 +62,7 @@ class DiarizeConfig(_Section):
     hf_token: str | None = None
     # builtin, unknown speaker count: clusters whose merge costs less log-likelihood per frame
     # than this are one speaker. Raise it if one person comes out as two; lower it for similar voices.
-    merge_threshold: float = 0.65
+    merge_threshold: float = 0.75
 
 
 class TurnsConfig(_Section):

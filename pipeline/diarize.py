@@ -195,7 +195,7 @@ def cluster_chunks(
     num_speakers: int | None,
     min_speakers: int,
     max_speakers: int,
-    merge_threshold: float = 0.65,
+    merge_threshold: float = 0.75,
 ) -> np.ndarray:
     """One cluster index per chunk: Ward over-clustering, BIC merging, likelihood reassignment."""
     from sklearn.cluster import AgglomerativeClustering
@@ -220,21 +220,23 @@ def cluster_chunks(
         return total
 
     merged = {k: pooled(v) for k, v in groups.items()}
-    # Merge the pair BIC likes best until the count is right or every remaining pair costs
-    # too much: BIC alone over-splits as clusters grow (voices vary with what is said), so the
-    # stopping rule also looks at the cost per frame, which stays small within one voice.
+    # Merge the pair BIC likes best until the count is right. When the count is unknown,
+    # only pairs that are cheap to merge qualify: BIC alone over-splits as clusters grow
+    # (a voice varies with what is said), while the cost per frame stays small within one
+    # voice. No qualifying pair left means every cluster is a different speaker.
     lower = num_speakers or max(1, min_speakers)
     while len(groups) > lower:
         keys = sorted(groups)
-        score, a, b = min(
-            (_delta_bic(merged[a], merged[b]), a, b)
+        pairs = [
+            (_delta_bic(merged[a], merged[b]), _frame_cost(merged[a], merged[b]), a, b)
             for i, a in enumerate(keys)
             for b in keys[i + 1 :]
-        )
-        known_or_too_many = num_speakers is not None or len(groups) > max_speakers
-        cheap = score < 0 or _frame_cost(merged[a], merged[b]) < merge_threshold
-        if not (known_or_too_many or cheap):
-            break
+        ]
+        if num_speakers is None and len(groups) <= max_speakers:
+            pairs = [p for p in pairs if p[0] < 0 or p[1] < merge_threshold]
+            if not pairs:
+                break
+        _, _, a, b = min(pairs)
         groups[a] += groups.pop(b)
         merged[a] = merged[a] + merged.pop(b)
 
@@ -280,7 +282,7 @@ def diarize_array(
     num_speakers: int | None = None,
     min_speakers: int = 1,
     max_speakers: int = 6,
-    merge_threshold: float = 0.65,
+    merge_threshold: float = 0.75,
 ) -> list[SpeakerSpan]:
     """The builtin backend on 16 kHz mono samples."""
     mel, energy = log_mel(audio)

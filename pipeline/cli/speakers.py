@@ -69,6 +69,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Split the transcript into speaker turns and name the speakers (writes turns.json)."""
+        from pipeline.diarize import DIARIZERS
         from pipeline.turns import build_turns
 
         names = [n.strip() for n in speakers.split(",") if n.strip()] if speakers else None
@@ -89,8 +90,12 @@ def register(app: typer.Typer) -> None:
                 f"{episode_dir} has no audio file to diarize",
                 hint="run `podpost fetch` again, or pass --diarizer none",
             )
+        # Backend problems (unknown name, missing extra or token) fail before any work.
+        backend = DIARIZERS.get(config.diarize.backend)(config.diarize)
         client = None if no_llm else _llm_client(config)
-        result = build_turns(episode, transcript, config, audio_path=audio, client=client)
+        result = build_turns(
+            episode, transcript, config, audio_path=audio, client=client, diarizer=backend
+        )
         path = store.save(episode_dir / store.TURNS_FILE, result)
         typer.echo(summary_table(result))
         typer.echo(f"wrote {path}", err=True)
