@@ -48,7 +48,7 @@ def test_a_good_translation_passes_with_its_terms():
     [
         (answer(translation="  "), "the translation is empty"),
         (answer(translation=ORIGINAL), "not in the target language zh-CN"),
-        (answer(start="We trained the"), "is not how line 4 begins"),
+        (answer(start="Sure, it is"), "is not how line 4 begins"),
         (answer(translation="**2025 年" + GOOD), "unbalanced ** bold markers"),
     ],
 )
@@ -186,3 +186,39 @@ def test_bold_prefers_whole_words_in_originals_and_skips_adjacent_spans():
     assert bold_spans("he said AI is here", ["AI"], words=True) == "he said **AI** is here"
     assert bold_spans("ab", ["a", "b"]) == "**a**b"  # "**a****b**" would not pair up
     assert bold_spans("a * b", ["*"]) == "a * b"
+
+
+def test_source_start_tolerates_a_skipped_filler_and_numbers_may_change_form():
+    unit = Unit("1", 1, "A", "Um, so we raised 1 million dollars in 2021, which was a lot.")
+    item = TurnOut(
+        id="1", source_start="so we raised", translation="我们在 2021 年筹集了 100万美元，很多。"
+    )
+    assert check_unit(unit, item, target="zh-CN", glossary=[]).problems == []
+
+
+def test_assembly_bolds_terms_and_glosses_only_the_first_mention():
+    from pipeline.editorial.assemble import assemble_turns
+    from pipeline.editorial.validate import UnitResult
+
+    turns = [
+        Turn(id=0, speaker="Matt", start=0, end=1, text="Superalignment at OpenAI, and sabotage."),
+        Turn(id=1, speaker="Pavel", start=1, end=2, text="Yes, superalignment and sabotage."),
+        Turn(id=2, speaker="Matt", start=2, end=3, text="And OpenAI again."),
+    ]
+    units = make_units(turns, 700)
+    glossary = [GlossaryEntry(term="superalignment", translation="超对齐"),
+                GlossaryEntry(term="OpenAI", translation="OpenAI")]  # fmt: skip
+    results = {
+        "0": UnitResult("0", "OpenAI 的超对齐，以及破坏。", [("sabotage", "破坏")]),
+        "1": UnitResult("1", "是的，超对齐和破坏。", [("sabotage", "破坏")]),
+    }
+    post_turns, failures = assemble_turns(turns, units, results, {"2": "refused"}, glossary,
+                                          "English")  # fmt: skip
+    rendered = [(t.translation, t.original) for _, t in post_turns]
+    assert rendered == [
+        (["**OpenAI** 的**超对齐**（superalignment），以及**破坏**（sabotage）。"],
+         "**Superalignment** at **OpenAI**, and **sabotage**."),
+        (["是的，**超对齐**和**破坏**。"], "Yes, **superalignment** and **sabotage**."),
+        ([], "And **OpenAI** again."),
+    ]  # fmt: skip
+    assert [(f.turn_id, f.reason) for f in failures] == [(2, "refused")]

@@ -79,11 +79,13 @@ def _translation_terms(
 def _render_translation(
     text: str, terms: list[tuple[str, str, str | None]], mentioned: set[str]
 ) -> str:
-    """Bold each term's first occurrence; a glossary term's first mention in the post
-    gets ``（Term）`` after it unless the translation already shows the term."""
+    """Bold each term's first occurrence; a term's first mention in the post gets
+    ``（Term）`` after it (the glossary's spelling, else the original's) unless the
+    translation already shows the term."""
     bolded = bold_spans(text, [target for _, target, _ in terms])
-    for _, target, term in terms:
-        if term is None or f"**{target}**" not in bolded or term.lower() in mentioned:
+    for source, target, glossary_term in terms:
+        term = glossary_term or source
+        if f"**{target}**" not in bolded or term.lower() in mentioned:
             continue
         mentioned.add(term.lower())
         if term.lower() not in target.lower():
