@@ -20,7 +20,7 @@ from pipeline.fsutil import write_atomic
 from pipeline.models import FrontMatter
 from pipeline.post_parse import check_post, parse_post
 from pipeline.post_render import render_post
-from pipeline.review import read_draft, record_decision
+from pipeline.review_record import read_draft, record_decision
 
 MAX_SLUG_LENGTH = 80
 FALLBACK_SLUG = "post"

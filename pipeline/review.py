@@ -7,10 +7,11 @@ Two layers:
   longer or shorter than their original, glossary terms translated inconsistently, a section
   without a heading, and an edit since generation. ``turn_times`` and ``source_link`` find
   where each turn starts in the episode.
-* **Edges** (file reads and writes): the draft record, ``review_draft`` / ``review_drafts``.
+* **Edges** (file reads): ``review_draft`` / ``review_drafts`` read drafts, their records
+  and the episode's turns.json.
 
-The draft record (API for helper FLOWS, issue 6)
------------------------------------------------
+The draft record (API for helper FLOWS, issue 6; code in ``pipeline.review_record``)
+-----------------------------------------------------------------------------------
 Every draft ``<name>.md`` may have a sidecar ``<name>.meta.json`` beside it (a
 :class:`DraftRecord`). The pipeline writes it when it writes a draft::
 
@@ -30,8 +31,6 @@ record is ``drafted``. ``flags_table(flags)`` gives rows for a Prefect table art
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 import re
 import statistics
@@ -42,17 +41,55 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from pipeline.errors import InputFileError
-from pipeline.fsutil import write_atomic
 from pipeline.models import Episode, Post, Turns
 from pipeline.post_parse import analyze
+from pipeline.review_record import (
+    STATES,
+    Decision,
+    DraftRecord,
+    State,
+    generation_record,
+    is_edited,
+    load_record,
+    read_draft,
+    record_decision,
+    record_path,
+    review_state,
+    save_record,
+    sha256_text,
+    state_of,
+)
 from pipeline.store import EPISODE_FILE, TURNS_FILE
 
+__all__ = [  # the draft record's API lives in review_record; FLOWS uses it from here
+    "STATES",
+    "Decision",
+    "DraftRecord",
+    "DraftReview",
+    "Flag",
+    "State",
+    "flags_table",
+    "generation_record",
+    "is_edited",
+    "load_record",
+    "read_draft",
+    "record_decision",
+    "record_path",
+    "review_draft",
+    "review_drafts",
+    "review_post",
+    "review_state",
+    "save_record",
+    "sha256_text",
+    "source_link",
+    "state_of",
+    "turn_times",
+]
+
 Severity = Literal["error", "warning", "info"]
-State = Literal["drafted", "edited", "approved", "rejected"]
-STATES: tuple[State, ...] = ("drafted", "edited", "approved", "rejected")
 
 # Kinds in order of urgency; a flag's place in a list is (severity, kind, turn).
 KINDS = (
@@ -143,9 +180,9 @@ def _failed_translations(post: Post) -> list[Flag]:
 def _missing_front_matter(post: Post) -> list[Flag]:
     flags = []
     values = post.front.model_dump()
-    for key, severity in [(k, "error") for k in REQUIRED_VALUES] + [
-        (k, "warning") for k in EXPECTED_VALUES
-    ]:
+    wanted: list[tuple[str, Severity]] = [(k, "error") for k in REQUIRED_VALUES]
+    wanted += [(k, "warning") for k in EXPECTED_VALUES]
+    for key, severity in wanted:
         if not values[key]:
             flags.append(
                 Flag("missing-front-matter", severity, f"front matter '{key}' is empty", field=key)
@@ -370,135 +407,6 @@ def format_time(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-# --- the draft record (sidecar) ---------------------------------------------------------
-
-
-class Decision(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    state: Literal["approved", "rejected"]
-    at: str
-    sha256: str  # the draft text decided on
-    reason: str = ""
-    target: str | None = None  # where an approved post was written
-
-
-class DraftRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    version: int = 1
-    generated_sha256: str | None = None
-    generated_at: str | None = None
-    episode_id: str | None = None
-    episode_dir: str | None = None
-    decisions: list[Decision] = Field(default_factory=list)
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def record_path(draft_path: Path) -> Path:
-    draft_path = Path(draft_path)
-    return draft_path.with_name(f"{draft_path.stem}.meta.json")
-
-
-def load_record(draft_path: Path) -> DraftRecord | None:
-    path = record_path(draft_path)
-    try:
-        return DraftRecord.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValidationError, ValueError) as e:
-        raise InputFileError(
-            f"{path} is not a valid draft record: {e}",
-            hint="delete it (the draft then counts as freshly drafted)",
-        ) from e
-
-
-def save_record(draft_path: Path, record: DraftRecord) -> Path:
-    return write_atomic(record_path(draft_path), record.model_dump_json(indent=2) + "\n")
-
-
-def _now(now: dt.datetime | None) -> str:
-    return (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
-
-
-def generation_record(
-    draft_path: Path,
-    text: str,
-    *,
-    episode_id: str | None = None,
-    episode_dir: Path | None = None,
-    now: dt.datetime | None = None,
-) -> Path:
-    """Record ``text`` as what the pipeline generated at ``draft_path``; returns the record path."""
-    record = load_record(draft_path) or DraftRecord()
-    record.generated_sha256 = sha256_text(text)
-    record.generated_at = _now(now)
-    record.episode_id = episode_id or record.episode_id
-    if episode_dir is not None:
-        record.episode_dir = str(Path(episode_dir).resolve())
-    return save_record(draft_path, record)
-
-
-def record_decision(
-    draft_path: Path,
-    state: Literal["approved", "rejected"],
-    text: str,
-    *,
-    reason: str = "",
-    target: Path | None = None,
-    now: dt.datetime | None = None,
-) -> Path:
-    record = load_record(draft_path) or DraftRecord()
-    record.decisions.append(
-        Decision(
-            state=state,
-            at=_now(now),
-            sha256=sha256_text(text),
-            reason=reason,
-            target=str(target) if target else None,
-        )
-    )
-    return save_record(draft_path, record)
-
-
-def state_of(text: str, record: DraftRecord | None) -> State:
-    if record is None:
-        return "drafted"
-    current = sha256_text(text)
-    if record.decisions and record.decisions[-1].sha256 == current:
-        return record.decisions[-1].state
-    if record.generated_sha256 and record.generated_sha256 != current:
-        return "edited"
-    if not record.generated_sha256 and record.decisions:
-        return "edited"  # decided on another text, and nothing says this one was generated
-    return "drafted"
-
-
-def read_draft(draft_path: Path) -> str:
-    try:
-        return Path(draft_path).read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise InputFileError(f"{draft_path}: no such draft", hint="check the path") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputFileError(f"{draft_path}: cannot read: {e}", hint="check the file") from e
-
-
-def review_state(draft_path: Path) -> State:
-    """``drafted``, ``edited``, ``approved`` or ``rejected`` (see the module docstring)."""
-    return state_of(read_draft(draft_path), load_record(draft_path))
-
-
-def is_edited(draft_path: Path) -> bool:
-    """True when the draft differs from what the pipeline last generated there."""
-    record = load_record(draft_path)
-    if record is None or not record.generated_sha256:
-        return False
-    return sha256_text(read_draft(draft_path)) != record.generated_sha256
-
-
 # --- one draft, all drafts --------------------------------------------------------------
 
 
@@ -544,7 +452,7 @@ class DraftReview:
     episode_dir: Path | None = None
 
     def counts(self) -> dict[str, int]:
-        counted = Counter(flag.severity for flag in self.flags)
+        counted = Counter(str(flag.severity) for flag in self.flags)
         return {severity: counted.get(severity, 0) for severity in _SEVERITY_RANK}
 
     def urgency(self) -> tuple[object, ...]:
