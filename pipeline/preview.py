@@ -252,7 +252,6 @@ def render_page(review: DraftReview, *, saved: bool = False) -> str:
         sections=sections,
         speakers=list(dict.fromkeys(turn.speaker for turn in post.turns)),
         front_fields=_front_fields(post),
-        post_flags=by_turn.get(None, []),
     )
 
 

@@ -154,3 +154,16 @@ def test_reject_records_the_decision(drafts: Drafts, site: Path) -> None:
         ("other.md", "drafted"),
         ("episode.md", "rejected"),
     ]
+
+
+def test_approving_a_draft_with_errors_warns(drafts: Drafts, site: Path) -> None:
+    data = clean_post().model_dump()
+    data["sections"][1]["turns"][0]["translation"] = []
+    drafts.write("episode", type(clean_post()).model_validate(data))
+    result = podpost(drafts.config_toml(), "approve", "episode", "--to", str(site))
+    assert result.returncode == 0
+    assert result.stderr == (
+        "warning: approved with: turn 3 (Ada Brook) has no translation; translate it or rerun "
+        "with --retry-failed\n"
+    )
+    assert len(list(site.iterdir())) == 1

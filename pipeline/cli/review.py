@@ -144,6 +144,9 @@ def approve_command(
     config = settings(ctx).config()
     path = resolve_draft(draft, config)
     result = approve(path, to or config.site_dir, force=force)
+    errors = [f for f in review_draft(path).flags if f.severity == "error"]
+    for flag in errors:  # the editor decided; still say what readers will see
+        typer.echo(f"warning: approved with: {flag.message}", err=True)
     verb = "wrote" if result.written else "already up to date:"
     typer.echo(f"approved {path.name}; {verb} {result.target}")
 
