@@ -29,8 +29,9 @@ Queued replies are used first, in order (a reply queued for another task waits);
 handler registered for the task; then the default. A handler gets a :class:`FakeRequest`
 (``.task``, ``.header``, ``.lines``, ``.messages``, ``.default()``) and returns an answer
 object, a :class:`FakeReply`, or ``None`` for the default answer. Faults: 429 with
-``Retry-After``, 500, slow answers (``delay``), malformed JSON, ``finish_reason: length``,
-refusals, 401, unknown models, and response formats the "endpoint" does not support.
+``Retry-After``, 500, slow answers (``delay``), dropped connections, malformed JSON,
+``finish_reason: length``, refusals, 401, unknown models, and response formats the
+"endpoint" does not support.
 """
 
 from __future__ import annotations
@@ -88,6 +89,11 @@ class FakeReply:
     @classmethod
     def refused(cls, text: str = "I'm sorry, I can't help with that.") -> FakeReply:
         return cls(refusal=text)
+
+    @classmethod
+    def dropped(cls) -> FakeReply:
+        """The connection closes without an answer (logged with status 0)."""
+        return cls(0)
 
     @classmethod
     def unauthorized(cls) -> FakeReply:
@@ -361,6 +367,8 @@ class FakeLLM:
             produced = self._handlers[request.task](request)
             reply = produced if isinstance(produced, FakeReply) else FakeReply(answer=produced)
         reply = reply or FakeReply()
+        if reply.status == 0:
+            return 0, {}, None, reply.delay
         if reply.status != 200:
             return reply.status, reply.headers, _err_body(reply.error, reply.code), reply.delay
         if reply.refusal is not None:
@@ -463,6 +471,9 @@ class _Handler(BaseHTTPRequestHandler):
         status, headers, payload, delay = self.server.fake.chat(body, dict(self.headers))
         if delay:
             time.sleep(delay)
+        if status == 0:  # FakeReply.dropped(): hang up without an answer
+            self.close_connection = True
+            return
         self._send(status, payload, headers)
 
 

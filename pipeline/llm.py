@@ -214,6 +214,9 @@ def _is_transient(e: BaseException) -> bool:
     return False
 
 
+_TOO_LONG_RE = re.compile(r"context[ _]length|maximum context|too many tokens|too long", re.I)
+
+
 class OpenAIClient:
     """Chat completions over the ``openai`` SDK. Thread-safe; at most ``max_concurrency``
     requests are in flight at once, however many threads call it."""
@@ -240,6 +243,7 @@ class OpenAIClient:
         self._slots = threading.BoundedSemaphore(max(1, config.max_concurrency))
         self._lock = threading.Lock()
         self._mode_index = 0
+        self._reached = False
         self.calls: list[CallRecord] = []
 
     @property
@@ -264,10 +268,15 @@ class OpenAIClient:
         base = self.config.retry_initial_wait * 2 ** (retry_state.attempt_number - 1)
         return min(self.config.retry_max_wait, base) * (0.5 + random.random() / 2)
 
+    def _retryable(self, e: BaseException) -> bool:
+        # A dropped connection is a hiccup once the endpoint has answered; before that it
+        # is a wrong base_url or a server that is not running, and retrying only delays.
+        return _is_transient(e) or (self._reached and isinstance(e, openai.APIConnectionError))
+
     def _create(self, task: str, request: dict[str, Any]) -> tuple[Any, int]:
         """The completion and how many requests it took."""
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(_is_transient),
+            retry=tenacity.retry_if_exception(self._retryable),
             wait=self._wait,
             stop=tenacity.stop_after_attempt(self.config.max_retries + 1),
             sleep=self._sleep,
@@ -297,10 +306,24 @@ class OpenAIClient:
                 f"{where} refused access (403: {detail})",
                 hint="check that the key may use this model",
             )
-        if e.status_code == 404 or (e.code or "") == "model_not_found":
+        if (e.code or "") == "model_not_found" or (e.status_code == 404 and "model" in detail):
             return LLMError(
                 f"{where} does not know model {self.config.model!r} ({e.status_code}: {detail})",
                 hint="set [llm] model (PODPOST_LLM__MODEL) to a model the endpoint serves",
+            )
+        if e.status_code == 404:
+            return LLMError(
+                f"{where} has no chat completions API (404: {detail})",
+                hint="an OpenAI-compatible base_url usually ends in /v1, e.g. "
+                "http://localhost:11434/v1 for Ollama",
+            )
+        if e.status_code in (400, 413) and (
+            _TOO_LONG_RE.search(detail) or (e.code or "") == "context_length_exceeded"
+        ):
+            return LLMTruncatedError(
+                f"the request is too long for model {self.config.model!r} "
+                f"({e.status_code}: {detail})",
+                hint="lower [editorial] chunk_max_tokens or raise the model's context",
             )
         if _is_transient(e):
             return TransientError(
@@ -318,8 +341,10 @@ class OpenAIClient:
                     **request, extra_headers={TASK_HEADER: task}
                 )
             except openai.APIStatusError as e:
+                self._reached = True
                 self._record(task, request, e.status_code, None, None, started)
                 raise
+        self._reached = True
         self._record(task, request, 200, completion.usage, _finish(completion), started)
         return completion
 

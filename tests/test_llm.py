@@ -214,3 +214,28 @@ def test_parse_json_text(text, value):
 
 def test_unclosed_reasoning_leaves_nothing():
     assert strip_reasoning("<think>still thinking {") == ""
+
+
+def test_a_dropped_connection_is_retried_once_the_endpoint_has_answered(fake_llm, client):
+    fake_llm.handle("names", names_handler)
+    fake_llm.push(FakeReply.dropped())
+    with pytest.raises(LLMError, match="cannot reach the LLM endpoint"):
+        client.complete_json(MESSAGES, Names, task="names")  # never answered: a setup problem
+    client.complete_json(MESSAGES, Names, task="names")
+    fake_llm.push(FakeReply.dropped())
+    assert client.complete_json(MESSAGES, Names, task="names").usage.requests == 2
+    assert [e["status"] for e in fake_llm.requests()] == [0, 200, 0, 200]
+
+
+def test_a_wrong_path_is_not_mistaken_for_an_unknown_model(fake_llm, client):
+    fake_llm.push(FakeReply(404, error="no route /chat/completions"))
+    with pytest.raises(LLMError, match=r"has no chat completions API.*usually ends in /v1"):
+        client.complete_json(MESSAGES, Names, task="names")
+
+
+def test_a_request_too_long_for_the_context_is_reported_as_truncation(fake_llm, client):
+    message = "This model's maximum context length is 8192 tokens."
+    fake_llm.push(FakeReply(400, error=message, code="context_length_exceeded"))
+    with pytest.raises(LLMTruncatedError, match="too long for model 'fake-model'"):
+        client.complete_json(MESSAGES, Names, task="names")
+    assert len(fake_llm.requests()) == 1
