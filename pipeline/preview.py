@@ -290,6 +290,10 @@ def create_app(draft_path: Path, *, episodes_dir: Path | None = None) -> FastAPI
             return JSONResponse({"detail": "not found"}, status_code=404)
         return FileResponse(ASSETS / name, media_type=types[name])
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)  # no icon, and no 404 in the browser console
+
     @app.get("/api/review")
     def review_json() -> JSONResponse:
         return JSONResponse(current_review().to_dict(turns=True))
