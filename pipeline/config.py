@@ -51,6 +51,7 @@ class AsrConfig(_Section):
     compression_ratio_threshold: float = 2.4  # above it a segment is a repetition loop
     hallucination_silence_threshold: float | None = 2.0  # seconds; needs word timestamps
     window_seconds: float = 600.0  # audio decoded per whisper call; bounds memory on long files
+    temperatures: list[float] = Field(default_factory=lambda: [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
 
 
 class DiarizeConfig(_Section):

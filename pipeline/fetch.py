@@ -490,9 +490,9 @@ def info_date(info: dict[str, Any]) -> dt.date | None:
 
 def _title(info: dict[str, Any]) -> str:
     title = str(info.get("title") or "")
-    # a page embedding one media element: yt-dlp numbers it like a playlist entry
-    if info.get("playlist_count") == 1 and info.get("playlist_title"):
-        return str(info["playlist_title"])
+    # yt-dlp numbers the media elements of a page: "Page title (1)"
+    if info.get("extractor_key") == "HTML5MediaEmbed":
+        title = re.sub(r" \(\d+\)$", "", title)
     return title
 
 

@@ -1,0 +1,54 @@
+"""Speech-to-text backends, chosen by name (``[asr] backend``).
+
+Public API:
+    AsrBackend                         # protocol: ``.name``, ``.transcribe(episode, dir)``
+    ASR_BACKENDS                       # the Registry: "whisper", "captions", "auto"
+    make_backend(name, config) -> AsrBackend
+
+A backend reads the episode folder (audio, saved captions) and returns a ``Transcript``;
+saving it is ``pipeline.transcribe``'s job. Heavy imports (torch, whisper) happen only when
+a whisper backend is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from pipeline.config import Config
+from pipeline.models import Episode, Transcript
+from pipeline.registry import Registry
+
+
+class AsrBackend(Protocol):
+    name: str
+
+    def transcribe(self, episode: Episode, episode_dir: Path) -> Transcript: ...
+
+
+ASR_BACKENDS: Registry[AsrBackend] = Registry("ASR", "asr.backend")
+
+
+@ASR_BACKENDS.register("whisper")
+def _whisper(config: Config) -> AsrBackend:
+    from pipeline.asr.whisper_backend import WhisperBackend
+
+    return WhisperBackend(config)
+
+
+@ASR_BACKENDS.register("captions")
+def _captions(config: Config) -> AsrBackend:
+    from pipeline.asr.captions_backend import CaptionsBackend
+
+    return CaptionsBackend(config)
+
+
+@ASR_BACKENDS.register("auto")
+def _auto(config: Config) -> AsrBackend:
+    from pipeline.asr.captions_backend import AutoBackend
+
+    return AutoBackend(config)
+
+
+def make_backend(name: str, config: Config) -> AsrBackend:
+    return ASR_BACKENDS.get(name)(config)

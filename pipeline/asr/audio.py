@@ -1,0 +1,50 @@
+"""Audio for ASR: the episode decoded once to 16 kHz mono 16-bit PCM on disk, read by window.
+
+Keeping the samples on disk and reading only the stretch being decoded is what bounds
+memory on 3-hour episodes (the whole episode as float32 would be ~700 MB, and whisper's
+spectrogram of it several GB).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import TranscriptionError
+
+SAMPLE_RATE = 16000
+_BYTES = 2  # int16
+
+
+@dataclass(frozen=True)
+class PcmFile:
+    path: Path
+
+    @property
+    def samples(self) -> int:
+        return self.path.stat().st_size // _BYTES
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / SAMPLE_RATE
+
+    def read(self, start: float = 0.0, end: float | None = None) -> np.ndarray:
+        """float32 samples in [-1, 1] of ``[start, end)`` seconds."""
+        first = max(0, round(start * SAMPLE_RATE))
+        last = self.samples if end is None else min(self.samples, round(end * SAMPLE_RATE))
+        count = max(0, last - first)
+        raw = np.fromfile(self.path, dtype="<i2", count=count, offset=first * _BYTES)
+        return raw.astype(np.float32) / 32768.0
+
+
+def decode_pcm(source: Path, target: Path) -> PcmFile:
+    command = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(source), "-map", "0:a:0"]
+    command += ["-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", str(target)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "ffmpeg failed"
+        raise TranscriptionError(f"cannot decode {source}: {tail}", hint="fetch the episode again")
+    return PcmFile(target)

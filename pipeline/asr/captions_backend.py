@@ -1,0 +1,143 @@
+"""The ``captions`` and ``auto`` backends: use the transcript a source already has.
+
+Public API:
+    CaptionsBackend(config, http=None)
+        .find(episode, episode_dir, automatic=None) -> CaptionSource | None
+        .transcribe(episode, episode_dir) -> Transcript
+    AutoBackend(config, whisper=None)    # captions when a human-made one exists, else whisper
+
+Where captions come from, best first: a sidecar file saved with a local episode; the
+source's human-made subtitle track (yt-dlp) in the preferred language; the feed's
+Podcasting 2.0 ``<podcast:transcript>``; automatic captions only when
+``[asr] automatic_captions`` is true. Downloaded captions are kept in the episode folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.captions import caption_format, parse_captions
+from pipeline.config import Config
+from pipeline.errors import TranscriptionError
+from pipeline.fsutil import write_atomic
+from pipeline.models import Episode, SubtitleTrack, Transcript
+
+
+@dataclass
+class CaptionSource:
+    kind: str  # "sidecar" | "subtitles" | "automatic" | "feed"
+    fmt: str  # "vtt" | "srt" | "json"
+    language: str | None
+    file: str | None = None  # inside the episode folder
+    url: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.language or 'und'}.{self.fmt}"
+
+
+def _base(language: str | None) -> str:
+    return (language or "").split("-")[0].split("_")[0].lower()
+
+
+class CaptionsBackend:
+    name = "captions"
+
+    def __init__(self, config: Config, http: Callable[[str], bytes] | None = None) -> None:
+        self.config = config
+        self._http = http
+
+    def _get(self, url: str) -> bytes:
+        if self._http is not None:
+            return self._http(url)
+        from pipeline.fetch import http_get
+
+        return http_get(url, self.config).head
+
+    def _preferred(self, episode: Episode) -> list[str]:
+        wanted = [*self.config.asr.caption_languages, self.config.asr.language, episode.language]
+        return [_base(w) for w in wanted if w]
+
+    def _pick(self, tracks: list[SubtitleTrack], episode: Episode) -> SubtitleTrack | None:
+        usable = [t for t in tracks if caption_format(t.ext)]
+        if not usable:
+            return None
+        for language in self._preferred(episode):
+            for track in usable:
+                if _base(track.language.removesuffix("-orig")) == language:
+                    return track
+        if len(usable) == 1:
+            return usable[0]
+        english = [t for t in usable if _base(t.language) == "en"]
+        return english[0] if english else usable[0]
+
+    def find(
+        self, episode: Episode, episode_dir: Path, automatic: bool | None = None
+    ) -> CaptionSource | None:
+        """The best transcript on offer; ``automatic`` defaults to ``[asr] automatic_captions``."""
+        automatic = self.config.asr.automatic_captions if automatic is None else automatic
+        sidecars = [t for t in episode.subtitles if t.file and not t.automatic]
+        human = [t for t in episode.subtitles if t.url and not t.file and not t.automatic]
+        machine = [t for t in episode.subtitles if t.automatic]
+        if (track := self._pick(sidecars, episode)) and (episode_dir / str(track.file)).is_file():
+            return CaptionSource("sidecar", str(caption_format(track.ext)), track.language,
+                                 file=track.file)  # fmt: skip
+        if track := self._pick(human, episode):
+            return CaptionSource("subtitles", str(caption_format(track.ext)), track.language,
+                                 url=track.url)  # fmt: skip
+        fmt = caption_format(episode.transcript_type) or caption_format(episode.transcript_url)
+        if episode.transcript_url and fmt:
+            return CaptionSource("feed", fmt, episode.language, url=episode.transcript_url)
+        if automatic and (track := self._pick(machine, episode)):
+            return CaptionSource("automatic", str(caption_format(track.ext)), track.language,
+                                 file=track.file, url=track.url)  # fmt: skip
+        return None
+
+    def _read(self, source: CaptionSource, episode_dir: Path) -> str:
+        if source.file and (episode_dir / source.file).is_file():
+            raw = (episode_dir / source.file).read_bytes()
+        elif source.url:
+            raw = self._get(source.url)
+            name = f"captions.{source.kind}.{source.language or 'und'}.{source.fmt}"
+            write_atomic(episode_dir / name, raw)  # keep what was used, for review
+        else:
+            raise TranscriptionError(f"caption file {source.file} is missing from {episode_dir}")
+        return raw.decode("utf-8-sig", errors="replace")
+
+    def transcribe(self, episode: Episode, episode_dir: Path) -> Transcript:
+        source = self.find(episode, episode_dir)
+        if source is None:
+            raise TranscriptionError(
+                f"episode {episode.id} has no human-made transcript or subtitles",
+                hint="use --backend whisper (or auto), or set asr.automatic_captions = true",
+            )
+        segments = parse_captions(self._read(source, episode_dir), source.fmt)
+        language = _base(source.language) if _base(source.language) not in ("", "und") else None
+        return Transcript(
+            language=language or episode.language or self.config.asr.language or "en",
+            backend=self.name,
+            model=source.label,
+            segments=segments,
+        )
+
+
+class AutoBackend:
+    """Captions when a human-made transcript exists (cheap, exact), else whisper."""
+
+    name = "auto"
+
+    def __init__(self, config: Config, whisper: object | None = None) -> None:
+        self.config = config
+        self.captions = CaptionsBackend(config)
+        self._whisper = whisper
+
+    def transcribe(self, episode: Episode, episode_dir: Path) -> Transcript:
+        if self.captions.find(episode, episode_dir, automatic=False) is not None:
+            return self.captions.transcribe(episode, episode_dir)
+        if self._whisper is None:
+            from pipeline.asr.whisper_backend import WhisperBackend
+
+            self._whisper = WhisperBackend(self.config)
+        return self._whisper.transcribe(episode, episode_dir)  # type: ignore[attr-defined]
