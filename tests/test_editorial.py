@@ -492,3 +492,37 @@ def test_analysis_parts_are_cached_as_they_finish(fake_llm, llm_config, tmp_path
     fake_llm.reset()
     run(llm_config, tmp_path, make_turns(60), llm={"context_tokens": 7000})
     assert [e["task"] for e in fake_llm.requests()][:2] == ["analysis_reduce", "translate"]
+
+
+def test_a_failed_analysis_still_gives_a_post_and_is_retried_next_run(
+    fake_llm, llm_config, tmp_path
+):
+    fake_llm.handle("analysis", lambda request: FakeReply.refused("Not today."))
+    turns = make_turns(12)
+    result = run(llm_config, tmp_path, turns)
+    assert_complete_and_faithful(result, turns)
+    assert result.flags[0].startswith(
+        "analysis failed (the model refused the analysis request: Not today.)"
+    )
+    assert [s.heading for s in result.post.sections] == [None]
+    assert result.post.front.title == "Reasoning models and superalignment"  # the episode's
+    assert check_post(render_post(result.post)) == []
+
+    fake_llm.reset()
+    again = run(llm_config, tmp_path, turns)
+    assert [e["task"] for e in fake_llm.requests()].count("analysis") == 1
+    assert again.post.sections[0].heading is not None and not again.flags
+
+
+def test_a_truncated_analysis_is_asked_in_halves_then_merged(fake_llm, llm_config, tmp_path):
+    fake_llm.push(FakeReply.truncated(), task="analysis")
+    fake_llm.push(FakeReply.refused(), task="analysis_reduce")
+    turns = make_turns(30)
+    result = run(llm_config, tmp_path, turns)
+    tasks = [e["task"] for e in fake_llm.requests()]
+    assert tasks[:4] == ["analysis", "analysis", "analysis", "analysis_reduce"]
+    halves = [ids_of(e) for e in fake_llm.requests(task="analysis")]
+    assert halves[1] + halves[2] == halves[0] and len(halves[1]) == 15
+    assert "merging the analysis parts failed" in result.flags[0]
+    assert [s.start for s in result.analysis.sections] == [0, 10, 15, 25]  # both halves'
+    assert_complete_and_faithful(result, turns)

@@ -30,7 +30,7 @@ from pipeline.editorial.wire import (
     OutlineSection,
     user_message,
 )
-from pipeline.llm import LLMClient, Usage, estimate_tokens
+from pipeline.llm import LLMClient, LLMOutputError, LLMTruncatedError, Usage, estimate_tokens
 from pipeline.models import Episode, Turn
 
 SYSTEM = """You are the editor of a blog that publishes {source} podcast interviews \
@@ -117,25 +117,45 @@ def analyse(
         return Analysis(AnalysisOut.model_validate(cached["out"]), list(cached["flags"]))
     system = SYSTEM.format(source=source_language, target=target, target_name=target_name)
     parts = _parts(lines, config.llm.context_tokens - ANSWER_RESERVE)
-    usage = Usage()
-    answers = []
-    for index, part in enumerate(parts):
-        part_header = (
-            dict(header, part=f"{index + 1} of {len(parts)}") if len(parts) > 1 else header
-        )
+    spent: list[Usage] = []
+    flags: list[str] = []
+
+    def ask(part: list[Line], label: str, split: bool) -> list[AnalysisOut]:
+        part_header = dict(header, part=label) if label else header
         messages = [{"role": "system", "content": system},
                     {"role": "user", "content": user_message(part_header, part)}]  # fmt: skip
         # each part of a long episode is kept as it finishes: a resume skips it
         part_key = cache_key("analysis-part", [key, messages])
-        done = cache.get(part_key) if len(parts) > 1 else None
+        done = cache.get(part_key) if label else None
         if done is not None:
-            answers.append(AnalysisOut.model_validate(done))
-            continue
-        reply = client.complete_json(messages, AnalysisOut, task=TASK_ANALYSIS)
-        usage = usage + reply.usage
-        answers.append(reply.value)
-        if len(parts) > 1:
+            return [AnalysisOut.model_validate(done)]
+        try:
+            reply = client.complete_json(messages, AnalysisOut, task=TASK_ANALYSIS)
+        except LLMTruncatedError as e:
+            spent.append(e.usage or Usage())
+            if not split or len(part) < 2:
+                raise
+            half = len(part) // 2  # the answer did not fit: ask about half as much
+            return ask(part[:half], f"{label} (first half)".strip(), False) + ask(
+                part[half:], f"{label} (second half)".strip(), False
+            )
+        spent.append(reply.usage)
+        if label:
             cache.put(part_key, reply.value.model_dump())
+        return [reply.value]
+
+    try:
+        answers: list[AnalysisOut] = []
+        for index, part in enumerate(parts):
+            answers += ask(part, f"{index + 1} of {len(parts)}" if len(parts) > 1 else "", True)
+    except LLMOutputError as e:
+        spent.append(e.usage or Usage())
+        usage = Usage.total(spent)
+        flags.append(f"analysis failed ({e.message}): no glossary, headings or summary; "
+                     "rerun to try again")  # fmt: skip
+        empty = AnalysisOut(title="", summary="")
+        out, more = normalise(empty, turns, episode, config)
+        return Analysis(out, flags + more, usage, usage.requests)  # not cached: retried next run
     out = answers[0]
     if len(answers) > 1:
         reduce_header = dict(header, task=TASK_ANALYSIS_REDUCE,
@@ -144,12 +164,41 @@ def analyse(
             {"role": "system", "content": REDUCE.format(target_name=target_name)},
             {"role": "user", "content": user_message(reduce_header, [])},
         ]
-        reply = client.complete_json(messages, AnalysisOut, task=TASK_ANALYSIS_REDUCE)
-        usage = usage + reply.usage
-        out = reply.value
-    out, flags = normalise(out, turns, episode, config)
+        try:
+            reply = client.complete_json(messages, AnalysisOut, task=TASK_ANALYSIS_REDUCE)
+            spent.append(reply.usage)
+            out = reply.value
+        except LLMOutputError as e:
+            spent.append(e.usage or Usage())
+            flags.append(f"merging the analysis parts failed ({e.message}); merged by code")
+            out = merge_parts(answers)
+    usage = Usage.total(spent)
+    out, more = normalise(out, turns, episode, config)
+    flags += more
     cache.put(key, {"out": out.model_dump(), "flags": flags})
     return Analysis(out, flags, usage, usage.requests)
+
+
+def merge_parts(answers: list[AnalysisOut]) -> AnalysisOut:
+    """The reduce step done by code: the first part's title and summary, every part's
+    sections in order, one glossary entry per term (the first), lists united."""
+    glossary: dict[str, GlossaryEntry] = {}
+    for answer in answers:
+        for entry in answer.glossary:
+            glossary.setdefault(entry.term.lower(), entry)
+
+    def united(field: str) -> list[str]:
+        return list(dict.fromkeys(x for a in answers for x in getattr(a, field)))
+
+    first = answers[0]
+    return first.model_copy(
+        update={
+            "glossary": list(glossary.values()),
+            "sections": [s for a in answers for s in a.sections],
+            **{f: united(f) for f in
+               ("tags", "people", "companies_orgs", "products_models", "media_books")},
+        }
+    )  # fmt: skip
 
 
 def _one_line(text: str) -> str:
