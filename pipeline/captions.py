@@ -65,7 +65,8 @@ class _Cue:
 
 def _blocks(text: str) -> list[list[str]]:
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    return [block.split("\n") for block in re.split(r"\n[ \t]*\n", text)]
+    # only an empty line ends a cue: YouTube's cues hold lines of a single space
+    return [block.split("\n") for block in re.split(r"\n{2,}", text)]
 
 
 def _cues(text: str) -> list[_Cue]:
