@@ -50,6 +50,7 @@ def test_approve_writes_the_post_with_draft_false(drafts: Drafts, site: Path) ->
     )
 
 
+@pytest.mark.slow  # several CLI runs, about 1 s each
 def test_approving_over_a_different_file_needs_force(drafts: Drafts, site: Path) -> None:
     post = clean_post()
     draft = drafts.write("episode", post)
@@ -115,6 +116,7 @@ def test_slug_uses_the_date_and_title() -> None:
     assert slug_for(clean_post(title="The Big Talk!").front) == "2026-03-02-the-big-talk"
 
 
+@pytest.mark.slow  # several CLI runs, about 1 s each
 def test_approve_needs_a_site_folder_and_a_valid_draft(drafts: Drafts, site: Path) -> None:
     draft = drafts.write("episode", clean_post())
     config = drafts.config_toml()
@@ -135,6 +137,7 @@ def test_approve_needs_a_site_folder_and_a_valid_draft(drafts: Drafts, site: Pat
     assert list(site.iterdir()) == []
 
 
+@pytest.mark.slow  # several CLI runs, about 1 s each
 def test_reject_records_the_decision(drafts: Drafts, site: Path) -> None:
     draft = drafts.write("episode", clean_post())
     drafts.write("other", clean_post(title="Other", summary=""))
