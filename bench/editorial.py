@@ -63,7 +63,7 @@ def run(turns, delay: float, concurrency: int) -> dict[str, float]:
         "input_ratio": prompt / source,
         "wall_s": wall,
         "ideal_s": ideal,
-        "wall_over_ideal": wall / ideal,
+        "wall_over_ideal": wall / ideal if ideal else float("nan"),
         "rerun_requests": rerun.usage.requests,
         "failures": len(result.failures),
     }

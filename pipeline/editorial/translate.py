@@ -48,8 +48,8 @@ merge, split, skip, summarise or reorder lines, and never answer ids that were n
 - Keep numbers as digits. Names of people stay as written.
 - Write plain text, no Markdown.
 - source_start: the first three words of the original line, copied exactly.
-- terms: the line's key terms (glossary terms, names, important concepts): "source" copied \
-exactly from the original line, "target" copied exactly from your translation.
+- terms: the line's key terms, at most four (glossary terms, names, important concepts): \
+"source" copied exactly from the original line, "target" copied exactly from your translation.
 - If the header has "problems", your earlier answer for those ids had them: fix them."""
 
 
