@@ -60,6 +60,8 @@ async function save() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  // "Saved." shows once; a later reload of the page must not claim it again.
+  if (window.location.search) window.history.replaceState(null, "", "/");
   const button = document.getElementById("save");
   if (button) button.addEventListener("click", save);
 });
