@@ -109,7 +109,8 @@ def analyse(
         "categories": config.editorial.categories,
         "areas": config.editorial.areas,
     }  # fmt: skip
-    key = cache_key("analysis", {"prompt": PROMPT_VERSION, "model": client.model,
+    key = cache_key("analysis", {"prompt": [PROMPT_VERSION, SYSTEM, REDUCE],
+                                 "model": client.model,
                                  "header": header, "lines": [line.render() for line in lines],
                                  "budget": config.llm.context_tokens})  # fmt: skip
     cached = cache.get(key)

@@ -114,7 +114,7 @@ class Translator:
         return cache_key(
             "translate",
             {
-                "prompt": PROMPT_VERSION,
+                "prompt": [PROMPT_VERSION, self.system],  # a prompt edit is a cache miss
                 "model": self.job.model,
                 "source": self.job.source_language,
                 "target": self.job.target,
