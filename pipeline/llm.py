@@ -210,6 +210,8 @@ def _is_transient(e: BaseException) -> bool:
     if isinstance(e, openai.APITimeoutError):
         return True
     if isinstance(e, openai.APIStatusError):
+        if (e.code or "") == "insufficient_quota":  # a 429 that waiting does not fix
+            return False
         return e.status_code in (408, 409, 429) or e.status_code >= 500
     return False
 
@@ -301,6 +303,11 @@ class OpenAIClient:
         where = f"the LLM endpoint {self.base_url}"
         if e.status_code == 401:
             return LLMError(f"{where} rejected the API key (401: {detail})", hint=SETUP_HINT)
+        if (e.code or "") == "insufficient_quota":
+            return LLMError(
+                f"{where} says the account is out of quota ({e.status_code}: {detail})",
+                hint="add credit or use another key or endpoint",
+            )
         if e.status_code == 403:
             return LLMError(
                 f"{where} refused access (403: {detail})",

@@ -239,3 +239,12 @@ def test_a_request_too_long_for_the_context_is_reported_as_truncation(fake_llm, 
     with pytest.raises(LLMTruncatedError, match="too long for model 'fake-model'"):
         client.complete_json(MESSAGES, Names, task="names")
     assert len(fake_llm.requests()) == 1
+
+
+def test_out_of_quota_429_is_not_retried(fake_llm, client):
+    fake_llm.push(
+        FakeReply(429, error="You exceeded your current quota", code="insufficient_quota")
+    )
+    with pytest.raises(LLMError, match="out of quota"):
+        client.complete_json(MESSAGES, Names, task="names")
+    assert len(fake_llm.requests()) == 1
