@@ -277,7 +277,12 @@ def _list_playlist(url: str, config: Config) -> list[FeedItem]:
     for entry in entries or []:
         if not entry:
             continue
-        source = entry.get("webpage_url") or entry.get("url") or url
+        if entry.get("_type") in ("url", "url_transparent"):  # flat: a page per video
+            source = entry.get("url") or url
+        elif entry.get("webpage_url") not in (None, url):
+            source = entry["webpage_url"]
+        else:  # media embedded in the listed page itself: its own URL
+            source = entry.get("url") or url
         items.append(
             FeedItem(
                 source=source,
