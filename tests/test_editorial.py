@@ -526,3 +526,12 @@ def test_a_truncated_analysis_is_asked_in_halves_then_merged(fake_llm, llm_confi
     assert "merging the analysis parts failed" in result.flags[0]
     assert [s.start for s in result.analysis.sections] == [0, 10, 15, 25]  # both halves'
     assert_complete_and_faithful(result, turns)
+
+
+def test_an_episode_without_text_is_refused_before_any_request(fake_llm, llm_config, tmp_path):
+    from pipeline.errors import InputFileError
+
+    empty = Turns(language="en", turns=[Turn(id=0, speaker="A", start=0, end=1, text="  ")])
+    with pytest.raises(InputFileError, match="has no turns with text"):
+        run(llm_config, tmp_path, empty)
+    assert fake_llm.requests() == []

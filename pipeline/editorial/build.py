@@ -30,6 +30,7 @@ from pipeline.editorial.cache import Cache
 from pipeline.editorial.translate import ChunkResult, Job, Translator, translate_chunks
 from pipeline.editorial.units import language_name, make_units, plan_chunks
 from pipeline.editorial.wire import AnalysisOut
+from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
 from pipeline.llm import LLMClient, Usage
 from pipeline.models import Episode, FrontMatter, Post, Turns
@@ -108,6 +109,11 @@ def build_post(
     target_name = language_name(target)
     source_name = language_name(turns.language or episode.language or "en")
 
+    if not any(turn.text.strip() for turn in turns.turns):
+        raise InputFileError(
+            f"episode {episode.id} has no turns with text, so there is nothing to translate",
+            hint="check its transcript (was the audio silent or the language wrong?)",
+        )
     analysis = analyse(
         episode, turns.turns, source_language=source_name, target=target,
         target_name=target_name, config=config, client=client, cache=cache,
