@@ -62,9 +62,9 @@ class DiarizeConfig(_Section):
     pyannote_pipeline: str = "pyannote/speaker-diarization-3.1"  # HF id or local folder
     hf_token: str | None = None
     # builtin, unknown speaker count: clusters whose merge costs less log-likelihood per
-    # frame than this are one speaker. Raise it if one person comes out as two; lower it
-    # when similar voices come out as one.
-    merge_threshold: float = 0.75
+    # frame than this (plus slack for small clusters) are one speaker. Raise it if one
+    # person comes out as two; lower it when similar voices come out as one.
+    merge_threshold: float = 0.65
 
 
 class TurnsConfig(_Section):

@@ -39,6 +39,8 @@ N_MFCC = 19  # c1..c19: c0 is loudness, which says little about who speaks
 MAX_CHUNK_SECONDS = 2.0
 MIN_PAUSE_SECONDS = 0.15  # shorter gaps are inside a word or a breath
 MIN_SPEECH_SECONDS = 0.1
+MIN_SPEAKER_SECONDS = 4.0  # less speech than this in a cluster is not a speaker of its own
+SMALL_CLUSTER_SLACK = 5.0  # threshold slack, x 1/sqrt(frames of the smaller cluster)
 BLOCK_SECONDS = 60  # features are computed block by block to bound memory on long episodes
 
 
@@ -175,6 +177,11 @@ def _frame_cost(a: _Stats, b: _Stats) -> float:
     return _merge_cost(a, b) / (a.n + b.n)
 
 
+def _threshold(a: _Stats, b: _Stats, base: float) -> float:
+    """The per-frame cost under which two clusters are one voice; more for small ones."""
+    return base + SMALL_CLUSTER_SLACK / np.sqrt(min(a.n, b.n))
+
+
 def _chunk_loglik(chunk: _Stats, cluster: _Stats) -> float:
     """Total log-likelihood of a chunk's frames under a cluster's Gaussian, from statistics."""
     mean, cov = cluster.gaussian()
@@ -195,7 +202,7 @@ def cluster_chunks(
     num_speakers: int | None,
     min_speakers: int,
     max_speakers: int,
-    merge_threshold: float = 0.75,
+    merge_threshold: float = 0.65,
 ) -> np.ndarray:
     """One cluster index per chunk: Ward over-clustering, BIC merging, likelihood reassignment."""
     from sklearn.cluster import AgglomerativeClustering
@@ -223,7 +230,9 @@ def cluster_chunks(
     # Merge the pair BIC likes best until the count is right. When the count is unknown,
     # only pairs that are cheap to merge qualify: BIC alone over-splits as clusters grow
     # (a voice varies with what is said), while the cost per frame stays small within one
-    # voice. No qualifying pair left means every cluster is a different speaker.
+    # voice; small clusters' costs are noisier, so they get more slack. A cluster too
+    # small to be anybody's voice is dissolved chunk by chunk into the others. No
+    # qualifying pair left means every cluster is a different speaker.
     lower = num_speakers or max(1, min_speakers)
     while len(groups) > lower:
         keys = sorted(groups)
@@ -233,9 +242,21 @@ def cluster_chunks(
             for b in keys[i + 1 :]
         ]
         if num_speakers is None and len(groups) <= max_speakers:
-            pairs = [p for p in pairs if p[0] < 0 or p[1] < merge_threshold]
+            pairs = [
+                p
+                for p in pairs
+                if p[0] < 0 or p[1] < _threshold(merged[p[2]], merged[p[3]], merge_threshold)
+            ]
             if not pairs:
-                break
+                smallest = min(groups, key=lambda k: merged[k].n)
+                if merged[smallest].n >= MIN_SPEAKER_SECONDS * FRAMES_PER_SECOND:
+                    break
+                for chunk in groups.pop(smallest):
+                    merged.pop(smallest, None)
+                    best = max(groups, key=lambda k: _chunk_loglik(stats[chunk], merged[k]))
+                    groups[best].append(chunk)
+                    merged[best] = merged[best] + stats[chunk]
+                continue
         _, _, a, b = min(pairs)
         groups[a] += groups.pop(b)
         merged[a] = merged[a] + merged.pop(b)
@@ -282,7 +303,7 @@ def diarize_array(
     num_speakers: int | None = None,
     min_speakers: int = 1,
     max_speakers: int = 6,
-    merge_threshold: float = 0.75,
+    merge_threshold: float = 0.65,
 ) -> list[SpeakerSpan]:
     """The builtin backend on 16 kHz mono samples."""
     mel, energy = log_mel(audio)

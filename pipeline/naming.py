@@ -136,8 +136,16 @@ def _looks_like_person(name: str) -> bool:
 
 
 def names_in(text: str) -> list[str]:
-    """Capitalised two- or three-word sequences that look like a person's name."""
-    return _unique(m.group(0) for m in _NAME_RE.finditer(text) if _looks_like_person(m.group(0)))
+    """Capitalised two- to four-word sequences that look like a person's name
+    ("With Tomas Okafor" yields "Tomas Okafor")."""
+    found = []
+    for match in _NAME_RE.finditer(text):
+        words = match.group(0).split()
+        while words and words[0].lower() in _NOT_NAMES:
+            words.pop(0)
+        if _looks_like_person(" ".join(words)):
+            found.append(" ".join(words))
+    return _unique(found)
 
 
 def candidates_from(episode: Episode, turns: Sequence[Turn] = ()) -> Candidates:
@@ -375,13 +383,24 @@ def heuristic(
 
 
 def name_speakers(
-    turns: Sequence[Turn], episode: Episode, config: TurnsConfig, client: Any = None
+    turns: Sequence[Turn],
+    episode: Episode,
+    config: TurnsConfig,
+    client: Any = None,
+    captioned: dict[str, str] | None = None,
 ) -> list[Speaker]:
-    """One Speaker per cluster label in ``turns``, in order of first appearance."""
+    """One Speaker per cluster label in ``turns``, in order of first appearance.
+
+    ``captioned`` maps labels to the names the captions themselves gave (WebVTT voice
+    tags); they stand unless the user overrides them."""
     labels = _unique_labels(turns)
+    candidates = candidates_from(episode, turns)
     fixed = overrides(labels, config)
     sources: dict[str, str] = dict.fromkeys(fixed, "override")
-    candidates = candidates_from(episode, turns)
+    for label, name in (captioned or {}).items():
+        if label in labels and label not in fixed:
+            fixed[label] = _match(name, candidates.all) or name
+            sources[label] = "caption"
     evidence = gather_evidence(turns, candidates.all)
     names: dict[str, str] = dict(fixed)
     if len(names) < len(labels):

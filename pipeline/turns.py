@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -231,20 +231,30 @@ def split_long(tokens: Sequence[Token], max_chars: int) -> list[list[Token]]:
     return pieces
 
 
-def _edge_times(
-    piece: Sequence[Token], speaker: str, spans: Sequence[SpeakerSpan]
-) -> tuple[float, float]:
-    """A turn's start and end; estimated times at a cut inside a segment yield to the
-    nearest edge of the speaker's own spans, which the audio measured."""
-    start, end = piece[0].start, piece[-1].end
-    own = [s for s in spans if s.speaker == speaker]
-    if piece[0].estimated and not piece[0].segment_start:
-        near = [s.start for s in own if abs(s.start - start) <= SNAP_SECONDS]
-        start = min(near, key=lambda t: abs(t - start), default=start)
-    if piece[-1].estimated and not piece[-1].segment_end:
-        near = [s.end for s in own if abs(s.end - end) <= SNAP_SECONDS]
-        end = min(near, key=lambda t: abs(t - end), default=end)
-    return start, max(start, end)
+def _nearest(target: float, times: Iterable[float]) -> float:
+    near = [t for t in times if abs(t - target) <= SNAP_SECONDS]
+    return min(near, key=lambda t: abs(t - target), default=target)
+
+
+def _turn_times(
+    pieces: Sequence[tuple[str, Sequence[Token]]], spans: Sequence[SpeakerSpan]
+) -> list[tuple[float, float]]:
+    """Each turn's start and end. Where the speaker changes inside a segment whose word
+    times were estimated, the edges move to the nearest edge of each speaker's own spans,
+    which the audio measured; turns never overlap and never end before they start."""
+    times = [[piece[0].start, piece[-1].end] for _, piece in pieces]
+    for i in range(1, len(pieces)):
+        (before, _), (after, right) = pieces[i - 1], pieces[i]
+        if before == after or not right[0].estimated or right[0].segment_start:
+            continue
+        times[i - 1][1] = _nearest(times[i - 1][1], (s.end for s in spans if s.speaker == before))
+        times[i][0] = _nearest(times[i][0], (s.start for s in spans if s.speaker == after))
+    previous_end = -math.inf
+    for pair in times:
+        pair[0] = max(pair[0], previous_end)
+        pair[1] = max(pair[1], pair[0])
+        previous_end = pair[1]
+    return [(start, end) for start, end in times]
 
 
 def build_turn_list(
@@ -262,12 +272,7 @@ def build_turn_list(
         for a, b in _runs(labels)
         for piece in split_long(tokens[a:b], config.max_turn_chars)
     ]
-    times = [_edge_times(piece, speaker, spans) for speaker, piece in pieces]
-    for i in range(1, len(times)):
-        (s0, e0), (s1, e1) = times[i - 1], times[i]
-        if e0 > s1:  # refined edges must not make neighbouring turns overlap
-            middle = min(max((e0 + s1) / 2, s0), e1)
-            times[i - 1], times[i] = (s0, middle), (middle, e1)
+    times = _turn_times(pieces, spans)
     return [
         Turn(id=i + 1, speaker=speaker, start=round(start, 3), end=round(end, 3), text=_text(piece))
         for i, ((speaker, piece), (start, end)) in enumerate(zip(pieces, times, strict=True))
@@ -287,6 +292,22 @@ def expected_speakers(episode: Episode, config: Config) -> int | None:
     return 1 + len(episode.guests) if episode.guests else None
 
 
+def caption_speakers(transcript: Transcript) -> tuple[list[SpeakerSpan], dict[str, str]] | None:
+    """Spans and label -> name from the captions' own speaker names (WebVTT ``<v Name>``),
+    when every segment has one; those beat any acoustic guess."""
+    spoken = [s for s in transcript.segments if s.text.strip()]
+    if not spoken or any(not (s.speaker or "").strip() for s in spoken):
+        return None
+    labels: dict[str, str] = {}
+    for segment in spoken:
+        labels.setdefault(str(segment.speaker).strip(), f"S{len(labels)}")
+    spans = [
+        SpeakerSpan(start=s.start, end=s.end, speaker=labels[str(s.speaker).strip()])
+        for s in spoken
+    ]
+    return spans, {label: name for name, label in labels.items()}
+
+
 def build_turns(
     episode: Episode,
     transcript: Transcript,
@@ -300,22 +321,27 @@ def build_turns(
 
     The edges are parameters: ``diarizer`` (default: ``[diarize] backend``), ``client`` (the
     LLM client for naming; None names by heuristic) and ``audio_path`` (default: the
-    episode's audio file in its folder under ``data_dir``).
+    episode's audio file in its folder under ``data_dir``). Captions that name the speaker
+    of every cue replace diarization (and naming, unless overridden).
     """
     from pipeline import store
     from pipeline.diarize import DIARIZERS
     from pipeline.naming import apply_names, name_speakers
 
-    if audio_path is None:
-        if not episode.audio_file:
-            raise InputFileError(
-                f"episode {episode.id} has no audio file", hint="run `podpost fetch` first"
-            )
-        audio_path = store.episode_dir(config, episode.id) / episode.audio_file
-    diarizer = diarizer or DIARIZERS.get(config.diarize.backend)(config.diarize)
-    spans = diarizer(audio_path, expected_speakers(episode, config))
+    captioned = caption_speakers(transcript)
+    if captioned is not None:
+        spans, names = captioned
+    else:
+        if audio_path is None:
+            if not episode.audio_file:
+                raise InputFileError(
+                    f"episode {episode.id} has no audio file", hint="run `podpost fetch` first"
+                )
+            audio_path = store.episode_dir(config, episode.id) / episode.audio_file
+        diarizer = diarizer or DIARIZERS.get(config.diarize.backend)(config.diarize)
+        spans, names = diarizer(audio_path, expected_speakers(episode, config)), {}
     turns = build_turn_list(transcript, spans, config.turns)
-    speakers = name_speakers(turns, episode, config.turns, client)
+    speakers = name_speakers(turns, episode, config.turns, client, captioned=names)
     return Turns(
         language=transcript.language,
         speakers=speakers,

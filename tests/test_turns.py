@@ -167,3 +167,49 @@ def test_nothing_is_lost_or_invented(segments, changes, island, max_chars):
     assert [t.id for t in turns] == list(range(1, len(turns) + 1))
     assert all(t.start <= t.end for t in turns)
     assert all(a.end <= b.start + 1e-6 for a, b in pairwise(turns))
+
+
+CAPTIONED_VTT = """WEBVTT
+
+00:00:00.000 --> 00:00:02.000
+<v Maya Lindqvist>Welcome back. Who is with me today?
+
+00:00:02.500 --> 00:00:04.000
+<v Tomas Okafur>It is me, Tomas.
+
+00:00:04.200 --> 00:00:06.000
+<v Maya Lindqvist>Great to have you.
+"""
+
+
+def _never_called(audio, num_speakers=None):
+    raise AssertionError("captions that name every speaker need no diarization")
+
+
+def test_captions_that_name_speakers_replace_diarization():
+    from pipeline.captions import parse_vtt
+    from pipeline.config import Config
+    from pipeline.models import Episode
+    from pipeline.turns import build_turns
+
+    transcript = Transcript(language="en", backend="captions", segments=parse_vtt(CAPTIONED_VTT))
+    episode = Episode(
+        id="local-c", source="x", kind="local", url="file:///x", title="With Tomas Okafor"
+    )
+    result = build_turns(episode, transcript, Config(), diarizer=_never_called)
+    # The captioner's misspelling yields to the metadata's spelling.
+    assert [(s.label, s.name, s.known, s.source) for s in result.speakers] == [
+        ("S0", "Maya Lindqvist", True, "caption"),
+        ("S1", "Tomas Okafor", True, "caption"),
+    ]
+    assert [(t.speaker, t.text) for t in result.turns] == [
+        ("Maya Lindqvist", "Welcome back. Who is with me today?"),
+        ("Tomas Okafor", "It is me, Tomas."),
+        ("Maya Lindqvist", "Great to have you."),
+    ]
+    override = Config(turns=TurnsConfig(speakers=["Host", "Guest"]))
+    result = build_turns(episode, transcript, override, diarizer=_never_called)
+    assert [(s.name, s.source) for s in result.speakers] == [
+        ("Host", "override"),
+        ("Guest", "override"),
+    ]

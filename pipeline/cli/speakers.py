@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Split the transcript into speaker turns and name the speakers (writes turns.json)."""
         from pipeline.diarize import DIARIZERS
-        from pipeline.turns import build_turns
+        from pipeline.turns import build_turns, caption_speakers
 
         names = [n.strip() for n in speakers.split(",") if n.strip()] if speakers else None
         config = settings(ctx).config(
@@ -85,7 +85,8 @@ def register(app: typer.Typer) -> None:
         episode = store.load(episode_dir / store.EPISODE_FILE, Episode)
         transcript = store.load(episode_dir / store.TRANSCRIPT_FILE, Transcript)
         audio = episode_dir / (episode.audio_file or "")
-        if config.diarize.backend != "none" and not (episode.audio_file and audio.is_file()):
+        needs_audio = config.diarize.backend != "none" and caption_speakers(transcript) is None
+        if needs_audio and not (episode.audio_file and audio.is_file()):
             raise InputFileError(
                 f"{episode_dir} has no audio file to diarize",
                 hint="run `podpost fetch` again, or pass --diarizer none",
