@@ -290,6 +290,8 @@ class FakeLLM:
         self._handlers: dict[str, Callable[[FakeRequest], Any]] = {}
         self._log: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._in_flight = 0
+        self.max_in_flight = 0  # most chat requests being answered at one time
 
     # scripting
     def push(self, *replies: FakeReply, task: str | None = None) -> None:
@@ -468,13 +470,21 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send(400, _err_body("request body is not JSON", None))
             return
-        status, headers, payload, delay = self.server.fake.chat(body, dict(self.headers))
-        if delay:
-            time.sleep(delay)
-        if status == 0:  # FakeReply.dropped(): hang up without an answer
-            self.close_connection = True
-            return
-        self._send(status, payload, headers)
+        fake = self.server.fake
+        with fake._lock:
+            fake._in_flight += 1
+            fake.max_in_flight = max(fake.max_in_flight, fake._in_flight)
+        try:
+            status, headers, payload, delay = fake.chat(body, dict(self.headers))
+            if delay:
+                time.sleep(delay)
+            if status == 0:  # FakeReply.dropped(): hang up without an answer
+                self.close_connection = True
+                return
+            self._send(status, payload, headers)
+        finally:
+            with fake._lock:
+                fake._in_flight -= 1
 
 
 class _Server(ThreadingHTTPServer):

@@ -535,3 +535,10 @@ def test_an_episode_without_text_is_refused_before_any_request(fake_llm, llm_con
     with pytest.raises(InputFileError, match="has no turns with text"):
         run(llm_config, tmp_path, empty)
     assert fake_llm.requests() == []
+
+
+def test_chunks_run_concurrently_up_to_max_concurrency(fake_llm, llm_config, tmp_path):
+    fake_llm.handle("translate", lambda request: FakeReply(delay=0.3))
+    result = run(llm_config, tmp_path, make_turns(40), llm={"max_concurrency": 2})
+    assert result.chunks >= 4 and result.chunks % 2 == 0
+    assert fake_llm.max_in_flight == 2

@@ -248,3 +248,14 @@ def test_out_of_quota_429_is_not_retried(fake_llm, client):
     with pytest.raises(LLMError, match="out of quota"):
         client.complete_json(MESSAGES, Names, task="names")
     assert len(fake_llm.requests()) == 1
+
+
+def test_at_most_max_concurrency_requests_in_flight_whatever_the_threads(fake_llm, llm_config):
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = llm_config.model_copy(update={"max_concurrency": 2})
+    client = OpenAIClient(config)
+    fake_llm.handle("names", lambda request: FakeReply(answer={"names": []}, delay=0.2))
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda _: client.complete_json(MESSAGES, Names, task="names"), range(6)))
+    assert fake_llm.max_in_flight == 2 and client.usage().requests == 6
