@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -388,7 +388,7 @@ def _pyannote(config: DiarizeConfig) -> Diarizer:
         )
         output = pipeline({"waveform": samples, "sample_rate": SAMPLE_RATE}, **bounds)
         # pyannote.audio 4 wraps the annotation; 3.x returns it directly.
-        annotation = getattr(output, "speaker_diarization", output)
+        annotation: Any = getattr(output, "speaker_diarization", output)
         raw = [
             (float(turn.start), float(turn.end), str(label))
             for turn, _, label in annotation.itertracks(yield_label=True)

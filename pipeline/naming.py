@@ -406,9 +406,9 @@ def name_speakers(
     if len(names) < len(labels):
         mapping = ask_llm(client, evidence, candidates, episode, fixed) if client else None
         if mapping is not None:
-            for label, name in mapping.items():
-                if name:
-                    names[label], sources[label] = name, "llm"
+            for label, maybe in mapping.items():
+                if maybe:
+                    names[label], sources[label] = maybe, "llm"
         else:
             for label, name in heuristic(evidence, candidates, fixed).items():
                 if label not in names:

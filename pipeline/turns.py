@@ -158,13 +158,12 @@ def absorb_islands(tokens: Sequence[Token], labels: Sequence[str], min_seconds: 
         a, b = runs[index]
         before = runs[index - 1] if index else None
         after = runs[index + 1] if index + 1 < len(runs) else None
+        donor: tuple[int, int] | None = before or after
         if before and after and labels[before[0]] != labels[after[0]]:
             # Between two different speakers: join whichever is closer in time.
             gap_before = tokens[a].start - tokens[before[1] - 1].end
             gap_after = tokens[after[0]].start - tokens[b - 1].end
             donor = before if gap_before <= gap_after else after
-        else:
-            donor = before or after
         assert donor is not None
         labels[a:b] = [labels[donor[0]]] * (b - a)
 
