@@ -376,10 +376,12 @@ def _pyannote(config: DiarizeConfig) -> Diarizer:
             "local folder",
         )
     pipeline = _load_pyannote(Pipeline.from_pretrained, source, local, config)
+    import torch
+
+    if torch.cuda.is_available() and hasattr(pipeline, "to"):
+        pipeline.to(torch.device("cuda"))  # pyannote runs on CPU unless told otherwise
 
     def run(audio: Path, num_speakers: int | None = None) -> list[SpeakerSpan]:
-        import torch
-
         samples = torch.from_numpy(load_audio(audio)).unsqueeze(0)
         bounds = (
             {"num_speakers": num_speakers}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from itertools import pairwise
 from pathlib import Path
@@ -137,3 +138,99 @@ def test_missing_audio_is_an_input_error(tmp_path: Path):
     broken.write_bytes(b"not audio at all")
     with pytest.raises(InputFileError, match="ffmpeg cannot decode"):
         load_audio(broken)
+
+
+# --- pyannote, against a stand-in for the third-party package --------------------------------
+
+FAKE_PYANNOTE = """
+from types import SimpleNamespace
+
+calls = []
+
+
+class Segment:
+    def __init__(self, start, end):
+        self.start, self.end = start, end
+
+
+class Annotation:
+    def __init__(self, tracks):
+        self.tracks = tracks
+
+    def itertracks(self, yield_label=False):
+        for start, end, label in self.tracks:
+            yield Segment(start, end), "_", label
+
+
+class Pipeline:
+    wrap = False  # pyannote.audio 4 wraps the annotation in an output object
+
+    @classmethod
+    def from_pretrained(cls, source, token=None):
+        calls.append(("from_pretrained", source, token))
+        if source == "denied/model":
+            raise RuntimeError("401 Client Error: Unauthorized")
+        return cls()
+
+    def __call__(self, audio, **bounds):
+        calls.append(("call", audio["waveform"].shape, audio["sample_rate"], bounds))
+        tracks = [(5.0, 7.5, "SPEAKER_01"), (0.5, 4.0, "SPEAKER_07"), (8.0, 9.0, "SPEAKER_07")]
+        annotation = Annotation(tracks)
+        return SimpleNamespace(speaker_diarization=annotation) if self.wrap else annotation
+"""
+
+
+@pytest.fixture
+def fake_pyannote(tmp_path_factory, monkeypatch):
+    root = tmp_path_factory.mktemp("site")
+    (root / "pyannote" / "audio").mkdir(parents=True)
+    (root / "pyannote" / "__init__.py").write_text("")
+    (root / "pyannote" / "audio" / "__init__.py").write_text(FAKE_PYANNOTE)
+    monkeypatch.syspath_prepend(str(root))
+    import pyannote.audio
+
+    yield pyannote.audio
+    for name in ("pyannote", "pyannote.audio"):  # later tests must see no pyannote again
+        sys.modules.pop(name, None)
+
+
+def test_pyannote_from_the_hub_needs_a_token(fake_pyannote):
+    with pytest.raises(MissingDependencyError) as info:
+        DIARIZERS.get("pyannote")(DiarizeConfig(backend="pyannote"))
+    assert "set [diarize] hf_token (or PODPOST_DIARIZE__HF_TOKEN)" in info.value.one_line()
+    assert info.value.exit_code == 2
+
+
+def test_pyannote_refused_access_says_what_to_check(fake_pyannote):
+    config = DiarizeConfig(backend="pyannote", pyannote_pipeline="denied/model", hf_token="t")
+    with pytest.raises(MissingDependencyError, match=r"401 Client Error.*accepted the model"):
+        DIARIZERS.get("pyannote")(config)
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_pyannote_spans_are_relabelled_in_order_of_appearance(
+    fake_pyannote, interview2, wrapped, monkeypatch
+):
+    monkeypatch.setattr(fake_pyannote.Pipeline, "wrap", wrapped)
+    config = DiarizeConfig(backend="pyannote", hf_token="hf_x")
+    spans = diarize(interview2.audio, config, num_speakers=2)
+    assert [(s.start, s.end, s.speaker) for s in spans] == [
+        (0.5, 4.0, "S0"),
+        (5.0, 7.5, "S1"),
+        (8.0, 9.0, "S0"),
+    ]
+    (_, source, token), (_, shape, rate, bounds) = fake_pyannote.calls
+    assert (source, token) == ("pyannote/speaker-diarization-3.1", "hf_x")
+    assert shape == (1, round(interview2.duration * 16000)) and rate == 16000
+    assert bounds == {"num_speakers": 2}
+
+
+def test_pyannote_from_a_local_folder_needs_no_token(fake_pyannote, interview2, tmp_path):
+    folder = tmp_path / "diarization-pipeline"
+    folder.mkdir()
+    (folder / "config.yaml").write_text("pipeline: {}\n")
+    config = DiarizeConfig(backend="pyannote", pyannote_pipeline=str(folder), max_speakers=4)
+    diarize(interview2.audio, config)
+    (_, source, token), (*_, bounds) = fake_pyannote.calls
+    assert (source, token) == (str(folder / "config.yaml"), None)
+    assert bounds == {"min_speakers": 1, "max_speakers": 4}
