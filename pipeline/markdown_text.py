@@ -2,8 +2,9 @@
 
 Text must render as text, never as markup (FORMAT.md): ``&``, ``<``, ``>``, backticks and
 backslashes become HTML character references, so no HTML tag, code span or backslash escape
-can form; a paragraph that would open a block construct (heading, list, thematic break,
-fence, link definition) gets one leading backslash. ``**bold**`` is the one piece of markup
+can form, and neither can a template tag (``{{``, ``{%``, ``{#``) for the site generator;
+a paragraph that would open a block construct (heading, list, thematic break, fence, link
+definition) gets one leading backslash. ``**bold**`` is the one piece of markup
 text may carry, so a paragraph that starts with bold is left alone.
 
 Every function here is pure, and ``unescape_x(escape_x(s)) == s`` for every string.
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import re
 
-_INLINE = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "&#96;", "\\": "&#92;"}
-_INLINE_RE = re.compile(r"[&<>`\\]")
+_INLINE = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "&#96;", "\\": "&#92;", "{": "&#123;"}
+# A "{" is escaped only where it would open a Liquid/Nunjucks tag ({{ {% {#): Eleventy runs
+# the blog's template engine over Markdown before rendering it.
+_INLINE_RE = re.compile(r"[&<>`\\]|\{(?=[{%#])")
 _REFERENCE = {v: k for k, v in _INLINE.items()}
 _REFERENCE_RE = re.compile("|".join(re.escape(ref) for ref in _REFERENCE))
 

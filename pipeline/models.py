@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
 def _one_line(value: str) -> str:
-    if "\n" in value or "\r" in value:
+    # splitlines() knows every line break YAML and editors do (\x85, \u2028, ...).
+    if len(value.splitlines()) > 1 or value.endswith(("\n", "\r")):
         raise ValueError("must be a single line")
+    if any(unicodedata.category(char) == "Cc" and char != "\t" for char in value):
+        raise ValueError("must not contain control characters")
     if value != value.strip():
         raise ValueError("must not start or end with whitespace")
     return value

@@ -300,7 +300,9 @@ def _turn(blocks: list[_Block], start: int, result: _Analysis) -> tuple[PostTurn
         return None, i
     details = blocks[i]
     language = "English"
-    summary = SUMMARY_RE.match(details.lines[1]) if len(details.lines) == 2 else None
+    summary = SUMMARY_RE.match(details.lines[1]) if len(details.lines) >= 2 else None
+    if len(details.lines) > 2:
+        result.add(details.line + 2, "text right after <summary>; leave one blank line first")
     if summary is None:
         result.add(
             details.line,
@@ -342,6 +344,8 @@ def _turn(blocks: list[_Block], start: int, result: _Analysis) -> tuple[PostTurn
         line = blocks[i].line if i < len(blocks) else original_block.line
         result.add(line, "details block is not closed by </details> after the original")
         return None, i
+    if len(blocks[i].lines) > 1:
+        result.add(blocks[i].line + 1, "text right after </details>; leave one blank line first")
     i += 1
     try:
         turn = PostTurn(

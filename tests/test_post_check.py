@@ -132,6 +132,10 @@ CASES: dict[str, tuple[Callable[[str], str], list[Problem]]] = {
         _replace_line(43, "\n"),
         [Problem(44, "more than one blank line between blocks")],
     ),
+    "text right after </details>": (
+        _replace_line(42, "</details>\n<script>x</script>"),
+        [Problem(43, "text right after </details>; leave one blank line first")],
+    ),
     "paragraph outside a turn": (
         _replace_line(33, "Just some text"),
         [Problem(33, "text outside a turn; every paragraph belongs to a speaker's turn")],

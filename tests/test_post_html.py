@@ -104,5 +104,6 @@ def test_hostile_strings_show_as_text():
         "&amp;",
         "<details> 与 & 符号 ###",
         "关于 C# 和 F#",
+        "{{ 7 | plus: 7 }} 和 {% if true %}模板{% endif %} 以及 {# 注释 #}",
     ):
         assert any(needle in paragraph for paragraph in shown), needle

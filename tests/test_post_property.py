@@ -12,7 +12,7 @@ from pipeline.post_parse import check_post, parse_post
 from pipeline.post_render import render_post
 
 # Characters that stress Markdown, HTML and YAML, plus CJK and other scripts.
-_TRICKY = "#>-+*_~=[]()!|`\\&<>:'\"@%{},?.1234567890 \t"
+_TRICKY = "#>-+*_~=[]()!|`\\&<>:'\"@%{}{},?.1234567890 \t"
 _ALPHABET = st.one_of(
     st.sampled_from(_TRICKY),
     st.sampled_from(string.ascii_letters),
@@ -85,3 +85,12 @@ def test_parse_inverts_render(post: Post):
     parsed = parse_post(text)
     assert parsed == post
     assert render_post(parsed) == text
+
+
+def test_models_refuse_line_breaks_and_control_characters():
+    import pytest
+    from pydantic import ValidationError
+
+    for bad in ("a\x85b", "a\u2028b", "a\nb", "a\x00b", "a\x1bb", "a\rb"):
+        with pytest.raises(ValidationError):
+            PostTurn(speaker="A", original=bad)
