@@ -183,7 +183,10 @@ def step_turns(job: Job, transcript: Transcript) -> Turns:
 
     def compute() -> Turns:
         assert job.episode is not None
-        return build_turns(job.episode, transcript, job.config, client=job.client())
+        job.report.start("turns", f"{job.config.diarize.backend} diarization, naming")
+        turns = build_turns(job.episode, transcript, job.config, client=job.client())
+        store.save(path, turns)
+        return turns
 
     _step(job, "turns", turns_key(job), [store.TURNS_FILE], compute)
     return store.load(path, Turns)
