@@ -11,7 +11,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -65,6 +65,7 @@ class DiarizeConfig(_Section):
     # frame than this (plus slack for small clusters) are one speaker. Raise it if one
     # person comes out as two; lower it when similar voices come out as one.
     merge_threshold: float = 0.65
+    vad: Literal["silero", "energy"] = "silero"  # builtin: speech detection before clustering
 
 
 class TurnsConfig(_Section):

@@ -2,12 +2,14 @@
 
 Backends (``[diarize] backend``):
 
-- ``builtin``: no downloaded weights, CPU only. Energy-based speech detection cuts the audio
-  at pauses into chunks of at most ~2 s; MFCC statistics per chunk are over-clustered with
-  Ward linkage (scikit-learn), then clusters are merged by the Bayesian information
-  criterion on full-covariance Gaussians of their frames (the classic BIC stopping rule
-  estimates the number of speakers when it is not known), and chunks are finally
-  reassigned to the cluster whose Gaussian explains them best.
+- ``builtin``: no downloaded weights, CPU only. Speech detection (``[diarize] vad``:
+  Silero VAD, whose small model ships inside its package, or an energy threshold) cuts the
+  audio at pauses into chunks of at most 2 s. MFCC statistics per chunk are
+  over-clustered with Ward linkage (scikit-learn); clusters are then merged in the order
+  the Bayesian information criterion prefers (full-covariance Gaussians of their frames)
+  down to the known number of speakers, or, when it is unknown, while some pair costs
+  less log-likelihood per frame than ``[diarize] merge_threshold``. Finally each chunk
+  goes to the cluster whose Gaussian explains it best.
 - ``pyannote``: ``pip install 'podpost[pyannote]'``; a pipeline from a local folder or a
   Hugging Face id (``[diarize] pyannote_pipeline``) with ``[diarize] hf_token``.
 - ``none``: everybody is one speaker (returns no spans; the turns step reads that as "S0").
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol
@@ -119,6 +122,33 @@ def speech_mask(energy_db: np.ndarray) -> np.ndarray:
     pause = round(MIN_PAUSE_SECONDS * FRAMES_PER_SECOND)
     mask = binary_closing(mask, np.ones(pause, bool)) | mask
     return binary_opening(mask, np.ones(round(MIN_SPEECH_SECONDS * FRAMES_PER_SECOND), bool))
+
+
+@lru_cache(maxsize=1)
+def _silero_model() -> Any:
+    from silero_vad import load_silero_vad  # its weights ship inside the package
+
+    return load_silero_vad()
+
+
+def silero_mask(audio: np.ndarray, n_frames: int) -> np.ndarray:
+    """Speech frames by Silero VAD: unlike an energy threshold it ignores music beds, noise
+    and laughter; about 1-2% of the audio's duration on a 2-core CPU."""
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    stamps = get_speech_timestamps(
+        torch.from_numpy(audio),
+        _silero_model(),
+        sampling_rate=SAMPLE_RATE,
+        min_silence_duration_ms=round(MIN_PAUSE_SECONDS * 1000),
+        min_speech_duration_ms=round(MIN_SPEECH_SECONDS * 1000),
+        speech_pad_ms=0,
+    )
+    mask = np.zeros(n_frames, bool)
+    for stamp in stamps:
+        mask[stamp["start"] // HOP : stamp["end"] // HOP + 1] = True
+    return mask
 
 
 def speech_chunks(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -304,11 +334,13 @@ def diarize_array(
     min_speakers: int = 1,
     max_speakers: int = 6,
     merge_threshold: float = 0.65,
+    vad: str = "silero",
 ) -> list[SpeakerSpan]:
     """The builtin backend on 16 kHz mono samples."""
     mel, energy = log_mel(audio)
     features = mfcc(mel)
-    chunks = speech_chunks(speech_mask(energy))
+    mask = silero_mask(audio, len(energy)) if vad == "silero" else speech_mask(energy)
+    chunks = speech_chunks(mask)
     if not chunks:
         return []
     stats = [_Stats.of(features[a:b]) for a, b in chunks]
@@ -343,6 +375,7 @@ def _builtin(config: DiarizeConfig) -> Diarizer:
             min_speakers=config.min_speakers,
             max_speakers=config.max_speakers,
             merge_threshold=config.merge_threshold,
+            vad=config.vad,
         )
 
     return run

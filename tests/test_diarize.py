@@ -48,8 +48,8 @@ def _changes(items: list, speaker) -> list[float]:
     return [(a.end + b.start) / 2 for a, b in pairwise(items) if speaker(a) != speaker(b)]
 
 
-def _check(interview: Interview, num_speakers: int | None) -> None:
-    spans = diarize(interview.audio, DiarizeConfig(), num_speakers=num_speakers)
+def _check(interview: Interview, num_speakers: int | None, vad: str = "silero") -> None:
+    spans = diarize(interview.audio, DiarizeConfig(vad=vad), num_speakers=num_speakers)
     assert len({s.speaker for s in spans}) == len(interview.voices)
     turns = build_turn_list(interview.transcript, spans, TurnsConfig())
     assert same_text(" ".join(t.text for t in turns), interview.transcript.text)
@@ -74,6 +74,11 @@ def test_two_voices(interview2: Interview, num_speakers):
 @pytest.mark.parametrize("num_speakers", [None, 3])
 def test_three_voices(interview3: Interview, num_speakers):
     _check(interview3, num_speakers)
+
+
+@pytest.mark.slow
+def test_energy_speech_detection_works_too(interview3: Interview):
+    _check(interview3, None, vad="energy")
 
 
 @pytest.mark.slow
