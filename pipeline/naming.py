@@ -143,6 +143,8 @@ def names_in(text: str) -> list[str]:
         words = match.group(0).split()
         while words and words[0].lower() in _NOT_NAMES:
             words.pop(0)
+        while words and words[-1].lower() in _NOT_NAMES:  # "Lex Fridman Podcast"
+            words.pop()
         if _looks_like_person(" ".join(words)):
             found.append(" ".join(words))
     return _unique(found)
@@ -193,12 +195,12 @@ def _match(name: str, candidates: Sequence[str]) -> str | None:
 
 
 def _mentioned(text: str, candidates: Sequence[str]) -> list[str]:
-    """Candidates whose full, first or last name appears in ``text``."""
-    words = {w.strip(".,!?;:'\"’”()").casefold() for w in text.split()}
+    """Candidates whose full, first or last name appears in ``text``, capitalised (so
+    "I will" does not mention Will Smith)."""
+    words = {w.strip(".,!?;:'\"’”()") for w in text.split()}
     found = []
     for candidate in candidates:
-        parts = [p.casefold() for p in candidate.split()]
-        if candidate.casefold() in text.casefold() or any(p in words for p in parts):
+        if candidate.casefold() in text.casefold() or any(p in words for p in candidate.split()):
             found.append(candidate)
     return found
 

@@ -77,6 +77,20 @@ def test_candidates_come_from_the_show_and_the_title():
     ]
 
 
+def test_names_in_titles_lose_show_words_and_hosts_are_not_guests():
+    title = "Sam Altman: OpenAI, GPT-5 and AGI | Lex Fridman Podcast #419"
+    assert names_in(title) == ["Sam Altman", "Lex Fridman"]
+    episode = EPISODE.model_copy(update={"title": title, "uploader": "Lex Fridman", "show": ""})
+    candidates = candidates_from(episode)
+    assert (candidates.hosts, candidates.guests[0]) == (["Lex Fridman"], "Sam Altman")
+
+
+def test_lowercase_words_are_not_mentions_of_names():
+    turns = _turns([("S0", "I will ask you now."), ("S1", "Thanks, Will. It is a mark of trust.")])
+    host, guest = gather_evidence(turns, ["Will Smith", "Mark Jones"])
+    assert host.mentions == {} and guest.mentions == {"Will Smith": 1}
+
+
 def test_evidence_is_compact_and_telling():
     evidence = gather_evidence(_turns(), ["Maya Lindqvist", "Tomas Okafor"])
     host, guest = evidence
