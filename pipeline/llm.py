@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import json_repair
 import openai
@@ -526,7 +526,22 @@ def _short_problem(e: Exception) -> str:
 
 # --- backends by name -----------------------------------------------------------------
 
-LLMClient = OpenAIClient  # the interface stages type against
+class LLMClient(Protocol):
+    """What stages need from a client; tests may hand them any object with these."""
+
+    @property
+    def model(self) -> str: ...
+
+    def complete_json(
+        self,
+        messages: list[dict[str, str]],
+        schema: type[T],
+        *,
+        task: str,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> Reply[T]: ...
+
 
 backends: Registry[OpenAIClient] = Registry("LLM", "[llm] backend")
 
