@@ -259,3 +259,31 @@ def test_at_most_max_concurrency_requests_in_flight_whatever_the_threads(fake_ll
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(lambda _: client.complete_json(MESSAGES, Names, task="names"), range(6)))
     assert fake_llm.max_in_flight == 2 and client.usage().requests == 6
+
+
+def test_the_fake_server_runs_by_hand(waits):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "pipeline.fakellm", "--port", str(port), "--api-key", "k"]
+    server = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        banner = server.stdout.readline()
+        assert banner.startswith(f"fake LLM on http://127.0.0.1:{port}/v1")
+        config = LLMConfig(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", model="m")
+        reply = OpenAIClient(config).complete_json(MESSAGES, Names, task="names")
+        assert reply.value == Names(names=[])
+        with pytest.raises(LLMError, match="401"):
+            OpenAIClient(config.model_copy(update={"api_key": "wrong"})).complete_json(
+                MESSAGES, Names, task="names"
+            )
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_requests") as r:
+            assert [e["status"] for e in json.load(r)] == [200, 401]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
