@@ -542,3 +542,16 @@ def test_chunks_run_concurrently_up_to_max_concurrency(fake_llm, llm_config, tmp
     result = run(llm_config, tmp_path, make_turns(40), llm={"max_concurrency": 2})
     assert result.chunks >= 4 and result.chunks % 2 == 0
     assert fake_llm.max_in_flight == 2
+
+
+def test_numeric_ids_in_the_answer_are_accepted(fake_llm, llm_config, tmp_path):
+    def numeric(answer, request):
+        for turn in answer["turns"]:
+            turn["id"] = int(turn["id"])
+        return answer
+
+    fake_llm.push(FakeReply(transform=numeric), task="translate")
+    turns = make_turns(12)
+    result = run(llm_config, tmp_path, turns, llm={"max_concurrency": 1})
+    assert_complete_and_faithful(result, turns)
+    assert len(translate_requests(fake_llm)) == result.chunks

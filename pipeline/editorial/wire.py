@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 PROMPT_VERSION = "editorial-1"
 
@@ -100,8 +100,13 @@ class TermOut(_Out):
     target: str = Field(description="its rendering, an exact substring of the translation")
 
 
+def _id_text(value: Any) -> Any:
+    # models often answer ids as numbers; "12" and 12 are the same line
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
 class TurnOut(_Out):
-    id: str
+    id: Annotated[str, BeforeValidator(_id_text)]
     source_start: str = Field(description="the first three words of the original, verbatim")
     translation: str
     terms: list[TermOut] = Field(default_factory=list)
