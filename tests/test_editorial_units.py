@@ -222,3 +222,8 @@ def test_assembly_bolds_terms_and_glosses_only_the_first_mention():
         ([], "And **OpenAI** again."),
     ]  # fmt: skip
     assert [(f.turn_id, f.reason) for f in failures] == [(2, "refused")]
+
+
+def test_a_bare_list_answer_is_read_as_the_turns():
+    value = TranslateOut.model_validate([{"id": 3, "source_start": "a", "translation": "b"}])
+    assert value.turns == [TurnOut(id="3", source_start="a", translation="b")]

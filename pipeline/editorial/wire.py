@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 PROMPT_VERSION = "editorial-1"
 
@@ -114,3 +114,9 @@ class TurnOut(_Out):
 
 class TranslateOut(_Out):
     turns: list[TurnOut]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_list(cls, value: Any) -> Any:
+        # JSON-mode and text-mode answers sometimes drop the wrapping object
+        return {"turns": value} if isinstance(value, list) else value
