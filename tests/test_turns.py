@@ -213,3 +213,18 @@ def test_captions_that_name_speakers_replace_diarization():
         ("Host", "override"),
         ("Guest", "override"),
     ]
+
+
+def test_the_speaker_count_comes_from_config_override_or_guests():
+    from pipeline.config import Config, DiarizeConfig
+    from pipeline.models import Episode
+    from pipeline.turns import expected_speakers
+
+    episode = Episode(id="local-g", source="x", kind="local", url="file:///x")
+    with_guests = episode.model_copy(update={"guests": ["Ann Lee", "Bo Chen"]})
+    assert expected_speakers(episode, Config()) is None
+    assert expected_speakers(with_guests, Config()) == 3  # the host and two guests
+    override = Config(turns=TurnsConfig(speakers=["A", "B"]))
+    assert expected_speakers(with_guests, override) == 2
+    pinned = Config(diarize=DiarizeConfig(num_speakers=4), turns=TurnsConfig(speakers=["A"]))
+    assert expected_speakers(with_guests, pinned) == 4
