@@ -242,3 +242,48 @@ def test_apply_names_merges_only_clusters_given_one_name():
         (2, "Bo Chen", "Two. Three.", 5.0, 14.0),
         (3, "Bo Chen", "Four.", 15.0, 19.0),
     ]
+
+
+@pytest.mark.slow
+def test_the_whole_step_names_speakers_through_the_llm(interview3, fake_llm: FakeLLM, client):
+    from pipeline.config import Config
+    from pipeline.fakellm import FakeRequest
+    from pipeline.turns import build_turns
+
+    def answer(request: FakeRequest) -> dict:
+        # A model that reads the evidence: the one who introduces herself is the host, the
+        # guests are told apart by who is addressed... which these interviews never do.
+        asked = json.loads(request.user_text)
+        names = {}
+        for cluster in asked["clusters"]:
+            intro = " ".join(cluster["self_introductions"])
+            host = next((h for h in asked["candidates"]["hosts"] if h in intro), None)
+            names[cluster["cluster"]] = host or "unknown"
+        return _answer(**names)
+
+    fake_llm.handle(TASK, answer)
+    config = Config()
+    result = build_turns(
+        interview3.episode,
+        interview3.transcript,
+        config,
+        audio_path=interview3.audio,
+        client=client,
+    )
+    assert [(s.label, s.name, s.known, s.source) for s in result.speakers] == [
+        ("S0", "Maya Lindqvist", True, "llm"),
+        ("S1", "Speaker 2", False, "placeholder"),
+        ("S2", "Speaker 3", False, "placeholder"),
+    ]
+    assert [t.speaker for t in result.turns][:4] == [
+        "Maya Lindqvist",
+        "Speaker 2",
+        "Maya Lindqvist",
+        "Speaker 3",
+    ]
+    [request] = fake_llm.requests(task=TASK)
+    asked = json.loads(request["messages"][-1]["content"])
+    assert asked["candidates"]["guests"] == ["Tomas Okafor", "Priya Raman"]
+    assert asked["clusters"][0]["self_introductions"] == [
+        "Welcome to the show, I am Maya Lindqvist."
+    ]
