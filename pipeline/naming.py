@@ -36,7 +36,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from pipeline.config import TurnsConfig
-from pipeline.errors import LLMError, TransientError
+from pipeline.errors import LLMError, TransientError, UsageError
 from pipeline.models import Episode, Speaker, Turn
 from pipeline.turns import is_sentence_end
 
@@ -250,11 +250,25 @@ def _unique_labels(turns: Sequence[Turn]) -> list[str]:
 # --- the three ways to a name --------------------------------------------------------------
 
 
+def _display_name(name: str) -> str:
+    """One line, no ``*``: the post prints the name as a bold label."""
+    return " ".join(name.replace("*", " ").split())
+
+
 def overrides(labels: Sequence[str], config: TurnsConfig) -> dict[str, str]:
     """Names the user gave: ``speakers`` in order of first appearance, else ``speaker_map``."""
-    if config.speakers:
-        return {label: name.strip() for label, name in zip(labels, config.speakers, strict=False)}
-    return {label: name.strip() for label, name in config.speaker_map.items() if label in labels}
+    given = (
+        dict(zip(labels, config.speakers, strict=False))
+        if config.speakers
+        else {label: name for label, name in config.speaker_map.items() if label in labels}
+    )
+    for name in given.values():
+        if _display_name(name) != name.strip() or not name.strip():
+            raise UsageError(
+                f"speaker name {name!r} is empty, spans lines or contains '*'",
+                hint='give plain names, e.g. --speakers "Matt Turck,Pavel Izmailov"',
+            )
+    return {label: name.strip() for label, name in given.items()}
 
 
 def check_mapping(
@@ -401,7 +415,7 @@ def name_speakers(
     sources: dict[str, str] = dict.fromkeys(fixed, "override")
     for label, name in (captioned or {}).items():
         if label in labels and label not in fixed:
-            fixed[label] = _match(name, candidates.all) or name
+            fixed[label] = _match(name, candidates.all) or _display_name(name) or label
             sources[label] = "caption"
     evidence = gather_evidence(turns, candidates.all)
     names: dict[str, str] = dict(fixed)

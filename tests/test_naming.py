@@ -287,3 +287,11 @@ def test_the_whole_step_names_speakers_through_the_llm(interview3, fake_llm: Fak
     assert asked["clusters"][0]["self_introductions"] == [
         "Welcome to the show, I am Maya Lindqvist."
     ]
+
+
+def test_override_names_must_be_plain():
+    from pipeline.errors import UsageError
+
+    with pytest.raises(UsageError, match="contains '\\*'") as info:
+        name_speakers(_turns(), EPISODE, TurnsConfig(speakers=["**Maya**", "Tomas"]))
+    assert info.value.exit_code == 2
