@@ -20,7 +20,8 @@ With no ``PREFECT_API_URL``, Prefect runs a temporary server on 127.0.0.1 with S
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 
 QUIET = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -56,3 +57,19 @@ def check_api() -> None:
             hint="start it with `prefect server start`, fix PREFECT_API_URL, "
             "or unset PREFECT_API_URL to use podpost's embedded server",
         ) from e
+
+
+@contextmanager
+def command_line_run() -> Iterator[None]:
+    """Settings for a flow started by a podpost command (not by a worker).
+
+    No flow-run heartbeats: the heartbeat thread sleeps in one-second steps and each flow
+    (and each child flow of an ingestion) waits for it to wake up when it ends, about a
+    second per episode for nothing. Heartbeats let a server mark a vanished run as crashed;
+    a command-line run reports its own end, and ``podpost status`` tells a killed run from
+    the episode lock. Runs started by workers from deployments keep their heartbeats.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield

@@ -91,14 +91,16 @@ def _run(
 ) -> dict[str, Any]:
     prepare_prefect()
     from flows.episode import episode_flow
+    from flows.prefect_setup import command_line_run
 
-    return episode_flow(
-        source=source,
-        item=item,
-        overrides=_flow_overrides(s, overrides),
-        config_path=s.config_path,
-        wait=wait,
-    )
+    with command_line_run():
+        return episode_flow(
+            source=source,
+            item=item,
+            overrides=_flow_overrides(s, overrides),
+            config_path=s.config_path,
+            wait=wait,
+        )
 
 
 def _episode_folder(config: Config, episode: str) -> Path:
@@ -268,15 +270,17 @@ def register(app: typer.Typer) -> None:
         since_date = _date(since)
         prepare_prefect()
         from flows.ingest import ingest_flow
+        from flows.prefect_setup import command_line_run
 
-        summary = ingest_flow(
-            feed=feed,
-            limit=limit,
-            since=since_date,
-            concurrency=concurrency,
-            overrides=_flow_overrides(s, overrides),
-            config_path=s.config_path,
-        )
+        with command_line_run():
+            summary = ingest_flow(
+                feed=feed,
+                limit=limit,
+                since=since_date,
+                concurrency=concurrency,
+                overrides=_flow_overrides(s, overrides),
+                config_path=s.config_path,
+            )
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
         else:
