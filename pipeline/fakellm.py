@@ -14,6 +14,7 @@ derived from the request. It dispatches on the ``X-Podpost-Task`` header the cli
   every ten turns, front matter from the episode and the configured lists;
 - ``translate``: each line "translated" as ``【译】<original>`` (glossary terms replaced by
   their translations), so every validation check passes;
+- ``speaker_names``: self-introductions that match a candidate, else hosts then guests;
 - any other task: an instance built from the request's JSON schema (empty lists, strings
   derived from the field names), or ``{}`` without a schema.
 
@@ -242,10 +243,36 @@ def _translate(request: FakeRequest) -> Answer:
     return {"turns": turns}
 
 
+def _speaker_names(request: FakeRequest) -> Answer:
+    """Name clusters as a careful model would: a self-introduction that matches a candidate,
+    else hosts then guests in order of appearance; never one name twice."""
+    header = request.header
+    candidates = header.get("candidates", {})
+    pool = [*candidates.get("hosts", []), *candidates.get("guests", []),
+            *candidates.get("introduced_in_transcript", [])]  # fmt: skip
+    taken = set(header.get("already_named", {}).values())
+    clusters = {c.get("cluster"): c for c in header.get("clusters", [])}
+    answer: dict[str, str] = {}
+    for label in header.get("answer_for", []):
+        intros = clusters.get(label, {}).get("self_introductions", [])
+        for name in pool:
+            if name not in taken and any(name.casefold() in i.casefold() for i in intros):
+                answer[label] = name
+                taken.add(name)
+                break
+    for label in header.get("answer_for", []):
+        if label not in answer:
+            free = [name for name in pool if name not in taken]
+            answer[label] = free[0] if free else "unknown"
+            taken.add(answer[label])
+    return {"speakers": [{"cluster": label, "name": name} for label, name in answer.items()]}
+
+
 DEFAULTS: dict[str, Callable[[FakeRequest], Answer]] = {
     wire.TASK_ANALYSIS: _analysis,
     wire.TASK_ANALYSIS_REDUCE: _analysis_reduce,
     wire.TASK_TRANSLATE: _translate,
+    "speaker_names": _speaker_names,  # pipeline.naming.TASK; not imported, to keep this light
 }
 
 

@@ -173,9 +173,10 @@ def test_a_server_error_ends_in_the_heuristic(fake_llm: FakeLLM, client):
     assert [r["status"] for r in fake_llm.requests(task=TASK)] == [500] * 4
 
 
-def test_an_unscripted_fake_answer_is_incomplete_so_the_heuristic_names(fake_llm, client):
-    # The default fake answer is {"speakers": []}: both tries miss every cluster.
-    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == HEURISTIC
+def test_the_unscripted_fake_names_in_one_request(fake_llm, client):
+    # An offline run against `python -m pipeline.fakellm` gets a complete mapping at once.
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == FROM_LLM
+    assert len(fake_llm.requests(task=TASK)) == 1
 
 
 def test_the_override_beats_the_llm(fake_llm: FakeLLM, client):
