@@ -270,7 +270,6 @@ def _transient(_task: Any, _task_run: Any, state: Any) -> bool:
 
 def _task(name: str, fn: Callable[..., T]) -> Any:
     return task(
-        fn,
         name=name,
         retries=TASK_RETRIES,
         retry_delay_seconds=RETRY_DELAYS,
@@ -278,7 +277,7 @@ def _task(name: str, fn: Callable[..., T]) -> Any:
         cache_policy=NO_CACHE,  # the episode folder is the cache (see the module docstring)
         persist_result=False,
         log_prints=False,
-    )
+    )(fn)
 
 
 fetch_task = _task("fetch", step_fetch)

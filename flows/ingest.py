@@ -98,7 +98,7 @@ def run_ingest(
     report: Reporter | None = None,
 ) -> IngestSummary:
     """Must run inside a flow (the items are submitted as tasks)."""
-    from pipeline.feeds import list_feed
+    from pipeline.feeds import FeedItem, list_feed
 
     report = report or Reporter()
     items = list_feed(feed, config)
@@ -106,7 +106,7 @@ def run_ingest(
         items = [i for i in items if i.date is None or i.date >= since]
     known = Ledger.of(config).items(feed)
     summary = IngestSummary(feed)
-    todo = []
+    todo: list[FeedItem] = []
     for entry in items:
         previous = known.get(entry.guid)
         if previous is not None and previous.state == "done":
@@ -122,7 +122,8 @@ def run_ingest(
         f"{len(todo)} to run"
     )
     ledger_path = str(Ledger.of(config).path)
-    with ThreadPoolTaskRunner(max_workers=max(1, concurrency)) as runner:
+    runner: ThreadPoolTaskRunner[Outcome] = ThreadPoolTaskRunner(max_workers=max(1, concurrency))
+    with runner:
         futures = [
             runner.submit(
                 ingest_item,

@@ -82,17 +82,17 @@ class Reporter:
 
                 yield update
             return
-        state = {"quarter": 0, "total": total}
+        quarter_done = 0
+        whole = total
 
         def update_plain(completed: float, new_total: float | None = None) -> None:
-            if new_total:
-                state["total"] = new_total
-            whole = state["total"]
+            nonlocal quarter_done, whole
+            whole = new_total or whole
             if not whole:
                 return
             quarter = int(4 * completed / whole)
-            if quarter > state["quarter"]:
-                state["quarter"] = quarter
+            if quarter > quarter_done:
+                quarter_done = quarter
                 self.line(f"{label}: {min(100, 25 * quarter)}%")
 
         yield update_plain

@@ -31,7 +31,7 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.config import Config
-from pipeline.errors import DraftConflictError
+from pipeline.errors import DraftConflictError, PodpostError
 from pipeline.fsutil import write_atomic
 
 STEPS = ("fetch", "transcribe", "turns", "editorial", "render")
@@ -272,9 +272,12 @@ class StatusRow(_Model):
 def _review_state(draft: str | None) -> str | None:
     if not draft or not Path(draft).is_file():
         return None
-    from pipeline import review  # issue 7 owns the draft record; imported late, it is optional
+    from pipeline import review  # issue 7 owns the draft record
 
-    return review.review_state(Path(draft))
+    try:
+        return review.review_state(Path(draft))
+    except PodpostError:
+        return None  # an unreadable draft record: status still lists the run
 
 
 def status_row(folder: Path) -> StatusRow | None:
