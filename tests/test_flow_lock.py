@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.flows import LINES, REPO, publish_show, run_cli, write_config
+from tests.fixtures.flows import LINES, REPO, publish_show, run_cli, status_rows, write_config
 
 
 class Hold:
@@ -45,7 +44,7 @@ def test_second_run_refuses_or_waits_and_edits_are_never_overwritten(
     )  # fmt: skip
     try:
         assert hold.entered.wait(240)
-        [row] = json.loads(run_cli([*base, "status", "--json"], env=env).stdout)
+        [row] = status_rows(data)
         assert (row["state"], row["step"], row["last_step"]) == ("running", "editorial", "turns")
 
         # run B refuses at once, saying who holds the episode
@@ -85,7 +84,7 @@ def test_second_run_refuses_or_waits_and_edits_are_never_overwritten(
     assert again.stdout == f"{beside}\n"
     assert f"{draft} was edited by hand since podpost wrote it, so it was kept" in again.stderr
     assert draft.read_text() == edited
-    [row] = json.loads(run_cli([*base, "status", "--json"], env=env).stdout)
+    [row] = status_rows(data)
     assert row["draft"] == str(beside)
 
     # `podpost render` after a template change: no ASR or LLM work, the new template used

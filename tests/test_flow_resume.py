@@ -11,7 +11,6 @@ an uninterrupted run in another data directory.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.fakellm import FakeReply
-from tests.fixtures.flows import REPO, publish_show, run_cli, write_config
+from tests.fixtures.flows import REPO, publish_show, run_cli, status_rows, write_config
 
 
 def _llm_counts(fake_llm) -> Counter[str]:
@@ -113,7 +112,7 @@ def test_each_step_fails_in_turn_and_reruns_redo_nothing_finished(
     served.clear()
 
     def status() -> dict:
-        [row] = json.loads(cli(data, "status", "--json").stdout)
+        [row] = status_rows(data)
         return row
 
     # 1. fetch: the media server refuses the audio once (404)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.flows import LINES, publish_show, run_cli, write_config
+from tests.fixtures.flows import LINES, publish_show, run_cli, status_rows, write_config
 
 
 def _drafts(drafts: Path) -> dict[str, tuple[int, int]]:
@@ -77,6 +77,5 @@ def test_ingest_takes_only_new_items_and_retries_the_failure(
     assert code == 0
     assert (fourth["new"], fourth["failed"], fourth["done_before"]) == (1, 0, 19)
 
-    status = run_cli(["--data-dir", str(data), "status", "--json"], env=env)
-    rows = json.loads(status.stdout)
+    rows = status_rows(data)
     assert len(rows) == 20 and {r["state"] for r in rows} == {"done"}
