@@ -158,6 +158,9 @@ def register(app: typer.Typer) -> None:
             out=out,
         )
         s.config(**overrides)  # a bad flag fails here, before anything starts
+        local = Path(source).expanduser()
+        if "://" not in source and local.exists():
+            source = str(local.resolve())  # so `podpost resume` works from any folder
         result = _run(s, source, item, overrides, wait)
         typer.echo(result["draft"])
 
