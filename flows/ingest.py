@@ -15,18 +15,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.episode import episode_flow, flow_config
+from flows.episode import episode_flow, flow_config, source_key
 from flows.progress import Reporter
 from pipeline.config import Config
 from pipeline.errors import PodpostError
 from pipeline.ledger import Ledger
-from pipeline.runs import digest
+from pipeline.runs import digest, load_state
 
 DEFAULT_CONCURRENCY = 2
 
@@ -69,13 +69,22 @@ def ingest_item(
     overrides: dict[str, Any] | None,
     config_path: str | None,
     ledger_path: str,
+    episode_deployment: str | None = None,
 ) -> Outcome:
     """One item through the episode flow (a child flow run); the ledger records the end."""
     ledger = Ledger(Path(ledger_path))
+    parameters: dict[str, Any] = {
+        "source": source,
+        "item": item,
+        "overrides": overrides,
+        "config_path": config_path,
+        "wait": True,
+    }
     try:
-        result = episode_flow(
-            source=source, item=item, overrides=overrides, config_path=config_path, wait=True
-        )
+        if episode_deployment:
+            result = _via_deployment(episode_deployment, parameters, ledger)
+        else:
+            result = episode_flow(**parameters)
     except Exception as e:
         error = e.one_line() if isinstance(e, PodpostError) else f"{type(e).__name__}: {e}"
         ledger.record(feed, guid, source=source, title=title, state="failed", error=error)
@@ -84,6 +93,32 @@ def ingest_item(
         feed, guid, source=source, title=title, state="done", episode_id=result["episode_id"]
     )
     return Outcome(guid, title, "new", draft=result["draft"], episode_id=result["episode_id"])
+
+
+def _via_deployment(name: str, parameters: dict[str, Any], ledger: Ledger) -> dict[str, Any]:
+    """Run the item as a flow run of the episode deployment ``name``, so that any worker of
+    its pool may take it, and wait for it. Results are not shared between processes; the
+    ledger and the episode's run.json (in the shared data directory) say what came out."""
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+
+    from pipeline.errors import SourceError
+
+    run = cast(
+        "FlowRun",
+        run_deployment(name=name, parameters=parameters, timeout=None, poll_interval=1),
+    )
+    source = source_key(parameters["source"], parameters["item"])
+    episode_id = ledger.episode_for(source)
+    episodes = Config(data_dir=ledger.path.parent).episodes_dir  # the ledger sits in data_dir
+    state = load_state(episodes / episode_id) if episode_id else None
+    if run.state is None or not run.state.is_completed():
+        message = (state.error if state and state.state == "failed" else None) or (
+            run.state.message if run.state else "no state"
+        )
+        raise SourceError(f"flow run {run.name} ended {run.state_name}: {message}")
+    assert episode_id is not None and state is not None
+    return {"episode_id": episode_id, "draft": state.draft_path}
 
 
 def run_ingest(
@@ -95,6 +130,7 @@ def run_ingest(
     concurrency: int = DEFAULT_CONCURRENCY,
     overrides: dict[str, Any] | None = None,
     config_path: str | None = None,
+    episode_deployment: str | None = None,
     report: Reporter | None = None,
 ) -> IngestSummary:
     """Must run inside a flow (the items are submitted as tasks)."""
@@ -136,6 +172,7 @@ def run_ingest(
                     "overrides": overrides,
                     "config_path": config_path,
                     "ledger_path": ledger_path,
+                    "episode_deployment": episode_deployment,
                 },
             )
             for entry in todo
@@ -156,8 +193,13 @@ def ingest_flow(
     concurrency: int = DEFAULT_CONCURRENCY,
     overrides: dict[str, Any] | None = None,
     config_path: str | None = None,
+    episode_deployment: str | None = None,
 ) -> dict[str, Any]:
-    """Every item of ``feed`` not yet done, through the episode flow, ``concurrency`` at once."""
+    """Every item of ``feed`` not yet done, through the episode flow, ``concurrency`` at once.
+
+    With ``episode_deployment`` (e.g. ``"episode/episode"`` from prefect.yaml) each item
+    becomes a run of that deployment, so the episodes spread over the pool's workers.
+    """
     config = flow_config(overrides, config_path)
     return run_ingest(
         feed,
@@ -167,6 +209,7 @@ def ingest_flow(
         concurrency=concurrency,
         overrides=overrides,
         config_path=config_path,
+        episode_deployment=episode_deployment,
     ).as_dict()
 
 
@@ -183,6 +226,7 @@ def serve_schedule(
     concurrency: int = DEFAULT_CONCURRENCY,
     overrides: dict[str, Any] | None = None,
     config_path: str | None = None,
+    episode_deployment: str | None = None,
 ) -> None:
     """Serve the ingest flow as a deployment on ``cron`` (blocks; Ctrl-C stops it)."""
     ingest_flow.serve(
@@ -194,6 +238,7 @@ def serve_schedule(
             "concurrency": concurrency,
             "overrides": overrides or {},
             "config_path": config_path,
+            "episode_deployment": episode_deployment,
         },
         description=f"podpost ingest of {feed}",
         print_starting_message=True,

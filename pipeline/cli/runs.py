@@ -257,6 +257,12 @@ def register(app: typer.Typer) -> None:
             None, "--since", help="Only items published on or after YYYY-MM-DD."
         ),
         concurrency: int = typer.Option(2, "--concurrency", help="Episodes at once."),
+        via: str | None = typer.Option(
+            None,
+            "--via-deployment",
+            help="Run each episode as a run of this deployment (e.g. episode/episode), "
+            "so a work pool's workers share them.",
+        ),
         backend: str | None = typer.Option(None, "--backend", help="Transcript backend."),
         model: str | None = typer.Option(None, "--model", help="Whisper model or checkpoint."),
         lang: str | None = typer.Option(None, "--lang", help="Target language."),
@@ -283,6 +289,7 @@ def register(app: typer.Typer) -> None:
                 concurrency=concurrency,
                 overrides=_flow_overrides(s, overrides),
                 config_path=s.config_path,
+                episode_deployment=via,
             )
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
@@ -299,6 +306,9 @@ def register(app: typer.Typer) -> None:
         name: str | None = typer.Option(None, "--name", help="Deployment name."),
         limit: int | None = typer.Option(None, "--limit", help="New items per ingestion."),
         concurrency: int = typer.Option(2, "--concurrency", help="Episodes at once."),
+        via: str | None = typer.Option(
+            None, "--via-deployment", help="Run each episode as a run of this deployment."
+        ),
     ) -> None:
         """Serve a deployment of the ingest flow on a cron schedule (needs a Prefect server).
 
@@ -318,6 +328,7 @@ def register(app: typer.Typer) -> None:
             concurrency=concurrency,
             overrides=_flow_overrides(s, {}),
             config_path=str(Path(s.config_path).resolve()) if s.config_path else None,
+            episode_deployment=via,
         )
 
 
