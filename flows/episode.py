@@ -62,6 +62,7 @@ class Job:
     episode: Episode | None = None
     llm: Any = None  # the LLM client, made on first use (turns naming, editorial)
     tokens: int = 0  # spent by this run
+    retry_failed: bool = False  # ask the LLM again for turns whose translation failed
     skipped: list[str] = field(default_factory=list)
 
     @property
@@ -90,10 +91,18 @@ def _settings(model: Any, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude=set(drop))
 
 
-def _step(job: Job, step: str, key: str, outputs: list[str], compute: Callable[[], T]) -> T | None:
+def _step(
+    job: Job,
+    step: str,
+    key: str,
+    outputs: list[str],
+    compute: Callable[[], T],
+    *,
+    force: bool = False,
+) -> T | None:
     """Run ``compute`` unless the step is fresh; record it in run.json when it finishes."""
     assert job.run is not None
-    if job.run.fresh(step, key):
+    if not force and job.run.fresh(step, key):
         job.skipped.append(step)
         job.report.skip(step)
         return None
@@ -229,6 +238,7 @@ def step_editorial(job: Job, turns: Turns) -> Post:
                 job.config,
                 job.client(),
                 job.folder / "editorial",
+                retry_failed=job.retry_failed,
                 on_chunk=on_chunk,
             )
         result.save_summary(job.folder / RESULT_FILE)
@@ -236,7 +246,7 @@ def step_editorial(job: Job, turns: Turns) -> Post:
         return result.post
 
     try:
-        _step(job, "editorial", editorial_key(job), [POST_FILE], compute)
+        _step(job, "editorial", editorial_key(job), [POST_FILE], compute, force=job.retry_failed)
     finally:
         job.count_tokens()
     return store.load(path, Post)
@@ -341,12 +351,19 @@ def run_episode(
     item: str | None = None,
     overrides: dict[str, Any] | None = None,
     wait: bool = False,
+    retry_failed: bool = False,
     report: Reporter | None = None,
     direct: bool = False,
 ) -> EpisodeResult:
     """Run every step for one episode. ``direct=True`` calls the steps without Prefect
     (what ``bench/flow.py`` compares against); otherwise this must run inside a flow."""
-    job = Job(config=config, report=report or Reporter(), source=source, item=item)
+    job = Job(
+        config=config,
+        report=report or Reporter(),
+        source=source,
+        item=item,
+        retry_failed=retry_failed,
+    )
     call = (lambda t: t.fn) if direct else (lambda t: t)
     job.episode = call(fetch_task)(job)
     folder = job.folder
@@ -402,11 +419,15 @@ def episode_flow(
     overrides: dict[str, Any] | None = None,
     config_path: str | None = None,
     wait: bool = False,
+    retry_failed: bool = False,
 ) -> dict[str, Any]:
     """One episode end to end. ``overrides`` are config values (what the CLI flags set);
-    secrets stay in the environment or the config file, never in Prefect's database."""
+    secrets stay in the environment or the config file, never in Prefect's database.
+    ``retry_failed`` redoes the editorial step asking only for failed translations."""
     config = flow_config(overrides, config_path)
-    return run_episode(source, config, item=item, overrides=overrides, wait=wait).as_dict()
+    return run_episode(
+        source, config, item=item, overrides=overrides, wait=wait, retry_failed=retry_failed
+    ).as_dict()
 
 
 def rerender(folder: Path, config: Config) -> DraftWrite:

@@ -88,6 +88,7 @@ def _run(
     item: str | None,
     overrides: dict[str, Any],
     wait: bool,
+    retry_failed: bool = False,
 ) -> dict[str, Any]:
     prepare_prefect()
     from flows.episode import episode_flow
@@ -100,6 +101,7 @@ def _run(
             overrides=_flow_overrides(s, overrides),
             config_path=s.config_path,
             wait=wait,
+            retry_failed=retry_failed,
         )
 
 
@@ -142,6 +144,9 @@ def register(app: typer.Typer) -> None:
         wait: bool = typer.Option(
             False, "--wait", help="If the episode is being processed, wait instead of refusing."
         ),
+        retry_failed: bool = typer.Option(
+            False, "--retry-failed", help="Ask the LLM again for failed translations only."
+        ),
     ) -> None:
         """Run the whole pipeline on one episode and print the draft's path.
 
@@ -161,7 +166,7 @@ def register(app: typer.Typer) -> None:
         local = Path(source).expanduser()
         if "://" not in source and local.exists():
             source = str(local.resolve())  # so `podpost resume` works from any folder
-        result = _run(s, source, item, overrides, wait)
+        result = _run(s, source, item, overrides, wait, retry_failed)
         typer.echo(result["draft"])
 
     @app.command("resume")
@@ -170,6 +175,9 @@ def register(app: typer.Typer) -> None:
         episode: str | None = typer.Argument(None, help="Episode id or folder."),
         all_: bool = typer.Option(False, "--all", help="Resume every failed or killed run."),
         wait: bool = typer.Option(False, "--wait", help="Wait for a run that holds the lock."),
+        retry_failed: bool = typer.Option(
+            False, "--retry-failed", help="Ask the LLM again for failed translations only."
+        ),
     ) -> None:
         """Finish a failed or interrupted run with the settings it started with."""
         s = settings(ctx)
@@ -180,7 +188,10 @@ def register(app: typer.Typer) -> None:
             folders = [_episode_folder(config, episode)]
         else:
             folders = [
-                config.episodes_dir / row.id for row in status(config) if row.state == "failed"
+                config.episodes_dir / row.id
+                for row in status(config)
+                if row.state == "failed"
+                or (retry_failed and _has_failed_turns(config.episodes_dir / row.id))
             ]
             if not folders:
                 typer.echo("nothing to resume", err=True)
@@ -191,7 +202,7 @@ def register(app: typer.Typer) -> None:
             if state is None or not state.source:
                 raise InputFileError(f"{folder} has no run to resume", hint="use `podpost run`")
             try:
-                result = _run(s, state.source, state.item, state.overrides, wait)
+                result = _run(s, state.source, state.item, state.overrides, wait, retry_failed)
             except PodpostError as e:
                 if episode is not None:
                     raise
@@ -330,6 +341,15 @@ def register(app: typer.Typer) -> None:
             config_path=str(Path(s.config_path).resolve()) if s.config_path else None,
             episode_deployment=via,
         )
+
+
+def _has_failed_turns(folder: Path) -> bool:
+    """Whether the editorial step left turns untranslated (its editorial.json says)."""
+    try:
+        summary = json.loads((folder / "editorial.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(summary.get("failures"))
 
 
 def _date(value: str | None) -> Any:

@@ -1,0 +1,57 @@
+"""`podpost resume EPISODE --retry-failed`: only the failed translations are asked again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.editorial import wire
+from pipeline.post_parse import parse_post
+from tests.fixtures.flows import publish_show, run_cli, status_rows, write_config
+
+
+@pytest.mark.slow
+def test_retry_failed_asks_only_for_the_failed_turn(
+    tmp_path: Path, media_server, audio, fake_llm, prefect_api
+) -> None:
+    show = publish_show(media_server, audio, "retry")
+    config = write_config(tmp_path / "podpost.toml", fake_llm.base_url)
+    data = tmp_path / "data"
+    env = prefect_api.client_env()
+    base = ["--config", str(config), "--data-dir", str(data)]
+
+    def untranslated(request):  # the model keeps answering one line in English
+        answer = request.default()
+        texts = {line.id: line.text for line in request.lines}
+        for turn in answer["turns"]:
+            if "hardest part" in texts[turn["id"]]:
+                turn["translation"] = texts[turn["id"]]
+        return answer
+
+    fake_llm.handle("translate", untranslated)
+    done = run_cli([*base, "run", show.feed_url], env=env)
+    assert done.returncode == 0, done.stderr  # one bad turn never stops the run
+    draft = Path(done.stdout.strip())
+    failed = [t for t in parse_post(draft.read_text()).turns if not t.translation]
+    assert len(failed) == 1 and "hardest part" in failed[0].original
+    [row] = status_rows(data)
+    assert row["state"] == "done"
+
+    fake_llm.reset()  # the model behaves now
+    hits = media_server.hits(show.audio_names[0])
+    again = run_cli([*base, "resume", "--all", "--retry-failed"], env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == f"{draft}\n"
+    requests = fake_llm.requests()
+    assert {r["task"] for r in requests} == {"translate"}
+    asked = [  # the lines each request asks to translate (context lines are not among them)
+        line.text
+        for r in requests
+        for line in wire.parse_user_message(
+            next(m["content"] for m in r["messages"] if m["role"] == "user")
+        )[1]
+    ]
+    assert asked and all("hardest part" in text for text in asked)
+    assert media_server.hits(show.audio_names[0]) == hits
+    assert all(t.translation for t in parse_post(draft.read_text()).turns)
