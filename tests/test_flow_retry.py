@@ -55,3 +55,17 @@ def test_retry_failed_asks_only_for_the_failed_turn(
     assert asked and all("hardest part" in text for text in asked)
     assert media_server.hits(show.audio_names[0]) == hits
     assert all(t.translation for t in parse_post(draft.read_text()).turns)
+
+    # a setting that matters only to the editorial step redoes that step alone
+    fake_llm.reset()
+    transcript = (data / "episodes" / row["id"] / "transcript.json").stat().st_mtime_ns
+    japanese = run_cli([*base, "run", show.feed_url, "--lang", "ja"], env=env)
+    assert japanese.returncode == 0, japanese.stderr
+    tasks = {r["task"] for r in fake_llm.requests()}
+    assert "translate" in tasks and "speaker_names" not in tasks
+    for step in ("fetch", "transcribe", "turns"):
+        assert f"{step}: finished before, kept" in japanese.stderr
+    assert "editorial: done" in japanese.stderr
+    assert media_server.hits(show.audio_names[0]) == hits
+    assert (data / "episodes" / row["id"] / "transcript.json").stat().st_mtime_ns == transcript
+    assert "【訳】" in draft.read_text()  # the fake's Japanese mark
