@@ -7,6 +7,8 @@
    warm-up and reported apart.
 2. Resume: a run whose last step (render) fails on a broken template, then a rerun with the
    template fixed; prints the rerun's time as a share of a full run's.
+3. The whole ``podpost run`` command on a finished episode with no Prefect server configured
+   (interpreter start, imports, Prefect's temporary server, every step skipped).
 
 The episode: espeak-ng speech served by a loopback media server as a feed item with a
 human-made VTT (captions backend), builtin diarization, and the fake LLM server answering
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -128,6 +131,16 @@ def main() -> None:
             shares.append(resumed / full)
             print(f"resume after a render failure: {resumed:.2f} s vs full {full:.2f} s")
         print(f"resumed run / full run: median {statistics.median(shares):.1%}")
+
+        # The whole command on a finished episode: interpreter, imports, Prefect's temporary
+        # server (none configured), every step skipped.
+        env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+        command = [sys.executable, "-m", "pipeline", "--config", str(good)]
+        command += ["--data-dir", data["data_dir"], "run", source]
+        started = time.perf_counter()
+        subprocess.run(command, env=env, check=True, capture_output=True, cwd=ROOT)
+        print(f"`podpost run` on a finished episode, embedded server: "
+              f"{time.perf_counter() - started:.2f} s")  # fmt: skip
     media.close()
 
 
