@@ -176,7 +176,9 @@ def episode_lock(folder: Path, episode_id: str, *, wait: bool = False) -> Iterat
     folder.mkdir(parents=True, exist_ok=True)
     lock = FileLock(folder / LOCK_FILE, thread_local=False)
     try:
-        lock.acquire(timeout=-1 if wait else 0)
+        # Half a second of grace even without --wait: `podpost status` takes the lock for an
+        # instant to tell a live run from a killed one, and must not make a run refuse.
+        lock.acquire(timeout=-1 if wait else 0.5)
     except Timeout:
         holder = load_state(folder)
         who = ""
