@@ -365,7 +365,13 @@ def run_episode(
         retry_failed=retry_failed,
     )
     call = (lambda t: t.fn) if direct else (lambda t: t)
-    job.episode = call(fetch_task)(job)
+    try:
+        job.episode = call(fetch_task)(job)
+    except Exception as e:  # no episode folder yet: the ledger keeps the failure for status
+        Ledger.of(config).record_fetch_failure(
+            source_key(source, item), source, item, overrides or {}, _message(e)
+        )
+        raise
     folder = job.folder
     with episode_lock(folder, job.episode.id, wait=wait):
         run = job.run = EpisodeRun(folder, job.episode.id, source)
@@ -384,9 +390,8 @@ def run_episode(
             written = write_draft(config.drafts_path, job.episode.id, text, episode_dir=folder)
         except BaseException as e:
             job.count_tokens()
-            message = e.one_line() if isinstance(e, PodpostError) else f"{type(e).__name__}: {e}"
             run.state.tokens += job.tokens
-            run.fail(run.state.step, message)
+            run.fail(run.state.step, _message(e))
             raise
         run.state.tokens += job.tokens
         run.update(draft_path=str(written.path), draft_note=written.message, title=post.front.title)
@@ -395,6 +400,10 @@ def run_episode(
     if not direct:
         _artifacts(job, written, text)
     return EpisodeResult(job.episode.id, post.front.title, written, job.tokens, job.skipped)
+
+
+def _message(e: BaseException) -> str:
+    return e.one_line() if isinstance(e, PodpostError) else f"{type(e).__name__}: {e}"
 
 
 def _flow_run_id() -> str | None:

@@ -8,6 +8,8 @@ run beside podpost. Two tables:
   not ``done``, so a failure is retried on the next ingestion and nothing done is redone.
 * ``sources``: what a source string (URL or path) resolved to, so that rerunning
   ``podpost run SOURCE`` finds the episode folder without fetching anything.
+* ``fetch_failures``: runs that failed before an episode existed (the fetch itself
+  failed), so ``podpost status`` lists them and ``podpost resume --all`` retries them.
 
 Connections are short-lived and use a busy timeout: several runs (threads, processes, or
 workers sharing the data directory) may write at once.
@@ -15,11 +17,13 @@ workers sharing the data directory) may write at once.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import Config
 from pipeline.runs import now_iso
@@ -44,6 +48,14 @@ CREATE TABLE IF NOT EXISTS sources (
     episode_id TEXT NOT NULL,
     updated TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS fetch_failures (
+    source TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    item TEXT,
+    overrides TEXT NOT NULL,
+    error TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
 """
 
 
@@ -57,6 +69,15 @@ class LedgerItem:
     state: str  # done | failed
     error: str | None
     attempts: int
+    updated: str
+
+
+@dataclass(frozen=True)
+class FetchFailure:
+    source: str
+    item: str | None
+    overrides: dict[str, Any]
+    error: str
     updated: str
 
 
@@ -87,12 +108,38 @@ class Ledger:
 
     def remember_source(self, source: str, episode_id: str) -> None:
         with self._connect() as db:
+            db.execute("DELETE FROM fetch_failures WHERE source = ?", (source,))
             db.execute(
                 "INSERT INTO sources (source, episode_id, updated) VALUES (?, ?, ?) "
                 "ON CONFLICT(source) DO UPDATE SET episode_id = excluded.episode_id, "
                 "updated = excluded.updated",
                 (source, episode_id, now_iso()),
             )
+
+    # --- runs that failed before their episode existed --------------------------------------
+
+    def record_fetch_failure(
+        self, key: str, url: str, item: str | None, overrides: dict[str, Any], error: str
+    ) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO fetch_failures "
+                "(source, url, item, overrides, error, updated) VALUES (?, ?, ?, ?, ?, ?)",
+                (key, url, item, json.dumps(overrides), error, now_iso()),
+            )
+
+    def clear_fetch_failure(self, key: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM fetch_failures WHERE source = ?", (key,))
+
+    def fetch_failures(self) -> list[FetchFailure]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT url, item, overrides, error, updated FROM fetch_failures ORDER BY updated"
+            ).fetchall()
+        return [
+            FetchFailure(url, item, json.loads(o), error, up) for url, item, o, error, up in rows
+        ]
 
     # --- feed items -----------------------------------------------------------------------
 

@@ -258,9 +258,10 @@ class EpisodeRun:
 
 
 class StatusRow(_Model):
-    id: str
+    id: str | None  # None: the fetch failed before the episode had an id
     title: str
     source: str
+    item: str | None = None
     last_step: str | None
     state: State
     step: str | None  # running or failed step
@@ -294,6 +295,7 @@ def status_row(folder: Path) -> StatusRow | None:
         id=state.episode_id,
         title=state.title,
         source=state.source,
+        item=state.item,
         last_step=state.last_step,
         state=effective,
         step=state.step,
@@ -306,7 +308,10 @@ def status_row(folder: Path) -> StatusRow | None:
 
 
 def status(config: Config) -> list[StatusRow]:
-    """One row per episode folder that has a ``run.json``, most recently updated first."""
+    """One row per episode folder that has a ``run.json``, plus one per source whose fetch
+    failed before it had an episode (from the ledger); most recently updated first."""
+    from pipeline.ledger import LEDGER_FILE, Ledger
+
     rows = []
     if config.episodes_dir.is_dir():
         for folder in sorted(config.episodes_dir.iterdir()):
@@ -314,5 +319,23 @@ def status(config: Config) -> list[StatusRow]:
                 row = status_row(folder)
                 if row is not None:
                     rows.append(row)
+    if (config.data_dir / LEDGER_FILE).is_file():
+        for failure in Ledger.of(config).fetch_failures():
+            rows.append(
+                StatusRow(
+                    id=None,
+                    title="",
+                    source=failure.source,
+                    item=failure.item,
+                    last_step=None,
+                    state="failed",
+                    step="fetch",
+                    error=failure.error,
+                    draft=None,
+                    tokens=0,
+                    review=None,
+                    updated=failure.updated,
+                )
+            )
     rows.sort(key=lambda r: r.updated or "", reverse=True)
     return rows

@@ -123,12 +123,25 @@ def test_each_step_fails_in_turn_and_reruns_redo_nothing_finished(
         f"error: {media_server.url(audio_name)} is not found (HTTP 404); check the URL"
     )
     assert "Traceback" not in failed.stderr
+    [row] = status_rows(data)  # no episode folder yet: the ledger remembers the failure
+    assert (row["id"], row["state"], row["step"], row["source"]) == (
+        None,
+        "failed",
+        "fetch",
+        show.feed_url,
+    )
+    assert row["error"] == failed.stderr.splitlines()[-1].removeprefix("error: ")
 
-    # 2. transcribe: the captions are refused once; the rerun fetches, then fails here
+    # 2. transcribe: the captions are refused once; `resume --all` retries the failed fetch
+    # (from the ledger), which now succeeds, and the run fails here
     media_server.route(vtt_name, fail_first=media_server.hits(vtt_name) + 1, fail_status=404)
     audio_before = media_server.hits(audio_name)
-    failed = cli(data, "run", show.feed_url)
-    assert failed.returncode == 3, failed.stderr
+    failed = cli(data, "resume", "--all")
+    assert failed.returncode == 1, failed.stderr  # resume --all: 1 when any run failed
+    assert failed.stderr.splitlines()[-1] == (
+        f"{show.feed_url}: error: {media_server.url(vtt_name)} is not found (HTTP 404); "
+        "check the URL"
+    )
     downloads = media_server.hits(audio_name) - audio_before
     assert downloads == base_audio  # the one real fetch of this data directory
     row = status()

@@ -184,30 +184,45 @@ def register(app: typer.Typer) -> None:
         config = s.config()
         if all_ == (episode is not None):
             raise UsageError("give one EPISODE or --all", hint="see `podpost status`")
+        # (label, source, item, overrides) of every run to finish
+        todo: list[tuple[str, str, str | None, dict[str, Any]]] = []
         if episode is not None:
             folders = [_episode_folder(config, episode)]
         else:
+            rows = status(config)
             folders = [
                 config.episodes_dir / row.id
-                for row in status(config)
-                if row.state == "failed"
-                or (retry_failed and _has_failed_turns(config.episodes_dir / row.id))
+                for row in rows
+                if row.id is not None
+                and (
+                    row.state == "failed"
+                    or (retry_failed and _has_failed_turns(config.episodes_dir / row.id))
+                )
             ]
-            if not folders:
-                typer.echo("nothing to resume", err=True)
-                return
-        failures = 0
+            from pipeline.ledger import LEDGER_FILE, Ledger
+
+            if (config.data_dir / LEDGER_FILE).is_file():
+                todo += [
+                    (f.source, f.source, f.item, f.overrides)
+                    for f in Ledger.of(config).fetch_failures()
+                ]
         for folder in folders:
             state = load_state(folder)
             if state is None or not state.source:
                 raise InputFileError(f"{folder} has no run to resume", hint="use `podpost run`")
+            todo.append((state.episode_id, state.source, state.item, state.overrides))
+        if not todo:
+            typer.echo("nothing to resume", err=True)
+            return
+        failures = 0
+        for label, source, item, overrides in todo:
             try:
-                result = _run(s, state.source, state.item, state.overrides, wait, retry_failed)
+                result = _run(s, source, item, overrides, wait, retry_failed)
             except PodpostError as e:
                 if episode is not None:
                     raise
                 failures += 1
-                print(f"{state.episode_id}: error: {e.one_line()}", file=sys.stderr)
+                print(f"{label}: error: {e.one_line()}", file=sys.stderr)
                 continue
             typer.echo(result["draft"])
         if failures:
@@ -249,8 +264,8 @@ def register(app: typer.Typer) -> None:
         table = Table("id", "title", "last step", "state", "review", "tokens", "draft / error")
         for row in rows:
             table.add_row(
-                row.id,
-                row.title[:40],
+                row.id or "-",
+                row.title[:40] or row.source[:40],
                 row.last_step or "-",
                 row.state if row.state != "failed" else f"failed ({row.step or '?'})",
                 row.review or "-",
