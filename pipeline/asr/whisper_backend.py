@@ -25,6 +25,7 @@ How (the field's lessons for 1-3 hour audio):
 from __future__ import annotations
 
 import logging
+import math
 import re
 import tempfile
 from dataclasses import dataclass
@@ -175,10 +176,17 @@ class WhisperBackend:
         import whisper
 
         audio = pcm.read(window.start, window.end)
+        # Whisper's clip loop never ends when a clip ends past the last mel frame (its
+        # segment size becomes 0 and seek stops moving): clips are whole frames (10 ms),
+        # inside the len(audio) // 160 frames the window has.
+        frames = len(audio) // 160
         clips: list[float] = []
         for start, end in window.regions:
-            clips += [round(start - window.start, 3), round(end - window.start, 3)]
-            self.decoded_clips.append((start, end))
+            first = min(frames, math.floor((start - window.start) * 100))
+            last = min(frames, math.floor((end - window.start) * 100))
+            if last > first:
+                clips += [first / 100, last / 100]
+                self.decoded_clips.append((window.start + first / 100, window.start + last / 100))
         beam = self.asr.beam_size if self.asr.beam_size > 1 else None
         try:
             return whisper.transcribe(

@@ -1,0 +1,221 @@
+"""``podpost transcribe`` with the real whisper code and a tiny random checkpoint.
+
+The checkpoint's words are random, so these tests check what whisper was given to decode,
+the timings, the structure and the filters, never the words.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline import store
+from pipeline.asr.audio import decode_pcm
+from pipeline.asr.vad import speech_regions
+from pipeline.asr.whisper_backend import WhisperBackend, initial_prompt
+from pipeline.cli import main
+from pipeline.config import Config
+from pipeline.fetch import fetch_episode
+from pipeline.models import Episode, Transcript
+from pipeline.transcribe import transcribe_episode
+from tests.fixtures.media import VOICES
+
+pytestmark = pytest.mark.slow
+
+SENTENCES = [
+    "Welcome to the show, today we talk about small models.",
+    "Thanks for having me, it is good to be here.",
+    "Let us start with how you got into this field.",
+    "I was a physicist first, then I moved to software.",
+    "That is a common path, many people did the same.",
+    "Yes, and the tools changed a lot since then.",
+]
+
+
+def cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, whisper_checkpoint: Path) -> Path:
+    # temperature 0 only: a random model fails every fallback check, and six decodes per
+    # window would only make the test slower without exercising anything new
+    path = tmp_path / "podpost.toml"
+    path.write_text(
+        f'[asr]\nmodel = "{whisper_checkpoint}"\ntemperatures = [0.0]\n[fetch]\nprogress = false\n'
+    )
+    return path
+
+
+def conversation(audio, **kwargs) -> Path:
+    lines = [(VOICES[i % len(VOICES)], text) for i, text in enumerate(SENTENCES)]
+    return audio.speech(lines, "mp3", **kwargs)
+
+
+def test_sixty_seconds_end_to_end_through_the_cli(tmp_path, audio, config_path, capsys) -> None:
+    media = tmp_path / "episode.mp3"
+    source = conversation(audio, duration=60, metadata={"album": "Small Talk", "language": "eng"})
+    media.write_bytes(source.read_bytes())
+    argv = ["--config", str(config_path), "--data-dir", str(tmp_path / "data"), "transcribe"]
+    code, out, err = cli([*argv, str(media)], capsys)
+    assert code == 0, err
+    path = Path(out.strip().rsplit(": ", 1)[1])
+    transcript = store.load(path, Transcript)
+    assert out == f"{len(transcript.segments)} segments (whisper, en): {path}\n"
+    assert transcript.backend == "whisper" and transcript.language == "en"  # from the metadata
+    assert transcript.model == str(config_path.read_text().split('"')[1])
+    assert transcript.segments, "the random model says something in 60 s of speech"
+    regions = speech_regions(decode_pcm(media, tmp_path / "pcm"))
+    previous_end = 0.0
+    for segment in transcript.segments:
+        assert 0 <= segment.start < segment.end <= 60
+        assert segment.start >= previous_end - 1e-6  # ordered, not overlapping
+        previous_end = segment.end
+        assert any(a <= segment.start and segment.end <= b for a, b in regions)
+        assert segment.words and segment.text == " ".join(w.text for w in segment.words)
+        for word in segment.words:
+            assert segment.start <= word.start <= word.end <= segment.end
+    # the episode folder works as input too, and gives the same result
+    code, out2, _ = cli([*argv, str(path.parent)], capsys)
+    assert code == 0 and out2 == out
+    assert store.load(path, Transcript) == transcript
+
+
+class _Stop(Exception):
+    pass
+
+
+def _encoder_inputs(backend: WhisperBackend, stop_after: int | None = None) -> list[int]:
+    """Per encoder call, how many of its 3000 mel frames hold audio (the rest is padding)."""
+    frames: list[int] = []
+
+    def hook(module, args) -> None:
+        if stop_after is not None and len(frames) >= stop_after:
+            raise _Stop
+        mel = args[0][0]
+        frames.append(int((mel.abs().sum(dim=0) != 0).sum()))
+
+    backend.model.encoder.register_forward_pre_hook(hook)
+    return frames
+
+
+def test_vad_keeps_the_silences_out_of_decoding(tmp_path, audio, whisper_checkpoint) -> None:
+    source = conversation(audio, lead=30, tail=30)
+    total = audio.duration(source)
+    speech = (30.0, total - 30.0)
+    config = Config(
+        data_dir=tmp_path / "data",
+        asr={"model": str(whisper_checkpoint), "temperatures": [0.0], "language": "en"},
+    )
+    episode = fetch_episode(str(source), config)
+    folder = store.episode_dir(config, episode.id)
+
+    backend = WhisperBackend(config)
+    frames = _encoder_inputs(backend)
+    transcript = transcribe_episode(episode, folder, config, backend=backend)
+    # whisper was given one clip: the speech (plus VAD padding), never the silences
+    ((clip_start, clip_end),) = backend.decoded_clips
+    assert speech[0] - 0.5 <= clip_start <= speech[0] + 0.3
+    assert speech[1] - 0.3 <= clip_end <= speech[1] + 0.5
+    assert frames and max(frames) <= round((clip_end - clip_start) * 100) + 1
+    for segment in transcript.segments:
+        assert clip_start <= segment.start < segment.end <= clip_end
+
+    # without VAD the same decoder is fed a full 30-second window of silence first
+    # (stopped right there: decoding the rest with a random model proves nothing more)
+    plain = Config(data_dir=tmp_path / "data", asr={**config.asr.model_dump(), "vad": False})
+    backend = WhisperBackend(plain)
+    frames = _encoder_inputs(backend, stop_after=1)
+    with pytest.raises(_Stop):
+        transcribe_episode(episode, folder, plain, backend=backend)
+    assert backend.decoded_clips == [(0.0, pytest.approx(total, abs=0.2))]
+    assert frames == [3000]
+
+
+@pytest.mark.parametrize("engine", ["silero", "webrtc"])
+def test_vad_engines_find_the_speech(engine, tmp_path, audio) -> None:
+    source = audio.speech("One short sentence in the middle of nothing.", lead=5, tail=5)
+    speech = (5.0, audio.duration(source) - 5.0)
+    ((start, end),) = speech_regions(decode_pcm(source, tmp_path / "pcm"), engine)
+    assert speech[0] - 0.5 <= start <= speech[0] + 0.3
+    assert speech[1] - 0.3 <= end <= speech[1] + 0.5
+
+
+def test_silent_file_gives_an_empty_transcript(tmp_path, audio, config_path, capsys) -> None:
+    argv = ["--config", str(config_path), "--data-dir", str(tmp_path / "data"), "transcribe"]
+    silence = audio.silence(8.0)
+    code, out, err = cli([*argv, str(silence), "--language", "en"], capsys)
+    assert code == 0
+    path = Path(out.strip().rsplit(": ", 1)[1])
+    assert out == f"0 segments (whisper, en): {path}\n"
+    assert err == f"no speech found in {silence.stem}; wrote an empty transcript: {path}\n"
+    assert store.load(path, Transcript).segments == []
+
+
+def test_repetition_loops_are_dropped(tmp_path, audio) -> None:
+    """A checkpoint that loops on one token: whisper returns the loop, we keep nothing."""
+    import whisper
+
+    from tests.fixtures.whisper_model import build_checkpoint
+
+    looping = build_checkpoint(tmp_path / "loop.pt", position_scale=1.0)
+    source = audio.speech(SENTENCES[0])
+    raw = whisper.transcribe(whisper.load_model(str(looping)), str(source), language="en",
+                             temperature=0.0, fp16=False)  # fmt: skip
+    assert any(s["compression_ratio"] > 2.4 for s in raw["segments"])
+    config = Config(data_dir=tmp_path, asr={"model": str(looping), "temperatures": [0.0],
+                                            "language": "en"})  # fmt: skip
+    episode = fetch_episode(str(source), config)
+    transcript = transcribe_episode(episode, store.episode_dir(config, episode.id), config)
+    assert transcript.segments == []
+
+
+def test_auto_prefers_human_captions_else_whisper(tmp_path, audio, config_path, capsys) -> None:
+    argv = ["--config", str(config_path), "--data-dir", str(tmp_path / "data"), "transcribe",
+            "--backend", "auto", "--language", "en"]  # fmt: skip
+    bare = tmp_path / "bare.wav"
+    bare.write_bytes(audio.speech(SENTENCES[1]).read_bytes())
+    code, out, _ = cli([*argv, str(bare)], capsys)
+    assert code == 0 and "(whisper, en)" in out
+    captioned = tmp_path / "talk.wav"
+    captioned.write_bytes(audio.speech(SENTENCES[2]).read_bytes())
+    (tmp_path / "talk.vtt").write_text("WEBVTT\n\n00:00:00.500 --> 00:00:02.000\nThanks.\n")
+    code, out, _ = cli([*argv, str(captioned)], capsys)
+    assert code == 0 and "1 segments (captions, en)" in out
+
+
+def test_initial_prompt_names_the_show_and_people() -> None:
+    episode = Episode(id="x", source="s", kind="local", url="u", show="Small Talk",
+                      uploader="Jane Host", guests=["Sam Guest", "jane host"])  # fmt: skip
+    assert initial_prompt(episode) == "Small Talk, with Jane Host, Sam Guest."
+    assert initial_prompt(Episode(id="x", source="s", kind="local", url="u")) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--backend", "nope"], 2,
+         "error: unknown ASR backend 'nope'; set asr.backend to one of: auto, captions, whisper"),
+        (["--model", "/no/such/model.pt"], 2,
+         "error: whisper checkpoint /no/such/model.pt does not exist; pass an existing .pt file"),
+        (["--model", "enormous"], 2, "error: unknown whisper model 'enormous'; use one of"),
+    ],
+)  # fmt: skip
+def test_transcribe_errors(args, code, message, tmp_path, audio, capsys) -> None:
+    media = tmp_path / "x.wav"
+    media.write_bytes(audio.speech("Hello.").read_bytes())
+    got, _out, err = cli(["--data-dir", str(tmp_path), "transcribe", str(media), *args], capsys)
+    assert got == code and err.startswith(message) and err.count("\n") == 1
+
+
+def test_not_an_episode_folder(tmp_path, capsys) -> None:
+    got, _, err = cli(["--data-dir", str(tmp_path), "transcribe", str(tmp_path)], capsys)
+    assert got == 2
+    assert err == f"error: {tmp_path} is a folder, not a media file; pass a file\n"
