@@ -52,7 +52,8 @@ def caption_format(name_or_mime: str | None) -> str | None:
 def _seconds(groups: tuple[str | None, ...]) -> float:
     hours, minutes, seconds, fraction = groups
     millis = int(fraction.ljust(3, "0")) if fraction else 0
-    total_ms = ((int(hours or 0) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + millis
+    total_ms = ((int(hours or 0) * 60 + int(minutes or 0)) * 60 + int(seconds or 0)) * 1000
+    total_ms += millis
     return total_ms / 1000
 
 

@@ -168,7 +168,8 @@ def _atom_entry(entry: ET.Element) -> Entry:
     length = enclosure.get("length") if enclosure is not None else None
     transcript_url, transcript_type = _transcript(entry)
     return Entry(
-        guid=_text(entry, "atom:id") or (enclosure.get("href") if enclosure is not None else ""),
+        guid=_text(entry, "atom:id")
+        or (enclosure.get("href", "") if enclosure is not None else ""),
         title=_text(entry, "atom:title"),
         link=page,
         author=_text(entry, "atom:author/atom:name"),

@@ -531,7 +531,7 @@ def _fetch_ytdlp(
     if all(f.get("acodec") == "none" for f in formats):
         raise SourceError(f"{url} has no audio stream", hint="pick a source with sound")
     duration = info.get("duration")
-    sizes = [f.get("filesize") or f.get("filesize_approx") for f in formats]
+    sizes = [int(f.get("filesize") or f.get("filesize_approx") or 0) for f in formats]
     size = sum(sizes) if all(sizes) else None
     media_url = formats[0].get("url")
     remote_http = str(formats[0].get("protocol", "http")) in ("http", "https")

@@ -12,6 +12,7 @@ sentence pauses stay inside one region and whisper gets long, natural clips.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ BLOCK = 600.0  # seconds of audio scanned at a time
 
 
 @cache
-def _silero():  # type: ignore[no-untyped-def]
+def _silero() -> Any:
     from silero_vad import load_silero_vad
 
     return load_silero_vad()

@@ -1,0 +1,187 @@
+"""Benchmark the transcribe step (issue 3, item 5). Prints numbers; asserts nothing.
+
+1. Time: the step (``WhisperBackend.transcribe``: ffmpeg decode, VAD, windows, filters) on a
+   10-minute file, divided by a bare ``whisper.transcribe`` call on the same audio with the
+   same decoding options (and, for reference, with whisper's defaults). Target <= 1.1.
+2. Memory: the step's peak RSS on a 3-hour file (made with ffmpeg), in a child process,
+   minus the RSS after torch and the model are loaded. Target <= 1.5 GB.
+
+Usage: .venv/bin/python bench/transcribe.py [--model PATH] [--skip-long] [--workdir DIR]
+Without --model a tiny random checkpoint (seed 0, tests/fixtures/whisper_model.py) is used:
+its words are noise, but whisper runs the same code per window as with real weights.
+The audio is espeak-ng conversation with pauses and an 8 s break every minute or so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SENTENCES = [
+    "Welcome back to the show, today we talk about models that run on small machines.",
+    "Thanks for having me. I have been working on this problem for about six years.",
+    "What surprised you most when you started measuring real workloads?",
+    "Mostly that memory, not compute, decided what we could ship to customers.",
+    "That matches what other guests told us. How did you change the design?",
+    "We split the work into windows and kept only one window in memory at a time.",
+    "And the quality held up on long recordings, like three hour interviews?",
+    "It did, once we stopped decoding silence and music between the segments.",
+]
+
+
+def _run(command: list[str]) -> None:
+    subprocess.run(command, check=True, capture_output=True)
+
+
+def make_block(work: Path) -> Path:
+    """About a minute of two-voice conversation followed by an 8-second break."""
+    from tests.fixtures.media import VOICES, AudioFactory
+
+    factory = AudioFactory(work)
+    lines = [(VOICES[i % 2], text) for i, text in enumerate(SENTENCES * 2)]
+    speech = factory.speech(lines, "wav", gap=0.6, tail=8.0)
+    return speech
+
+
+def make_long(block: Path, seconds: float, target: Path) -> Path:
+    if not target.exists():
+        loop = ["-stream_loop", "-1", "-i", str(block), "-t", str(seconds), "-ac", "1"]
+        _run(
+            ["ffmpeg", "-v", "error", "-y", *loop, "-c:a", "libmp3lame", "-b:a", "48k", str(target)]
+        )
+    return target
+
+
+def _episode_folder(audio: Path, work: Path, name: str) -> tuple[object, Path]:
+    from pipeline.models import Episode
+
+    folder = work / name
+    folder.mkdir(exist_ok=True)
+    link = folder / f"audio{audio.suffix}"
+    if not link.exists():
+        link.symlink_to(audio)
+    episode = Episode(id=name, source=str(audio), kind="local", url=audio.as_uri(),
+                      language="en", audio_file=link.name)  # fmt: skip
+    return episode, folder
+
+
+def time_ratio(model_path: Path, work: Path) -> dict[str, float]:
+    import whisper
+
+    from pipeline.asr.whisper_backend import WhisperBackend, load_model
+    from pipeline.config import Config
+
+    ten = make_long(make_block(work), 600, work / "ten-minutes.mp3")
+    config = Config(data_dir=work / "data", asr={"model": str(model_path)})
+    asr = config.asr
+    model = load_model(str(model_path), "cpu")
+    episode, folder = _episode_folder(ten, work, "ten")
+
+    start = time.perf_counter()
+    WhisperBackend(config, model=model).transcribe(episode, folder)  # type: ignore[arg-type]
+    step = time.perf_counter() - start
+
+    same = dict(
+        language="en", temperature=tuple(asr.temperatures), condition_on_previous_text=False,
+        word_timestamps=True, beam_size=asr.beam_size, best_of=asr.beam_size,
+        compression_ratio_threshold=asr.compression_ratio_threshold,
+        logprob_threshold=asr.logprob_threshold, no_speech_threshold=asr.no_speech_threshold,
+        hallucination_silence_threshold=asr.hallucination_silence_threshold, fp16=False,
+    )  # fmt: skip
+    start = time.perf_counter()
+    whisper.transcribe(model, str(ten), **same)
+    bare_same = time.perf_counter() - start
+
+    start = time.perf_counter()
+    whisper.transcribe(model, str(ten), language="en", fp16=False)
+    bare_default = time.perf_counter() - start
+    return {
+        "step_s": step,
+        "bare_same_options_s": bare_same,
+        "bare_defaults_s": bare_default,
+        "ratio_same_options": step / bare_same,
+        "ratio_defaults": step / bare_default,
+    }
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def child_memory(model_path: str, audio: str, work: str) -> None:
+    """Runs in a child process: load everything, note RSS, run the step, report the peak."""
+    from pipeline.asr.whisper_backend import WhisperBackend, load_model
+    from pipeline.config import Config
+
+    config = Config(data_dir=Path(work) / "data", asr={"model": model_path})
+    model = load_model(model_path, "cpu")
+    episode, folder = _episode_folder(Path(audio), Path(work), "long")
+    backend = WhisperBackend(config, model=model)
+    baseline = _rss_mb()
+    start = time.perf_counter()
+    transcript = backend.transcribe(episode, folder)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"baseline_rss_mb": baseline, "peak_rss_mb": peak,
+                      "step_peak_mb": peak - baseline, "step_s": seconds,
+                      "windows": len({round(a) for a, _ in backend.decoded_clips}),
+                      "segments": len(transcript.segments)}))  # fmt: skip
+
+
+def memory(model_path: Path, work: Path, hours: float) -> dict[str, float]:
+    long = make_long(make_block(work), hours * 3600, work / f"{hours:g}-hours.mp3")
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(model_path), str(long), str(work)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, help="a whisper .pt checkpoint")
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--hours", type=float, default=3.0)
+    parser.add_argument("--skip-long", action="store_true")
+    parser.add_argument("--skip-ratio", action="store_true")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_memory(*args.child)
+        return
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-transcribe-"))
+    work.mkdir(parents=True, exist_ok=True)
+    model = args.model
+    if model is None:
+        from tests.fixtures.whisper_model import build_checkpoint
+
+        model = build_checkpoint(work / "tiny-random.pt", seed=0)
+    print(f"checkpoint: {model}")
+    if not args.skip_ratio:
+        r = time_ratio(model, work)
+        print(f"10-minute file: step {r['step_s']:.1f} s; bare whisper.transcribe "
+              f"{r['bare_same_options_s']:.1f} s with the same options "
+              f"(ratio {r['ratio_same_options']:.2f}), {r['bare_defaults_s']:.1f} s with its "
+              f"defaults (ratio {r['ratio_defaults']:.2f})", flush=True)  # fmt: skip
+    if not args.skip_long:
+        m = memory(model, work, args.hours)
+        print(f"{args.hours:g}-hour file: step peak {m['step_peak_mb']:.0f} MB above the "
+              f"{m['baseline_rss_mb']:.0f} MB of torch + model (process peak "
+              f"{m['peak_rss_mb']:.0f} MB); {m['step_s']:.0f} s, {m['windows']} windows, "
+              f"{m['segments']} segments")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
