@@ -243,3 +243,33 @@ def test_captions_backend_without_any_transcript_fails_clearly(
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: episode local-") and "no human-made transcript" in err
     assert "\n" not in err
+
+
+def test_subtitle_tracks_human_first_automatic_only_when_asked(tmp_path: Path, media_server):
+    from pipeline.asr.captions_backend import CaptionsBackend
+    from pipeline.config import Config
+    from pipeline.models import Episode, SubtitleTrack
+
+    human = media_server.put("subs/human.en.vtt", VTT)
+    machine = media_server.put("subs/auto.en.vtt", ROLLING_VTT)
+    french = media_server.put("subs/human.fr.srt", SRT)
+    tracks = [
+        SubtitleTrack(language="fr", ext="srt", url=french),
+        SubtitleTrack(language="en", ext="vtt", url=human),
+        SubtitleTrack(language="en-orig", ext="vtt", url=machine, automatic=True),
+    ]
+    episode = Episode(id="youtube-x", source="s", kind="ytdlp", url="u", language="en",
+                      subtitles=tracks)  # fmt: skip
+    config = Config(data_dir=tmp_path)
+    transcript = CaptionsBackend(config).transcribe(episode, tmp_path)
+    assert (transcript.model, transcript.language) == ("subtitles:en.vtt", "en")
+    assert transcript.segments == parse_vtt(VTT)
+    assert (tmp_path / "captions.subtitles.en.vtt").read_text() == VTT  # kept for review
+    asked = Config(data_dir=tmp_path, asr={"caption_languages": ["fr"]})
+    assert CaptionsBackend(asked).transcribe(episode, tmp_path).segments == parse_srt(SRT)
+    only_auto = episode.model_copy(update={"subtitles": tracks[2:]})
+    assert CaptionsBackend(config).find(only_auto, tmp_path) is None
+    automatic = Config(data_dir=tmp_path, asr={"automatic_captions": True})
+    transcript = CaptionsBackend(automatic).transcribe(only_auto, tmp_path)
+    assert transcript.model == "automatic:en-orig.vtt" and transcript.language == "en"
+    assert transcript.segments == parse_vtt(ROLLING_VTT)
