@@ -130,23 +130,47 @@ def child_memory(model_path: str, audio: str, work: str) -> None:
     episode, folder = _episode_folder(Path(audio), Path(work), "long")
     backend = WhisperBackend(config, model=model)
     baseline = _rss_mb()
+    print(json.dumps({"baseline_rss_mb": baseline}), flush=True)
     start = time.perf_counter()
     transcript = backend.transcribe(episode, folder)  # type: ignore[arg-type]
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"baseline_rss_mb": baseline, "peak_rss_mb": peak,
                       "step_peak_mb": peak - baseline, "step_s": seconds,
-                      "windows": len({round(a) for a, _ in backend.decoded_clips}),
+                      "clips": len(backend.decoded_clips),
                       "segments": len(transcript.segments)}))  # fmt: skip
 
 
-def memory(model_path: Path, work: Path, hours: float) -> dict[str, float]:
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def memory(model_path: Path, work: Path, hours: float, budget: float | None) -> dict[str, float]:
+    """Run the step in a child; past ``budget`` seconds stop it and report the peak so far
+    (the VAD pass over the whole file comes first, then window after window alike)."""
     long = make_long(make_block(work), hours * 3600, work / f"{hours:g}-hours.mp3")
-    done = subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, __file__, "--child", str(model_path), str(long), str(work)],
-        capture_output=True, text=True, check=True,
+        stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    assert child.stdout is not None
+    baseline = json.loads(child.stdout.readline())["baseline_rss_mb"]
+    start = time.perf_counter()
+    peak = 0.0
+    while child.poll() is None:
+        peak = max(peak, _peak_mb(child.pid))
+        if budget is not None and time.perf_counter() - start > budget:
+            child.terminate()
+            child.wait()
+            return {"baseline_rss_mb": baseline, "peak_rss_mb": peak,
+                    "step_peak_mb": peak - baseline, "step_s": time.perf_counter() - start,
+                    "clips": -1, "segments": -1, "complete": False}  # fmt: skip
+        time.sleep(0.5)
+    result = json.loads(child.stdout.read().strip().splitlines()[-1])
+    return {**result, "complete": True}
 
 
 def main() -> None:
@@ -155,6 +179,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--hours", type=float, default=3.0)
     parser.add_argument("--skip-long", action="store_true")
+    parser.add_argument("--budget", type=float, help="stop the long run after this many s")
     parser.add_argument("--skip-ratio", action="store_true")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -176,11 +201,12 @@ def main() -> None:
               f"(ratio {r['ratio_same_options']:.2f}), {r['bare_defaults_s']:.1f} s with its "
               f"defaults (ratio {r['ratio_defaults']:.2f})", flush=True)  # fmt: skip
     if not args.skip_long:
-        m = memory(model, work, args.hours)
+        m = memory(model, work, args.hours, args.budget)
+        done = (f"{m['step_s']:.0f} s, {m['clips']} speech clips, {m['segments']} segments"
+                if m["complete"] else f"stopped after {m['step_s']:.0f} s (--budget)")  # fmt: skip
         print(f"{args.hours:g}-hour file: step peak {m['step_peak_mb']:.0f} MB above the "
               f"{m['baseline_rss_mb']:.0f} MB of torch + model (process peak "
-              f"{m['peak_rss_mb']:.0f} MB); {m['step_s']:.0f} s, {m['windows']} windows, "
-              f"{m['segments']} segments")  # fmt: skip
+              f"{m['peak_rss_mb']:.0f} MB); {done}")  # fmt: skip
 
 
 if __name__ == "__main__":
