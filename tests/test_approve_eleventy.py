@@ -37,11 +37,19 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def eleventy_modules(request: pytest.FixtureRequest) -> Path:
+def eleventy_modules(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """``node_modules`` holding Eleventy, installed once and cached across runs."""
     if not shutil.which("npm") or not shutil.which("node"):
         pytest.skip("Node.js and npm are needed (apt-get install -y nodejs npm)")
-    cache = Path(request.config.cache.mkdir("podpost-eleventy"))
+    # pytest's cache when it is on (-p no:cacheprovider turns it off), else this run's tmp.
+    store = getattr(request.config, "cache", None)
+    cache = (
+        Path(store.mkdir("podpost-eleventy"))
+        if store is not None
+        else tmp_path_factory.mktemp("podpost-eleventy")
+    )
     modules = cache / "node_modules"
     with FileLock(str(cache / ".install.lock")):
         if not (modules / ".bin" / "eleventy").exists():

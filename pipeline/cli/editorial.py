@@ -8,11 +8,8 @@ import typer
 
 from pipeline import store
 from pipeline.cli.common import settings
-from pipeline.editorial import build_post
-from pipeline.editorial.build import RESULT_FILE
 from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
-from pipeline.llm import make_client
 from pipeline.models import Episode, Turns
 from pipeline.post_render import load_template, render_post
 
@@ -45,6 +42,11 @@ def register(app: typer.Typer) -> None:
         Finished work is cached in <folder>/editorial/: running again makes no request,
         and an interrupted run resumes where it stopped.
         """
+        # Imported here: the openai SDK alone costs ~0.5 s, which every other command would pay.
+        from pipeline.editorial import build_post
+        from pipeline.editorial.build import RESULT_FILE
+        from pipeline.llm import make_client
+
         config = settings(ctx).config(
             editorial={"target_language": target_language}, llm={"model": model}
         )
