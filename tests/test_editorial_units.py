@@ -227,3 +227,18 @@ def test_assembly_bolds_terms_and_glosses_only_the_first_mention():
 def test_a_bare_list_answer_is_read_as_the_turns():
     value = TranslateOut.model_validate([{"id": 3, "source_start": "a", "translation": "b"}])
     assert value.turns == [TurnOut(id="3", source_start="a", translation="b")]
+
+
+def test_placeholder_speakers_are_neither_people_nor_the_guest():
+    from pipeline.config import Config
+    from pipeline.editorial.build import front_matter
+    from pipeline.editorial.wire import AnalysisOut
+    from pipeline.models import Episode
+
+    episode = Episode(id="e", source="s", kind="local", url="file:///s.mp3", show="Show")
+    analysis = AnalysisOut(
+        title="t", summary="s", guest="Speaker 2", people=["Ana Ruiz", "Speaker 2"],
+        category="ai-ml", area="tech-engineering",
+    )  # fmt: skip
+    front = front_matter(episode, analysis, Config(), {"Speaker 2"})
+    assert (front.guest, front.people) == ("", ["Ana Ruiz"])

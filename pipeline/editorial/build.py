@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,12 +66,15 @@ class EditorialResult:
         return write_atomic(path, json.dumps(self.summary(), ensure_ascii=False, indent=2))
 
 
-def front_matter(episode: Episode, analysis: AnalysisOut, config: Config) -> FrontMatter:
+def front_matter(
+    episode: Episode, analysis: AnalysisOut, config: Config, placeholders: Collection[str] = ()
+) -> FrontMatter:
+    """``placeholders`` are speaker names like "Speaker 2": never people, never the guest."""
     show = " ".join((episode.show or episode.uploader or "").split())
     return FrontMatter(
         author=show,
         date=(episode.date or dt.date.today()).isoformat(),
-        guest=analysis.guest,
+        guest="" if analysis.guest in placeholders else analysis.guest,
         layout=config.post.layout,
         source=episode.url,
         speaker=show,
@@ -84,7 +87,7 @@ def front_matter(episode: Episode, analysis: AnalysisOut, config: Config) -> Fro
         category=analysis.category,
         area=analysis.area,
         project=list(config.post.project),
-        people=analysis.people,
+        people=[name for name in analysis.people if name not in placeholders],
         companies_orgs=analysis.companies_orgs,
         products_models=analysis.products_models,
         media_books=analysis.media_books,
@@ -148,7 +151,9 @@ def build_post(
         turns.turns, units, results, failed, analysis.out.glossary, source_name
     )
     post = Post(
-        front=front_matter(episode, analysis.out, config),
+        front=front_matter(
+            episode, analysis.out, config, {s.name for s in turns.speakers if not s.known}
+        ),
         sections=sections_from_outline(post_turns, analysis.out.sections),
     )
     return EditorialResult(
