@@ -74,14 +74,14 @@ def _episode_folder(audio: Path, work: Path, name: str) -> tuple[object, Path]:
     return episode, folder
 
 
-def time_ratio(model_path: Path, work: Path) -> dict[str, float]:
+def time_ratio(model_path: Path, work: Path, minutes: float, asr: dict) -> dict[str, float]:
     import whisper
 
     from pipeline.asr.whisper_backend import WhisperBackend, load_model
     from pipeline.config import Config
 
-    ten = make_long(make_block(work), 600, work / "ten-minutes.mp3")
-    config = Config(data_dir=work / "data", asr={"model": str(model_path)})
+    ten = make_long(make_block(work), minutes * 60, work / f"{minutes:g}-minutes.mp3")
+    config = Config(data_dir=work / "data", asr={"model": str(model_path), **asr})
     asr = config.asr
     model = load_model(str(model_path), "cpu")
     episode, folder = _episode_folder(ten, work, "ten")
@@ -89,6 +89,7 @@ def time_ratio(model_path: Path, work: Path) -> dict[str, float]:
     start = time.perf_counter()
     WhisperBackend(config, model=model).transcribe(episode, folder)  # type: ignore[arg-type]
     step = time.perf_counter() - start
+    print(f"  step: {step:.1f} s", flush=True)
 
     same = dict(
         language="en", temperature=tuple(asr.temperatures), condition_on_previous_text=False,
@@ -100,6 +101,7 @@ def time_ratio(model_path: Path, work: Path) -> dict[str, float]:
     start = time.perf_counter()
     whisper.transcribe(model, str(ten), **same)
     bare_same = time.perf_counter() - start
+    print(f"  bare, same options: {bare_same:.1f} s", flush=True)
 
     start = time.perf_counter()
     whisper.transcribe(model, str(ten), language="en", fp16=False)
@@ -181,6 +183,10 @@ def main() -> None:
     parser.add_argument("--skip-long", action="store_true")
     parser.add_argument("--budget", type=float, help="stop the long run after this many s")
     parser.add_argument("--skip-ratio", action="store_true")
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument(
+        "--no-fallback", action="store_true", help="temperature 0 only, in both runs (faster)"
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -195,8 +201,9 @@ def main() -> None:
         model = build_checkpoint(work / "tiny-random.pt", seed=0)
     print(f"checkpoint: {model}")
     if not args.skip_ratio:
-        r = time_ratio(model, work)
-        print(f"10-minute file: step {r['step_s']:.1f} s; bare whisper.transcribe "
+        asr = {"temperatures": [0.0]} if args.no_fallback else {}
+        r = time_ratio(model, work, args.minutes, asr)
+        print(f"{args.minutes:g}-minute file: step {r['step_s']:.1f} s; bare whisper.transcribe "
               f"{r['bare_same_options_s']:.1f} s with the same options "
               f"(ratio {r['ratio_same_options']:.2f}), {r['bare_defaults_s']:.1f} s with its "
               f"defaults (ratio {r['ratio_defaults']:.2f})", flush=True)  # fmt: skip
