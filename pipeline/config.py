@@ -132,11 +132,12 @@ class Config(_Section):
         return self.drafts_dir or self.data_dir / "drafts"
 
 
-def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested dicts merge key by key; anything else in ``extra`` replaces what ``base`` has."""
     merged = dict(base)
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -218,9 +219,9 @@ def load_config(
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
             raise ConfigError(f"cannot read config {file}: {e}", hint="fix the TOML") from e
-    data = _deep_merge(data, _openai_fallbacks(env))
-    data = _deep_merge(data, _from_env(env))
-    data = _deep_merge(data, _drop_none(overrides or {}))
+    data = deep_merge(data, _openai_fallbacks(env))
+    data = deep_merge(data, _from_env(env))
+    data = deep_merge(data, _drop_none(overrides or {}))
     try:
         return Config.model_validate(data)
     except ValidationError as e:

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from pipeline.config import Config, load_config
+from pipeline.config import Config, deep_merge, load_config
 
 
 @dataclass(frozen=True)
@@ -23,18 +23,8 @@ class Settings:
         return load_config(
             Path(self.config_path) if self.config_path else None,
             env=os.environ,
-            overrides=_merge(base, overrides),
+            overrides=deep_merge(base, overrides),
         )
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def settings(ctx: typer.Context) -> Settings:

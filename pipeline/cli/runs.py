@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from pipeline.cli.common import Settings, settings
-from pipeline.config import Config
+from pipeline.config import Config, deep_merge
 from pipeline.errors import InputFileError, PodpostError, UsageError
 from pipeline.runs import RUN_FILE, load_state, status
 
@@ -58,20 +58,10 @@ def _drop_empty(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def _flow_overrides(s: Settings, overrides: dict[str, Any]) -> dict[str, Any]:
     """What the flow needs to rebuild the same Config: the global --data-dir plus flags."""
     base = {"data_dir": str(Path(s.data_dir).expanduser().resolve())} if s.data_dir else {}
-    return _merge(base, overrides)
+    return deep_merge(base, overrides)
 
 
 def prepare_prefect() -> None:
