@@ -88,6 +88,13 @@ def test_sixty_seconds_end_to_end_through_the_cli(tmp_path, audio, config_path, 
     assert store.load(path, Transcript) == transcript
 
 
+def _own_model(path: Path):
+    """A model of our own: hooks on it must not reach the process-wide cached one."""
+    import whisper
+
+    return whisper.load_model(str(path), device="cpu")
+
+
 class _Stop(Exception):
     pass
 
@@ -117,7 +124,7 @@ def test_vad_keeps_the_silences_out_of_decoding(tmp_path, audio, whisper_checkpo
     episode = fetch_episode(str(source), config)
     folder = store.episode_dir(config, episode.id)
 
-    backend = WhisperBackend(config)
+    backend = WhisperBackend(config, model=_own_model(whisper_checkpoint))
     frames = _encoder_inputs(backend)
     transcript = transcribe_episode(episode, folder, config, backend=backend)
     # whisper was given one clip: the speech (plus VAD padding), never the silences
@@ -131,7 +138,7 @@ def test_vad_keeps_the_silences_out_of_decoding(tmp_path, audio, whisper_checkpo
     # without VAD the same decoder is fed a full 30-second window of silence first
     # (stopped right there: decoding the rest with a random model proves nothing more)
     plain = Config(data_dir=tmp_path / "data", asr={**config.asr.model_dump(), "vad": False})
-    backend = WhisperBackend(plain)
+    backend = WhisperBackend(plain, model=_own_model(whisper_checkpoint))
     frames = _encoder_inputs(backend, stop_after=1)
     with pytest.raises(_Stop):
         transcribe_episode(episode, folder, plain, backend=backend)
