@@ -526,6 +526,7 @@ def _short_problem(e: Exception) -> str:
 
 # --- backends by name -----------------------------------------------------------------
 
+
 class LLMClient(Protocol):
     """What stages need from a client; tests may hand them any object with these."""
 
