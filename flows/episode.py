@@ -169,7 +169,8 @@ def step_transcribe(job: Job) -> Transcript:
     def compute() -> Transcript:
         assert job.episode is not None
         job.report.start("transcribe", f"{job.config.asr.backend} backend")
-        return transcribe_episode(job.episode, job.folder, job.config)
+        with job.report.bar("transcription (audio seconds)", job.episode.duration) as update:
+            return transcribe_episode(job.episode, job.folder, job.config, progress=update)
 
     _step(job, "transcribe", transcribe_key(job), [store.TRANSCRIPT_FILE], compute)
     return store.load(path, Transcript)

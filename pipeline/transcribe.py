@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline import store
-from pipeline.asr import AsrBackend, make_backend
+from pipeline.asr import AsrBackend, Progress, make_backend
 from pipeline.config import Config
 from pipeline.errors import InputFileError
 from pipeline.models import Episode, Transcript
@@ -25,9 +25,10 @@ def transcribe_episode(
     config: Config,
     *,
     backend: AsrBackend | None = None,
+    progress: Progress | None = None,
 ) -> Transcript:
     backend = backend or make_backend(config.asr.backend, config)
-    transcript = backend.transcribe(episode, Path(episode_dir))
+    transcript = backend.transcribe(episode, Path(episode_dir), progress)
     store.save(Path(episode_dir) / store.TRANSCRIPT_FILE, transcript)
     return transcript
 

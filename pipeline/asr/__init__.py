@@ -12,6 +12,7 @@ a whisper backend is built.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -19,11 +20,16 @@ from pipeline.config import Config
 from pipeline.models import Episode, Transcript
 from pipeline.registry import Registry
 
+# Called with (seconds of audio done, seconds in all) as decoding advances.
+Progress = Callable[[float, float], None]
+
 
 class AsrBackend(Protocol):
     name: str
 
-    def transcribe(self, episode: Episode, episode_dir: Path) -> Transcript: ...
+    def transcribe(
+        self, episode: Episode, episode_dir: Path, progress: Progress | None = None
+    ) -> Transcript: ...
 
 
 ASR_BACKENDS: Registry[AsrBackend] = Registry("ASR", "asr.backend")

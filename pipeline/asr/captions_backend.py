@@ -17,12 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.captions import caption_format, parse_captions
 from pipeline.config import Config
 from pipeline.errors import TranscriptionError
 from pipeline.fsutil import write_atomic
 from pipeline.models import Episode, SubtitleTrack, Transcript
+
+if TYPE_CHECKING:  # pipeline.asr imports this module
+    from pipeline.asr import Progress
 
 
 @dataclass
@@ -106,7 +110,9 @@ class CaptionsBackend:
             raise TranscriptionError(f"caption file {source.file} is missing from {episode_dir}")
         return raw.decode("utf-8-sig", errors="replace")
 
-    def transcribe(self, episode: Episode, episode_dir: Path) -> Transcript:
+    def transcribe(
+        self, episode: Episode, episode_dir: Path, progress: Progress | None = None
+    ) -> Transcript:
         source = self.find(episode, episode_dir)
         if source is None:
             raise TranscriptionError(
@@ -133,11 +139,13 @@ class AutoBackend:
         self.captions = CaptionsBackend(config)
         self._whisper = whisper
 
-    def transcribe(self, episode: Episode, episode_dir: Path) -> Transcript:
+    def transcribe(
+        self, episode: Episode, episode_dir: Path, progress: Progress | None = None
+    ) -> Transcript:
         if self.captions.find(episode, episode_dir, automatic=False) is not None:
             return self.captions.transcribe(episode, episode_dir)
         if self._whisper is None:
             from pipeline.asr.whisper_backend import WhisperBackend
 
             self._whisper = WhisperBackend(self.config)
-        return self._whisper.transcribe(episode, episode_dir)  # type: ignore[attr-defined]
+        return self._whisper.transcribe(episode, episode_dir, progress)  # type: ignore[attr-defined]

@@ -30,13 +30,16 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.asr.audio import PcmFile, decode_pcm
 from pipeline.asr.vad import speech_regions
 from pipeline.config import Config
 from pipeline.errors import ConfigError, TranscriptionError
 from pipeline.models import Episode, Segment, Transcript, Word
+
+if TYPE_CHECKING:  # pipeline.asr imports this module
+    from pipeline.asr import Progress
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +143,9 @@ class WhisperBackend:
     def model_name(self) -> str:
         return self.asr.model
 
-    def transcribe(self, episode: Episode, episode_dir: Path) -> Transcript:
+    def transcribe(
+        self, episode: Episode, episode_dir: Path, progress: Progress | None = None
+    ) -> Transcript:
         if not episode.audio_file or not (episode_dir / episode.audio_file).is_file():
             raise TranscriptionError(
                 f"episode {episode.id} has no audio in {episode_dir}",
@@ -163,6 +168,8 @@ class WhisperBackend:
                 result = self._decode(pcm, window, language, initial_prompt(episode))
                 language = language or result.get("language")
                 segments += self._segments(result["segments"], window)
+                if progress is not None:
+                    progress(window.end, total)
         segments = _drop_repeats(segments)
         if not segments:
             log.warning("no speech found in %s", episode.audio_file)
