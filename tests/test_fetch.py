@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from pipeline import store
-from pipeline.cli import main
 from pipeline.config import Config
 from pipeline.errors import SourceError, TransientError
 from pipeline.feeds import list_feed
 from pipeline.fetch import classify_ytdlp_error, fetch_episode
 from pipeline.models import Episode
+from tests.cli_helpers import cli
 from tests.fixtures.media import VOICES, html_page, rss_feed
 
 pytestmark = pytest.mark.slow
@@ -25,16 +25,6 @@ pytestmark = pytest.mark.slow
 TAGS = {"title": "Ep 7: On Tests", "artist": "Jane Host", "album": "The Test Show",
         "date": "2024-05-06", "comment": "We talk about tests."}  # fmt: skip
 LINES = [(VOICES[0], "Welcome back to the show."), (VOICES[1], "Thanks, glad to be here.")]
-
-
-def cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def config_file(tmp_path: Path, **fetch: object) -> Path:

@@ -14,11 +14,11 @@ from pipeline import store
 from pipeline.asr.audio import decode_pcm
 from pipeline.asr.vad import speech_regions
 from pipeline.asr.whisper_backend import WhisperBackend, initial_prompt
-from pipeline.cli import main
 from pipeline.config import Config
 from pipeline.fetch import fetch_episode
 from pipeline.models import Episode, Transcript
 from pipeline.transcribe import transcribe_episode
+from tests.cli_helpers import cli
 from tests.fixtures.media import VOICES
 
 pytestmark = pytest.mark.slow
@@ -31,16 +31,6 @@ SENTENCES = [
     "That is a common path, many people did the same.",
     "Yes, and the tools changed a lot since then.",
 ]
-
-
-def cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
