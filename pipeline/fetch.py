@@ -412,6 +412,9 @@ _YTDLP_PATTERNS: list[tuple[str, type[PodpostError], str, str]] = [
      SourceError, "has no audio stream", "pick a source with sound"),
     (r"unsupported url|no video formats found|no media|unable to extract",
      SourceError, "holds no media yt-dlp can find", "pass the page or file that has the audio"),
+    (r"failed to resolve|name or service not known|nodename nor servname|getaddrinfo failed",
+     TransientError, "could not be reached (its host name does not resolve)",
+     "check the network connection and the host name"),
     (r"http error (429|5\d\d)|timed out|connection (reset|refused|aborted)|temporary failure|"
      r"remote end closed|incomplete read|network is unreachable",
      TransientError, "could not be reached", "try again later"),

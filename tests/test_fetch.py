@@ -271,6 +271,9 @@ def test_ytdlp_messages_become_our_errors() -> None:
             (TransientError, "could not be reached"),
         "ERROR: unable to download video data: <urlopen error timed out>":
             (TransientError, "could not be reached"),
+        "ERROR: [youtube] x: Unable to download API page: HTTPSConnection(host='www.youtube.com',"
+        " port=443): Failed to resolve 'www.youtube.com' ([Errno -2] Name or service not known)":
+            (TransientError, "could not be reached (its host name does not resolve)"),
     }  # fmt: skip
     for message, (cls, text) in cases.items():
         error = classify_ytdlp_error(message, url)
