@@ -309,16 +309,38 @@ def _sidecars(path: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def _probe_new(source: str, config: Config, size: int | None, hint: str) -> MediaFacts:
+    """Probe media not fetched before; refuse it before any copy or download if it has no
+    audio or breaks the duration/size limits."""
+    facts = probe_media(source, config)
+    if not facts.has_audio:
+        raise SourceError(f"{source} has no audio stream", hint=hint)
+    check_limits(source, config, facts.duration, size)
+    return facts
+
+
+def _tag_fields(facts: MediaFacts) -> dict[str, Any]:
+    """Episode fields from a media file's own tags (ID3, MP4, Matroska), the same for a
+    local file and a direct URL."""
+    tags = facts.tags
+    return {
+        "show": tags.get("album") or tags.get("show") or "",
+        "uploader": tags.get("artist") or tags.get("album_artist") or "",
+        "date": _date(tags.get("date") or tags.get("creation_time")),
+        "description": tags.get("comment") or tags.get("description") or "",
+        "duration": facts.duration,
+        "language": _language(tags.get("language")),
+        "chapters": facts.chapters,
+    }
+
+
 def _fetch_local(path: Path, config: Config) -> Episode:
     path = path.resolve()
     episode_id = f"local-{_file_digest(path)}"
     existing = _existing(config, episode_id)
     if existing:
         return existing
-    facts = probe_media(path, config)
-    if not facts.has_audio:
-        raise SourceError(f"{path} has no audio stream", hint="pass an audio or video file")
-    check_limits(str(path), config, facts.duration, None)
+    facts = _probe_new(str(path), config, None, hint="pass an audio or video file")
     folder = store.episode_dir(config, episode_id)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{AUDIO_STEM}{path.suffix.lower()}"
@@ -336,20 +358,13 @@ def _fetch_local(path: Path, config: Config) -> Episode:
         name = f"captions.{language}.{ext}"
         shutil.copyfile(sidecar, folder / name)
         subtitles.append(SubtitleTrack(language=language, ext=ext, name=sidecar.name, file=name))
-    tags = facts.tags
     episode = Episode(
         id=episode_id,
         source=str(path),
         kind="local",
         url=path.as_uri(),
-        title=tags.get("title") or path.stem,
-        show=tags.get("album") or tags.get("show") or "",
-        uploader=tags.get("artist") or tags.get("album_artist") or "",
-        date=_date(tags.get("date") or tags.get("creation_time")),
-        description=tags.get("comment") or tags.get("description") or "",
-        duration=facts.duration,
-        language=_language(tags.get("language")),
-        chapters=facts.chapters,
+        title=facts.tags.get("title") or path.stem,
+        **_tag_fields(facts),
         subtitles=subtitles,
         audio_file=audio,
     )
@@ -638,26 +653,16 @@ def _fetch_direct(url: str, response: HttpResponse, config: Config, progress: An
     existing = _existing(config, episode_id)
     if existing:
         return existing
-    facts = probe_media(url, config)
-    if not facts.has_audio:
-        raise SourceError(f"{url} has no audio stream", hint="pick a source with sound")
-    check_limits(url, config, facts.duration, response.length)
+    facts = _probe_new(url, config, response.length, hint="pick a source with sound")
     folder = store.episode_dir(config, episode_id)
     path = download_media(url, folder, config, progress)
-    tags = facts.tags
     episode = Episode(
         id=episode_id,
         source=url,
         kind="direct",
         url=url,
-        title=tags.get("title") or _url_title(url, response.filename),
-        show=tags.get("album") or "",
-        uploader=tags.get("artist") or tags.get("album_artist") or "",
-        date=_date(tags.get("date")),
-        description=tags.get("comment") or tags.get("description") or "",
-        duration=facts.duration,
-        language=_language(tags.get("language")),
-        chapters=facts.chapters,
+        title=facts.tags.get("title") or _url_title(url, response.filename),
+        **_tag_fields(facts),
         audio_file=_only_audio(path, facts, folder),
     )
     return _save(episode, config)
