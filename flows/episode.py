@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
 
 from flows.progress import Reporter
 from pipeline import store
@@ -43,6 +44,7 @@ from pipeline.models import Episode, Post, Transcript, Turns
 from pipeline.runs import EpisodeRun, digest, episode_lock, fingerprint, load_state
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)  # a step's saved result
 
 POST_FILE = "post.json"  # the editorial result; `podpost render` renders it again
 TASK_RETRIES = 2
@@ -96,16 +98,18 @@ def _step(
     step: str,
     key: str,
     outputs: list[str],
-    compute: Callable[[], T],
+    compute: Callable[[], M],
+    model: type[M],
     *,
     force: bool = False,
-) -> T | None:
-    """Run ``compute`` unless the step is fresh; record it in run.json when it finishes."""
+) -> M:
+    """Run ``compute`` unless the step is fresh (then its saved result, ``outputs[0]``, is
+    loaded); record it in run.json when it finishes."""
     assert job.run is not None
     if not force and job.run.fresh(step, key):
         job.skipped.append(step)
         job.report.skip(step)
-        return None
+        return store.load(job.folder / outputs[0], model)
     job.run.start_step(step)
     started = time.monotonic()
     result = compute()
@@ -164,16 +168,15 @@ def transcribe_key(job: Job) -> str:
 def step_transcribe(job: Job) -> Transcript:
     from pipeline.transcribe import transcribe_episode
 
-    path = job.folder / store.TRANSCRIPT_FILE
-
     def compute() -> Transcript:
         assert job.episode is not None
         job.report.start("transcribe", f"{job.config.asr.backend} backend")
         with job.report.bar("transcription (audio seconds)", job.episode.duration) as update:
             return transcribe_episode(job.episode, job.folder, job.config, progress=update)
 
-    _step(job, "transcribe", transcribe_key(job), [store.TRANSCRIPT_FILE], compute)
-    return store.load(path, Transcript)
+    return _step(
+        job, "transcribe", transcribe_key(job), [store.TRANSCRIPT_FILE], compute, Transcript
+    )
 
 
 def turns_key(job: Job) -> str:
@@ -198,8 +201,7 @@ def step_turns(job: Job, transcript: Transcript) -> Turns:
         store.save(path, turns)
         return turns
 
-    _step(job, "turns", turns_key(job), [store.TURNS_FILE], compute)
-    return store.load(path, Turns)
+    return _step(job, "turns", turns_key(job), [store.TURNS_FILE], compute, Turns)
 
 
 def editorial_key(job: Job) -> str:
@@ -246,11 +248,11 @@ def step_editorial(job: Job, turns: Turns) -> Post:
         store.save(path, result.post)
         return result.post
 
+    key = editorial_key(job)
     try:
-        _step(job, "editorial", editorial_key(job), [POST_FILE], compute, force=job.retry_failed)
+        return _step(job, "editorial", key, [POST_FILE], compute, Post, force=job.retry_failed)
     finally:
         job.count_tokens()
-    return store.load(path, Post)
 
 
 def step_render(job: Job, post: Post) -> str:
