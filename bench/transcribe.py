@@ -6,7 +6,8 @@
 2. Memory: the step's peak RSS on a 3-hour file (made with ffmpeg), in a child process,
    minus the RSS after torch and the model are loaded. Target <= 1.5 GB.
 
-Usage: .venv/bin/python bench/transcribe.py [--model PATH] [--skip-long] [--workdir DIR]
+Usage: .venv/bin/python bench/transcribe.py [--model PATH] [--asr KEY=JSON] [--skip-long]
+       [--skip-ratio] [--budget S] [--workdir DIR]
 Without --model a tiny random checkpoint (seed 0, tests/fixtures/whisper_model.py) is used:
 its words are noise, but whisper runs the same code per window as with real weights.
 The audio is espeak-ng conversation with pauses and an 8 s break every minute or so.
@@ -36,6 +37,15 @@ SENTENCES = [
     "And the quality held up on long recordings, like three hour interviews?",
     "It did, once we stopped decoding silence and music between the segments.",
 ]
+
+# whisper's released shapes (whisper/__init__.py _MODELS; n_mels 80, n_vocab 51865 as the
+# test checkpoint): random weights of these sizes cost per window what the real ones do
+REAL_DIMS = {
+    "tiny": {"n_audio_state": 384, "n_audio_head": 6, "n_audio_layer": 4, "n_text_ctx": 448,
+             "n_text_state": 384, "n_text_head": 6, "n_text_layer": 4},
+    "base": {"n_audio_state": 512, "n_audio_head": 8, "n_audio_layer": 6, "n_text_ctx": 448,
+             "n_text_state": 512, "n_text_head": 8, "n_text_layer": 6},
+}  # fmt: skip
 
 
 def _run(command: list[str]) -> None:
@@ -85,6 +95,10 @@ def time_ratio(model_path: Path, work: Path, minutes: float, asr: dict) -> dict[
     asr = config.asr
     model = load_model(str(model_path), "cpu")
     episode, folder = _episode_folder(ten, work, "ten")
+    # Pay one-time costs before either clock starts: numba compiles whisper's DTW (word
+    # timestamps) on first use, about 2 s, which would otherwise land on whichever runs first.
+    whisper.transcribe(model, str(ten), clip_timestamps=[0.0, 5.0], word_timestamps=True,
+                       language="en", fp16=False)  # fmt: skip
 
     start = time.perf_counter()
     WhisperBackend(config, model=model).transcribe(episode, folder)  # type: ignore[arg-type]
@@ -178,6 +192,13 @@ def memory(model_path: Path, work: Path, hours: float, budget: float | None) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, help="a whisper .pt checkpoint")
+    parser.add_argument(
+        "--dims",
+        choices=["test", *REAL_DIMS],
+        default="test",
+        help="without --model: the shape of the random checkpoint (test: the suite's 3.5 M "
+        "parameters; tiny/base: whisper's real sizes, so a window costs what it does for real)",
+    )
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--hours", type=float, default=3.0)
     parser.add_argument("--skip-long", action="store_true")
@@ -185,7 +206,12 @@ def main() -> None:
     parser.add_argument("--skip-ratio", action="store_true")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument(
-        "--no-fallback", action="store_true", help="temperature 0 only, in both runs (faster)"
+        "--asr",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="an [asr] setting for both runs, e.g. temperatures=[0] or "
+        "hallucination_silence_threshold=null (repeatable)",
     )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -198,10 +224,12 @@ def main() -> None:
     if model is None:
         from tests.fixtures.whisper_model import build_checkpoint
 
-        model = build_checkpoint(work / "tiny-random.pt", seed=0)
+        dims = REAL_DIMS.get(args.dims, {})
+        model = build_checkpoint(work / f"{args.dims}-random.pt", seed=0, **dims)
     print(f"checkpoint: {model}")
     if not args.skip_ratio:
-        asr = {"temperatures": [0.0]} if args.no_fallback else {}
+        asr = {key: json.loads(value) for key, value in (a.split("=", 1) for a in args.asr)}
+        print(f"[asr] overrides: {asr or 'none'}")
         r = time_ratio(model, work, args.minutes, asr)
         print(f"{args.minutes:g}-minute file: step {r['step_s']:.1f} s; bare whisper.transcribe "
               f"{r['bare_same_options_s']:.1f} s with the same options "

@@ -136,6 +136,36 @@ def test_vad_keeps_the_silences_out_of_decoding(tmp_path, audio, whisper_checkpo
     assert frames == [3000]
 
 
+def test_speech_around_a_pause_is_joined_into_one_window(tmp_path, audio, whisper_checkpoint):
+    """Two stretches of speech 12 s apart: whisper hears them end to end in one 30-second
+    window (not one window per stretch), and the times come back on the episode's clock."""
+    lines = [(VOICES[0], " ".join(SENTENCES[:2])), (VOICES[1], " ".join(SENTENCES[2:4]))]
+    source = audio.speech(lines, "mp3", gap=12.0)
+    config = Config(
+        data_dir=tmp_path / "data",
+        asr={"model": str(whisper_checkpoint), "temperatures": [0.0], "language": "en"},
+    )
+    episode = fetch_episode(str(source), config)
+    backend = WhisperBackend(config, model=_own_model(whisper_checkpoint))
+    frames = _encoder_inputs(backend)
+    transcript = transcribe_episode(
+        episode, store.episode_dir(config, episode.id), config, backend=backend
+    )
+    first, second = backend.decoded_clips
+    assert second[0] - first[1] > 10.0  # the pause stayed out
+    speech = (first[1] - first[0]) + (second[1] - second[0])
+    assert speech < 30.0
+    # the first window holds both stretches (whisper may then look again at the last
+    # frames after the last word it timed; the encoder also runs again to time words)
+    assert abs(frames[0] - speech * 100) <= 2 and max(frames) <= frames[0]
+    assert transcript.segments
+    for segment in transcript.segments:
+        assert any(a <= segment.start < b for a, b in backend.decoded_clips)
+        assert any(a < segment.end <= b for a, b in backend.decoded_clips)
+        for word in segment.words:
+            assert any(a <= word.start <= b for a, b in backend.decoded_clips)
+
+
 @pytest.mark.parametrize("engine", ["silero", "webrtc"])
 def test_vad_engines_find_the_speech(engine, tmp_path, audio) -> None:
     source = audio.speech("One short sentence in the middle of nothing.", lead=5, tail=5)

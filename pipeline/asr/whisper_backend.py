@@ -9,8 +9,9 @@ Public API:
     initial_prompt(episode) -> str | None
 
 How (the field's lessons for 1-3 hour audio):
-- VAD first (silero-vad, offline): only speech regions are decoded, passed to whisper as
-  ``clip_timestamps``, so silence and music cannot turn into invented text.
+- VAD first (silero-vad, offline): only speech regions are decoded, joined end to end
+  (:mod:`pipeline.asr.timeline` maps times back), so silence and music cannot turn into
+  invented text and decoding time follows the amount of speech.
 - The episode is decoded once to 16 kHz PCM on disk and given to whisper in windows of at
   most ``[asr] window_seconds`` cut at silences: memory stays flat on 3-hour files.
 - Language from config, else the episode metadata, else detected once (first window).
@@ -18,8 +19,8 @@ How (the field's lessons for 1-3 hour audio):
   show and people names carried into every window, beam search, temperature fallback,
   word timestamps, and ``hallucination_silence_threshold``.
 - Afterwards, segments that are repetition loops (compression ratio), probably not speech
-  (no-speech probability with low log-probability), outside the speech regions, or the same
-  text three or more times in a row are dropped.
+  (no-speech probability with low log-probability), or the same text three or more times
+  in a row are dropped.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from pipeline.asr.audio import PcmFile, decode_pcm
+from pipeline.asr.timeline import Timeline
 from pipeline.asr.vad import speech_regions
 from pipeline.config import Config
 from pipeline.errors import ConfigError, TranscriptionError
@@ -165,9 +169,11 @@ class WhisperBackend:
             self.decoded_clips = []
             segments: list[Segment] = []
             for window in _windows(regions, self.asr.window_seconds):
-                result = self._decode(pcm, window, language, initial_prompt(episode))
-                language = language or result.get("language")
-                segments += self._segments(result["segments"], window)
+                timeline, audio = self._speech(pcm, window)
+                if timeline.duration > 0:
+                    result = self._decode(audio, window, language, initial_prompt(episode))
+                    language = language or result.get("language")
+                    segments += self._segments(result["segments"], timeline)
                 if progress is not None:
                     progress(window.end, total)
         segments = _drop_repeats(segments)
@@ -177,23 +183,26 @@ class WhisperBackend:
             language=language or "en", backend=self.name, model=self.model_name, segments=segments
         )
 
+    def _speech(self, pcm: PcmFile, window: _Window) -> tuple[Timeline, np.ndarray]:
+        """The window's speech regions read and joined end to end (see
+        :mod:`pipeline.asr.timeline`), cut on whole 10 ms frames."""
+        regions: list[tuple[float, float]] = []
+        pieces = []
+        for start, end in window.regions:
+            first = math.floor(start * 100) / 100
+            last = math.floor(min(end, pcm.seconds) * 100) / 100
+            if last > first:
+                regions.append((first, last))
+                pieces.append(pcm.read(first, last))
+        self.decoded_clips += regions
+        audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+        return Timeline.of(regions), audio
+
     def _decode(
-        self, pcm: PcmFile, window: _Window, language: str | None, prompt: str | None
+        self, audio: np.ndarray, window: _Window, language: str | None, prompt: str | None
     ) -> dict[str, Any]:
         import whisper
 
-        audio = pcm.read(window.start, window.end)
-        # Whisper's clip loop never ends when a clip ends past the last mel frame (its
-        # segment size becomes 0 and seek stops moving): clips are whole frames (10 ms),
-        # inside the len(audio) // 160 frames the window has.
-        frames = len(audio) // 160
-        clips: list[float] = []
-        for start, end in window.regions:
-            first = min(frames, math.floor((start - window.start) * 100))
-            last = min(frames, math.floor((end - window.start) * 100))
-            if last > first:
-                clips += [first / 100, last / 100]
-                self.decoded_clips.append((window.start + first / 100, window.start + last / 100))
         beam = self.asr.beam_size if self.asr.beam_size > 1 else None
         try:
             return whisper.transcribe(
@@ -210,7 +219,6 @@ class WhisperBackend:
                 initial_prompt=prompt,
                 carry_initial_prompt=prompt is not None,
                 word_timestamps=True,
-                clip_timestamps=clips,
                 hallucination_silence_threshold=self.asr.hallucination_silence_threshold,
                 beam_size=beam,
                 best_of=self.asr.beam_size if beam else None,
@@ -222,7 +230,7 @@ class WhisperBackend:
                 hint="try another --model or report the episode",
             ) from e
 
-    def _segments(self, raw: list[dict[str, Any]], window: _Window) -> list[Segment]:
+    def _segments(self, raw: list[dict[str, Any]], timeline: Timeline) -> list[Segment]:
         kept = []
         for item in raw:
             text = " ".join(str(item.get("text", "")).split())
@@ -237,12 +245,8 @@ class WhisperBackend:
                 continue
             if _loop(text):
                 continue
-            start = window.start + float(item["start"])
-            region = next((r for r in window.regions if r[0] - 0.05 <= start < r[1]), None)
-            if region is None:
-                continue  # timestamped outside speech: not something that was said
-            end = min(window.start + float(item["end"]), region[1])
-            start = max(start, region[0])
+            start = timeline.start(float(item["start"]))
+            end = timeline.end(float(item["end"]))
             if end <= start:
                 continue
             words = []
@@ -250,8 +254,8 @@ class WhisperBackend:
                 token = str(word.get("word", "")).strip()
                 if not token:
                     continue
-                w_start = min(max(window.start + float(word["start"]), start), end)
-                w_end = min(max(window.start + float(word["end"]), w_start), end)
+                w_start = min(max(timeline.start(float(word["start"])), start), end)
+                w_end = min(max(timeline.end(float(word["end"])), w_start), end)
                 words.append(
                     Word(
                         start=round(w_start, 3),
