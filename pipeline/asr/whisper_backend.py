@@ -110,9 +110,18 @@ class _Window:
 
 
 def _windows(regions: list[tuple[float, float]], limit: float) -> list[_Window]:
-    """Group speech regions into windows no longer than ``limit``, cut between regions."""
+    """Group speech regions into windows no longer than ``limit``, cut between regions.
+
+    A region longer than ``limit`` (VAD off, or talk over music with no pause) is cut
+    every ``limit`` seconds: one window's audio is what memory has to hold."""
     windows: list[_Window] = []
-    for region in regions:
+    pieces = []
+    for start, end in regions:
+        while end - start > limit:
+            pieces.append((start, start + limit))
+            start += limit
+        pieces.append((start, end))
+    for region in pieces:
         if windows and region[1] - windows[-1].start <= limit:
             windows[-1].regions.append(region)
             windows[-1].end = region[1]
