@@ -55,5 +55,6 @@ class Timeline:
     def _at(self, index: int, t: float) -> float:
         if not self.regions:
             return t
-        start, end = self.regions[max(0, index)]
-        return min(end, start + max(0.0, t - self.offsets[max(0, index)]))
+        index = max(0, index)  # before the first region: clamp to its start
+        start, end = self.regions[index]
+        return min(end, start + max(0.0, t - self.offsets[index]))

@@ -197,9 +197,10 @@ class WhisperBackend:
         :mod:`pipeline.asr.timeline`), cut on whole 10 ms frames."""
         regions: list[tuple[float, float]] = []
         pieces = []
+        seconds = pcm.seconds  # a stat() of the PCM file: once per window, not per region
         for start, end in window.regions:
             first = math.floor(start * 100) / 100
-            last = math.floor(min(end, pcm.seconds) * 100) / 100
+            last = math.floor(min(end, seconds) * 100) / 100
             if last > first:
                 regions.append((first, last))
                 pieces.append(pcm.read(first, last))
