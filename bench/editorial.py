@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.config import Config, LLMConfig
 from pipeline.editorial import build_post
-from pipeline.fakellm import FakeLLM, FakeServer
 from pipeline.llm import OpenAIClient, estimate_tokens
+from pipeline.testing.fakellm import FakeLLM, FakeServer
 from tests.editorial_data import make_episode, make_turns
 
 

@@ -58,7 +58,7 @@ def main() -> None:
     from flows.episode import episode_flow, flow_config, run_episode
     from flows.progress import Reporter
     from pipeline.errors import PodpostError
-    from pipeline.fakellm import FakeLLM, FakeServer
+    from pipeline.testing.fakellm import FakeLLM, FakeServer
     from tests.fixtures.flows import captions_vtt, write_config
     from tests.fixtures.media import AudioFactory, MediaServer, rss_feed
 

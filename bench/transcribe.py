@@ -93,8 +93,8 @@ def _episode_folder(audio: Path, work: Path, name: str) -> tuple[object, Path]:
 def time_ratio(model_path: Path, work: Path, minutes: float, asr: dict) -> dict[str, float]:
     import whisper
 
-    from pipeline.asr.whisper_backend import WhisperBackend, load_model
     from pipeline.config import Config
+    from pipeline.transcribe.whisper_backend import WhisperBackend, load_model
 
     ten = make_long(make_block(work), minutes * 60, work / f"{minutes:g}-minutes.mp3")
     config = Config(data_dir=work / "data", asr={"model": str(model_path), **asr})
@@ -135,8 +135,8 @@ def _rss_mb() -> float:
 
 def child_memory(model_path: str, audio: str, work: str, asr: str) -> None:
     """Runs in a child process: load everything, note RSS, run the step, report the peak."""
-    from pipeline.asr.whisper_backend import WhisperBackend, load_model
     from pipeline.config import Config
+    from pipeline.transcribe.whisper_backend import WhisperBackend, load_model
 
     config = Config(data_dir=Path(work) / "data", asr={"model": model_path, **json.loads(asr)})
     model = load_model(model_path, "cpu")

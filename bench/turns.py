@@ -23,9 +23,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.config import Config
-from pipeline.diarize import DIARIZERS, load_audio
 from pipeline.models import Segment, Transcript
-from pipeline.turns import build_turn_list, build_turns, same_text
+from pipeline.turns.diarize import DIARIZERS, load_audio
+from pipeline.turns.segment import build_turn_list, build_turns, same_text
 from tests.fixtures.interview import (
     GUEST,
     GUEST2,
@@ -61,7 +61,7 @@ def _repeat(folder: Path, minutes: float, voices: int) -> tuple[Path, Transcript
 
 def _warm_up() -> None:
     """Import torch, whisper.audio and scikit-learn outside the timings (a one-off ~3 s)."""
-    from pipeline.diarize import diarize_array
+    from pipeline.turns.diarize import diarize_array
 
     diarize_array(np.random.default_rng(0).normal(0, 0.1, SAMPLE_RATE * 3).astype(np.float32))
 

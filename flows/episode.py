@@ -5,18 +5,18 @@ rely on Prefect's result store: the episode folder is the source of truth. Every
 *key* (a hash of the contents of its inputs and of the settings that change its result,
 never the run id); ``run.json`` records the key and fingerprints of the files the step
 wrote, and a rerun skips a step whose key and files are unchanged (see
-:mod:`pipeline.runs`). That holds across processes, machines and a SIGKILL, and a finished
+:mod:`pipeline.run.state`). That holds across processes, machines and a SIGKILL, and a finished
 step is skipped even when the Prefect database is gone. The stages keep their own finer
 caches too (fetch never downloads twice; editorial caches each validated chunk), so an
 interrupted step redoes only its unfinished part.
 
-Tasks retry only on :class:`TransientError` (network hiccups that outlived the stage's own
+Tasks retry only on :class:`NetworkError` (network hiccups that outlived the stage's own
 backoff); everything else fails the run at once with its one-line message, which
 ``run.json`` keeps for ``podpost status``.
 
 A run holds the episode's lock from the moment the episode id is known until the draft is
 written, so two runs of one episode never both write. The draft never overwrites a human
-edit (:mod:`pipeline.drafts`). At the end the run leaves two Prefect artifacts: the draft as
+edit (:mod:`pipeline.review.drafts`). At the end the run leaves two Prefect artifacts: the draft as
 Markdown and the review flags as a table.
 """
 
@@ -37,11 +37,11 @@ from pydantic import BaseModel
 from flows.progress import Reporter
 from pipeline import store
 from pipeline.config import Config, load_config
-from pipeline.drafts import DraftWrite, write_draft
-from pipeline.errors import PodpostError, TransientError
-from pipeline.ledger import Ledger
+from pipeline.errors import PodpostError
 from pipeline.models import Episode, Post, Transcript, Turns
-from pipeline.runs import EpisodeRun, digest, episode_lock, fingerprint, load_state
+from pipeline.review.drafts import DraftWrite, write_draft
+from pipeline.run.ledger import Ledger
+from pipeline.run.state import EpisodeRun, digest, episode_lock, fingerprint, load_state
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)  # a step's saved result
@@ -128,7 +128,7 @@ def fetch_key(job: Job) -> str:
 
 def step_fetch(job: Job) -> Episode:
     """Metadata and audio. Skipped without any network when a finished fetch is on record."""
-    from pipeline.fetch import fetch_episode
+    from pipeline.fetch.core import fetch_episode
 
     known = Ledger.of(job.config).episode_for(source_key(job.source, job.item))
     if known is not None:
@@ -166,7 +166,7 @@ def transcribe_key(job: Job) -> str:
 
 
 def step_transcribe(job: Job) -> Transcript:
-    from pipeline.transcribe import transcribe_episode
+    from pipeline.transcribe.step import transcribe_episode
 
     def compute() -> Transcript:
         assert job.episode is not None
@@ -190,7 +190,7 @@ def turns_key(job: Job) -> str:
 
 
 def step_turns(job: Job, transcript: Transcript) -> Turns:
-    from pipeline.turns import build_turns
+    from pipeline.turns.segment import build_turns
 
     path = job.folder / store.TURNS_FILE
 
@@ -257,7 +257,7 @@ def step_editorial(job: Job, turns: Turns) -> Post:
 
 def step_render(job: Job, post: Post) -> str:
     """Always redone: it is cheap, and the template or config may have changed."""
-    from pipeline.post_render import load_template, render_post
+    from pipeline.post.render import load_template, render_post
 
     assert job.run is not None
     job.run.start_step("render")
@@ -277,8 +277,8 @@ def sha_text(text: str) -> str:
 
 
 def _transient(_task: Any, _task_run: Any, state: Any) -> bool:
-    """Retry a task only when it failed on a TransientError."""
-    return isinstance(state.data, TransientError)
+    """Retry a task only when it failed on a retryable error."""
+    return bool(getattr(state.data, "retryable", False))
 
 
 def _task(name: str, fn: Callable[..., T]) -> Any:
@@ -330,7 +330,7 @@ def artifact_key(kind: str, episode_id: str) -> str:
 def _artifacts(job: Job, written: DraftWrite, text: str) -> None:
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    from pipeline import review
+    from pipeline.review import flags as review
 
     assert job.episode is not None
     flags = review.review_draft(written.path, episodes_dir=job.config.episodes_dir).flags
@@ -444,7 +444,7 @@ def episode_flow(
 
 def rerender(folder: Path, config: Config) -> DraftWrite:
     """`podpost render`: the draft again from the stored editorial result; no ASR, no LLM."""
-    from pipeline.post_render import load_template, render_post
+    from pipeline.post.render import load_template, render_post
 
     folder = Path(folder)
     post = store.load(folder / POST_FILE, Post)

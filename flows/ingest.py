@@ -1,6 +1,6 @@
 """The ingest flow: list a feed, run the episode flow for each item not yet done.
 
-The ledger (:mod:`pipeline.ledger`, SQLite in the data directory) says which items of a
+The ledger (:mod:`pipeline.run.ledger`, SQLite in the data directory) says which items of a
 feed are done. Items that are not (new ones, and ones that failed before) run through
 :func:`flows.episode.episode_flow` as child flows, at most ``concurrency`` at once (a
 Prefect thread-pool task runner). One failing item is recorded with its error and does not
@@ -25,8 +25,8 @@ from flows.episode import episode_flow, flow_config, source_key
 from flows.progress import Reporter
 from pipeline.config import Config
 from pipeline.errors import PodpostError
-from pipeline.ledger import Ledger
-from pipeline.runs import digest, load_state
+from pipeline.run.ledger import Ledger
+from pipeline.run.state import digest, load_state
 
 DEFAULT_CONCURRENCY = 2
 
@@ -134,7 +134,7 @@ def run_ingest(
     report: Reporter | None = None,
 ) -> IngestSummary:
     """Must run inside a flow (the items are submitted as tasks)."""
-    from pipeline.feeds import FeedItem, list_feed
+    from pipeline.fetch.feeds import FeedItem, list_feed
 
     report = report or Reporter()
     items = list_feed(feed, config)

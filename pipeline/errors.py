@@ -1,4 +1,24 @@
-"""The errors podpost raises on purpose.
+"""The errors podpost raises on purpose: one hierarchy, drawn here.
+
+    PodpostError                    exit 1   (retryable: False unless said)
+    ├── UsageError                  exit 2   the user asked for something that cannot work
+    │   ├── InputFileError                   a file is missing, unreadable, not UTF-8/JSON/YAML
+    │   │   └── PostFormatError              a post does not follow FORMAT.md (with its line)
+    │   ├── ConfigError                      invalid configuration
+    │   │   ├── UnknownBackendError          lists the valid names
+    │   │   └── MissingDependencyError       says what to install or set
+    │   └── EditError                        a preview edit that would not give a valid post
+    ├── SourceError                 exit 3   an episode source cannot be fetched
+    ├── NetworkError                exit 4   a host could not be reached (retryable)
+    ├── TranscriptionError          exit 5   decoding or ASR failed
+    ├── LLMError                    exit 6   the LLM endpoint failed (retryable on 429/5xx)
+    │   └── LLMOutputError                   it answered, but not usably (callers may repair)
+    │       ├── LLMTruncatedError            the answer was cut off
+    │       └── LLMRefusalError              the model refused
+    └── DraftConflictError          exit 7   a human edit, a different file, or a held lock
+
+``retryable`` is an attribute, not a branch of the tree: whether trying again may help is
+independent of what failed, and every retry layer asks ``error.retryable``.
 
 Every message says what went wrong *and* what to do about it, in one line, so the CLI
 can print it as is. Third-party exceptions are translated at the boundary where they
@@ -7,15 +27,22 @@ happen and chained with ``raise ... from e`` so the traceback stays available in
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PodpostError(Exception):
     """Base class. ``exit_code`` is what the CLI exits with."""
 
     exit_code = 1
+    retryable = False
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, retryable: bool | None = None
+    ) -> None:
         self.message = message
         self.hint = hint
+        if retryable is not None:
+            self.retryable = retryable
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
@@ -59,23 +86,52 @@ class SourceError(PodpostError):
     exit_code = 3
 
 
-class TransientError(PodpostError):
-    """A failure worth retrying (network hiccup, 429, 5xx, timeout)."""
+class NetworkError(PodpostError):
+    """A host could not be reached, or answered with a temporary failure (429, 5xx, timeout)."""
 
     exit_code = 4
+    retryable = True
 
 
 class TranscriptionError(PodpostError):
+    """Decoding the audio or running the ASR model failed."""
+
     exit_code = 5
 
 
 class LLMError(PodpostError):
-    """The LLM endpoint failed in a way retries cannot fix (auth, unknown model, refusal)."""
+    """The LLM endpoint failed: auth, unknown model, unreachable; ``retryable`` on 429/5xx."""
 
     exit_code = 6
+
+
+class LLMOutputError(LLMError):
+    """The endpoint answered, but not with something usable; callers may repair.
+
+    ``usage`` (a :class:`pipeline.llm.Usage`) counts the requests that led here.
+    """
+
+    usage: Any = None  # set where raised
+
+
+class LLMTruncatedError(LLMOutputError):
+    """``finish_reason == "length"``: the answer was cut off; ask for less at a time."""
+
+
+class LLMRefusalError(LLMOutputError):
+    """The model refused (a ``refusal`` field or ``finish_reason == "content_filter"``)."""
 
 
 class DraftConflictError(PodpostError):
     """Writing would overwrite a human edit or a different file, or another run holds the lock."""
 
     exit_code = 7
+
+
+class EditError(UsageError):
+    """An edit in the preview that would not give a valid post; ``problems`` are checker lines."""
+
+    def __init__(self, reason: str, problems: list[str] | None = None) -> None:
+        self.reason = reason
+        self.problems = problems or []
+        super().__init__(reason)

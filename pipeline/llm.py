@@ -1,7 +1,7 @@
 """The LLM client: any OpenAI-compatible endpoint, structured output, our own retries.
 
 Usage (stages take the client as a parameter, so tests hand them one pointed at the fake
-server of :mod:`pipeline.fakellm`)::
+server of :mod:`pipeline.testing.fakellm`)::
 
     client = make_client(config.llm)            # by name: [llm] backend = "openai"
     reply = client.complete_json(messages, MySchema, task="speaker_names")
@@ -44,7 +44,12 @@ import tenacity
 from pydantic import BaseModel, ValidationError
 
 from pipeline.config import LLMConfig
-from pipeline.errors import LLMError, TransientError
+from pipeline.errors import (
+    LLMError,
+    LLMOutputError,
+    LLMRefusalError,
+    LLMTruncatedError,
+)
 from pipeline.registry import Registry
 
 T = TypeVar("T", bound=BaseModel)
@@ -57,24 +62,9 @@ TASK_HEADER = "X-Podpost-Task"
 SETUP_HINT = (
     "set [llm] base_url and api_key in podpost.toml (or OPENAI_BASE_URL / OPENAI_API_KEY); "
     "for a local Ollama use base_url = 'http://localhost:11434/v1' with any api_key, "
-    "for the offline fake run `python -m pipeline.fakellm --port 8089` and use "
+    "for the offline fake run `python -m pipeline.testing.fakellm --port 8089` and use "
     "base_url = 'http://127.0.0.1:8089/v1'"
 )
-
-
-class LLMOutputError(LLMError):
-    """The endpoint answered, but not with something usable; callers may repair.
-    ``usage`` counts the requests that led here."""
-
-    usage: Usage = None  # type: ignore[assignment]  # set where raised
-
-
-class LLMTruncatedError(LLMOutputError):
-    """``finish_reason == "length"``: the answer was cut off; ask for less at a time."""
-
-
-class LLMRefusalError(LLMOutputError):
-    """The model refused (a ``refusal`` field or ``finish_reason == "content_filter"``)."""
 
 
 # --- tokens and usage -----------------------------------------------------------------
@@ -288,10 +278,11 @@ class OpenAIClient:
             completion = retrying(self._create_once, task, request)
             return completion, retrying.statistics.get("attempt_number", 1)
         except openai.APITimeoutError as e:
-            raise TransientError(
+            raise LLMError(
                 f"the LLM endpoint {self.base_url} timed out {self.config.max_retries + 1} "
                 f"times (timeout {self.config.timeout:g}s)",
                 hint="raise [llm] timeout or lower [llm] max_concurrency, then rerun",
+                retryable=True,
             ) from e
         except openai.APIConnectionError as e:
             raise LLMError(f"cannot reach the LLM endpoint {self.base_url}", hint=SETUP_HINT) from e
@@ -333,10 +324,11 @@ class OpenAIClient:
                 hint="lower [editorial] chunk_max_tokens or raise the model's context",
             )
         if _is_transient(e):
-            return TransientError(
+            return LLMError(
                 f"{where} kept failing ({e.status_code}: {detail}) after "
                 f"{self.config.max_retries + 1} attempts",
                 hint="wait and rerun; finished work is cached",
+                retryable=True,
             )
         return LLMError(f"{where} rejected the request ({e.status_code}: {detail})")
 
@@ -560,9 +552,6 @@ def make_client(config: LLMConfig, **kwargs: Any) -> OpenAIClient:
 __all__ = [
     "CallRecord",
     "LLMClient",
-    "LLMOutputError",
-    "LLMRefusalError",
-    "LLMTruncatedError",
     "OpenAIClient",
     "Reply",
     "Usage",

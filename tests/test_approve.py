@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import DraftConflictError
-from pipeline.post_parse import check_post, parse_post
-from pipeline.post_render import render_post
-from pipeline.publish import approve, slug_for
-from pipeline.review import load_record, review_state
+from pipeline.post.parse import check_post, parse_post
+from pipeline.post.render import render_post
+from pipeline.review.flags import load_record, review_state
+from pipeline.review.publish import approve, slug_for
 from tests.fixtures.review import Drafts, clean_post, podpost
 
 

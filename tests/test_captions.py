@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from pipeline import store
-from pipeline.captions import caption_format, parse_captions, parse_srt, parse_vtt
 from pipeline.cli import main
 from pipeline.errors import InputFileError
 from pipeline.models import Segment, Transcript, Word
+from pipeline.transcribe.captions import caption_format, parse_captions, parse_srt, parse_vtt
 
 VTT = """WEBVTT
 Kind: captions
@@ -246,9 +246,9 @@ def test_captions_backend_without_any_transcript_fails_clearly(
 
 
 def test_subtitle_tracks_human_first_automatic_only_when_asked(tmp_path: Path, media_server):
-    from pipeline.asr.captions_backend import CaptionsBackend
     from pipeline.config import Config
     from pipeline.models import Episode, SubtitleTrack
+    from pipeline.transcribe.captions_backend import CaptionsBackend
 
     human = media_server.put("subs/human.en.vtt", VTT)
     machine = media_server.put("subs/auto.en.vtt", ROLLING_VTT)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from pipeline.config import DiarizeConfig, TurnsConfig
-from pipeline.diarize import DIARIZERS, diarize, diarize_array, load_audio, speech_chunks
 from pipeline.errors import InputFileError, MissingDependencyError, UnknownBackendError
 from pipeline.models import Turn
-from pipeline.turns import build_turn_list, same_text
+from pipeline.turns.diarize import DIARIZERS, diarize, diarize_array, load_audio, speech_chunks
+from pipeline.turns.segment import build_turn_list, same_text
 from tests.fixtures.interview import HOST, Interview, synthesize_interview
 
 

@@ -10,11 +10,11 @@ from pipeline.config import Config
 from pipeline.editorial import build_post
 from pipeline.editorial.units import clean_text
 from pipeline.errors import LLMError
-from pipeline.fakellm import FakeReply
 from pipeline.llm import OpenAIClient
 from pipeline.models import FrontMatter, Turn, Turns
-from pipeline.post_parse import check_post, parse_post
-from pipeline.post_render import render_post
+from pipeline.post.parse import check_post, parse_post
+from pipeline.post.render import render_post
+from pipeline.testing.fakellm import FakeReply
 from tests.editorial_data import make_episode, make_turns
 
 

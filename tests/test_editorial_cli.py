@@ -8,8 +8,8 @@ import pytest
 
 from pipeline import store
 from pipeline.cli import main as cli_main
-from pipeline.fakellm import FakeReply
-from pipeline.post_parse import parse_post
+from pipeline.post.parse import parse_post
+from pipeline.testing.fakellm import FakeReply
 from tests.editorial_data import make_episode, make_turns
 
 

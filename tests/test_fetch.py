@@ -13,9 +13,9 @@ import pytest
 
 from pipeline import store
 from pipeline.config import Config
-from pipeline.errors import SourceError, TransientError
-from pipeline.feeds import list_feed
-from pipeline.fetch import classify_ytdlp_error, fetch_episode
+from pipeline.errors import NetworkError, SourceError
+from pipeline.fetch.core import classify_ytdlp_error, fetch_episode
+from pipeline.fetch.feeds import list_feed
 from pipeline.models import Episode
 from tests.cli_helpers import cli
 from tests.fixtures.media import VOICES, html_page, rss_feed
@@ -204,7 +204,7 @@ def test_transient_errors_are_retried_permanent_ones_not(tmp_path, audio, media_
         fetch_episode(gone, config)
     assert media_server.hits("flaky/missing.mp3") == 1
     down = media_server.route("flaky/down.mp3", fail_first=100, fail_status=502)
-    with pytest.raises(TransientError):
+    with pytest.raises(NetworkError):
         fetch_episode(down, config)
     assert media_server.hits("flaky/down.mp3") == 4  # 1 + 3 retries
 
@@ -268,12 +268,12 @@ def test_ytdlp_messages_become_our_errors() -> None:
         "ERROR: Unsupported URL: https://example.org/":
             (SourceError, "holds no media yt-dlp can find"),
         "ERROR: [youtube] x: HTTP Error 429: Too Many Requests":
-            (TransientError, "could not be reached"),
+            (NetworkError, "could not be reached"),
         "ERROR: unable to download video data: <urlopen error timed out>":
-            (TransientError, "could not be reached"),
+            (NetworkError, "could not be reached"),
         "ERROR: [youtube] x: Unable to download API page: HTTPSConnection(host='www.youtube.com',"
         " port=443): Failed to resolve 'www.youtube.com' ([Errno -2] Name or service not known)":
-            (TransientError, "could not be reached (its host name does not resolve)"),
+            (NetworkError, "could not be reached (its host name does not resolve)"),
     }  # fmt: skip
     for message, (cls, text) in cases.items():
         error = classify_ytdlp_error(message, url)

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.models import Transcript, Turns
-from pipeline.post_parse import check_post, parse_post
-from pipeline.turns import same_text
+from pipeline.post.parse import check_post, parse_post
+from pipeline.turns.segment import same_text
 from tests.fixtures.flows import base_env, publish_show, run_cli, status_rows, write_config
 
 

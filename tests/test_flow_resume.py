@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.fakellm import FakeReply
+from pipeline.testing.fakellm import FakeReply
 from tests.fixtures.flows import REPO, publish_show, run_cli, status_rows, write_config
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.editorial import wire
-from pipeline.post_parse import parse_post
+from pipeline.post.parse import parse_post
 from tests.fixtures.flows import publish_show, run_cli, status_rows, write_config
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import Config
-from pipeline.drafts import write_draft
 from pipeline.errors import DraftConflictError
-from pipeline.ledger import Ledger
-from pipeline.runs import EpisodeRun, episode_lock, is_locked, load_state, status
+from pipeline.review.drafts import write_draft
+from pipeline.run.ledger import Ledger
+from pipeline.run.state import EpisodeRun, episode_lock, is_locked, load_state, status
 
 
 def test_step_is_fresh_only_with_same_key_and_untouched_outputs(tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ def _holder(folder: Path) -> subprocess.Popen[str]:
     code = textwrap.dedent(
         f"""
         import time
-        from pipeline.runs import EpisodeRun, episode_lock
+        from pipeline.run.state import EpisodeRun, episode_lock
         with episode_lock({str(folder)!r}, "ep-1"):
             run = EpisodeRun({str(folder)!r}, "ep-1", "src")
             run.begin()

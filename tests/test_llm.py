@@ -10,18 +10,21 @@ import pytest
 from pydantic import BaseModel
 
 from pipeline.config import LLMConfig
-from pipeline.errors import LLMError, TransientError, UnknownBackendError
-from pipeline.fakellm import FakeReply
-from pipeline.llm import (
+from pipeline.errors import (
+    LLMError,
     LLMOutputError,
     LLMRefusalError,
     LLMTruncatedError,
+    UnknownBackendError,
+)
+from pipeline.llm import (
     OpenAIClient,
     Usage,
     make_client,
     parse_json_text,
     strip_reasoning,
 )
+from pipeline.testing.fakellm import FakeReply
 
 
 class Names(BaseModel):
@@ -89,8 +92,9 @@ def test_500_twice_then_success_backs_off_exponentially(fake_llm, llm_config, wa
 
 def test_5xx_forever_ends_as_transient_error(fake_llm, client):
     fake_llm.push(*[FakeReply.server_error() for _ in range(4)])
-    with pytest.raises(TransientError, match="kept failing"):
+    with pytest.raises(LLMError, match="kept failing") as raised:
         client.complete_json(MESSAGES, Names, task="names")
+    assert raised.value.retryable is True
     assert len(fake_llm.requests()) == 4  # max_retries=3 -> four attempts
 
 
@@ -269,7 +273,15 @@ def test_the_fake_server_runs_by_hand(waits):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [sys.executable, "-m", "pipeline.fakellm", "--port", str(port), "--api-key", "k"]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.testing.fakellm",
+        "--port",
+        str(port),
+        "--api-key",
+        "k",
+    ]
     server = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent,
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:

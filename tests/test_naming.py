@@ -7,10 +7,10 @@ import json
 import pytest
 
 from pipeline.config import TurnsConfig
-from pipeline.fakellm import FakeLLM, FakeReply
 from pipeline.llm import OpenAIClient
 from pipeline.models import Episode, Speaker, Turn
-from pipeline.naming import (
+from pipeline.testing.fakellm import FakeLLM, FakeReply
+from pipeline.turns.naming import (
     TASK,
     apply_names,
     candidates_from,
@@ -174,7 +174,7 @@ def test_a_server_error_ends_in_the_heuristic(fake_llm: FakeLLM, client):
 
 
 def test_the_unscripted_fake_names_in_one_request(fake_llm, client):
-    # An offline run against `python -m pipeline.fakellm` gets a complete mapping at once.
+    # An offline run against `python -m pipeline.testing.fakellm` gets a complete mapping at once.
     assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == FROM_LLM
     assert len(fake_llm.requests(task=TASK)) == 1
 
@@ -248,8 +248,8 @@ def test_apply_names_merges_only_clusters_given_one_name():
 @pytest.mark.slow
 def test_the_whole_step_names_speakers_through_the_llm(interview3, fake_llm: FakeLLM, client):
     from pipeline.config import Config
-    from pipeline.fakellm import FakeRequest
-    from pipeline.turns import build_turns
+    from pipeline.testing.fakellm import FakeRequest
+    from pipeline.turns.segment import build_turns
 
     def answer(request: FakeRequest) -> dict:
         # A model that reads the evidence: the one who introduces herself is the host, the

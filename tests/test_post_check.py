@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.post_parse import Problem, check_post
+from pipeline.post.parse import Problem, check_post
 from tests.post_helpers import GOLDEN, podpost
 
 BASE = (GOLDEN / "interview-sections.md").read_text(encoding="utf-8")

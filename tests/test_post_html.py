@@ -10,7 +10,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from pipeline.models import Post
-from pipeline.post_parse import parse_post
+from pipeline.post.parse import parse_post
 from tests.post_helpers import golden_posts
 
 ALLOWED_TAGS = {"p", "strong", "details", "summary", "h3"}

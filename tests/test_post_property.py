@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.models import FrontMatter, Post, PostTurn, Section
-from pipeline.post_parse import check_post, parse_post
-from pipeline.post_render import render_post
+from pipeline.post.parse import check_post, parse_post
+from pipeline.post.render import render_post
 
 # Characters that stress Markdown, HTML and YAML, plus CJK and other scripts.
 _TRICKY = "#>-+*_~=[]()!|`\\&<>:'\"@%{}{},?.1234567890 \t"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.models import Post
-from pipeline.post_parse import check_post, parse_post
-from pipeline.post_render import render_post
+from pipeline.post.parse import check_post, parse_post
+from pipeline.post.render import render_post
 from tests.post_helpers import REFERENCE, golden_posts, podpost
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.post_parse import parse_post
-from pipeline.post_render import load_template, render_post
+from pipeline.post.parse import parse_post
+from pipeline.post.render import load_template, render_post
 from tests.post_helpers import GOLDEN, podpost
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline.post_parse import check_post, parse_post
-from pipeline.post_render import render_post
-from pipeline.preview import create_app
-from pipeline.review import review_state, sha256_text
+from pipeline.post.parse import check_post, parse_post
+from pipeline.post.render import render_post
+from pipeline.review.flags import review_state, sha256_text
+from pipeline.review.preview import create_app
 from tests.fixtures.review import Drafts, clean_post, write_episode
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.post_parse import check_post, parse_post
+from pipeline.post.parse import check_post, parse_post
 from tests.fixtures.review import Drafts, clean_post, write_episode
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

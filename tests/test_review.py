@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.models import Post, Section, Turn, Turns
-from pipeline.post_render import render_post
-from pipeline.review import (
+from pipeline.post.render import render_post
+from pipeline.review.flags import (
     generation_record,
     glossary_terms,
     is_edited,

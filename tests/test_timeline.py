@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.asr.timeline import Timeline
+from pipeline.transcribe.timeline import Timeline
 
 REGIONS = [(2.0, 5.0), (10.0, 11.5), (20.0, 30.0)]  # joined: [0, 3) [3, 4.5) [4.5, 14.5)
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from pipeline import store
-from pipeline.asr.audio import decode_pcm
-from pipeline.asr.vad import speech_regions
-from pipeline.asr.whisper_backend import WhisperBackend, initial_prompt
 from pipeline.config import Config
-from pipeline.fetch import fetch_episode
+from pipeline.fetch.core import fetch_episode
 from pipeline.models import Episode, Transcript
-from pipeline.transcribe import transcribe_episode
+from pipeline.transcribe.audio import decode_pcm
+from pipeline.transcribe.step import transcribe_episode
+from pipeline.transcribe.vad import speech_regions
+from pipeline.transcribe.whisper_backend import WhisperBackend, initial_prompt
 from tests.cli_helpers import cli
 from tests.fixtures.media import VOICES
 

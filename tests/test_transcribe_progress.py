@@ -6,8 +6,8 @@ import pytest
 
 from pipeline import store
 from pipeline.config import Config
-from pipeline.fetch import fetch_episode
-from pipeline.transcribe import transcribe_episode
+from pipeline.fetch.core import fetch_episode
+from pipeline.transcribe.step import transcribe_episode
 from tests.fixtures.media import VOICES
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from pipeline.config import TurnsConfig
 from pipeline.models import Segment, SpeakerSpan, Transcript, Word
-from pipeline.turns import absorb_islands, build_turn_list, same_text, tokenize
+from pipeline.turns.segment import absorb_islands, build_turn_list, same_text, tokenize
 
 
 def _transcript(*segments: Segment) -> Transcript:
@@ -187,10 +187,10 @@ def _never_called(audio, num_speakers=None):
 
 
 def test_captions_that_name_speakers_replace_diarization():
-    from pipeline.captions import parse_vtt
     from pipeline.config import Config
     from pipeline.models import Episode
-    from pipeline.turns import build_turns
+    from pipeline.transcribe.captions import parse_vtt
+    from pipeline.turns.segment import build_turns
 
     transcript = Transcript(language="en", backend="captions", segments=parse_vtt(CAPTIONED_VTT))
     episode = Episode(
@@ -218,7 +218,7 @@ def test_captions_that_name_speakers_replace_diarization():
 def test_the_speaker_count_comes_from_config_override_or_guests():
     from pipeline.config import Config, DiarizeConfig
     from pipeline.models import Episode
-    from pipeline.turns import expected_speakers
+    from pipeline.turns.segment import expected_speakers
 
     episode = Episode(id="local-g", source="x", kind="local", url="file:///x")
     with_guests = episode.model_copy(update={"guests": ["Ann Lee", "Bo Chen"]})

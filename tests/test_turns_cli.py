@@ -10,10 +10,10 @@ import pytest
 from pipeline import store
 from pipeline.cli import main
 from pipeline.cli.speakers import summary_table
-from pipeline.fakellm import FakeLLM
 from pipeline.models import Turns
-from pipeline.naming import TASK
-from pipeline.turns import same_text
+from pipeline.testing.fakellm import FakeLLM
+from pipeline.turns.naming import TASK
+from pipeline.turns.segment import same_text
 from tests.fixtures.interview import Interview
 
 

@@ -11,7 +11,7 @@ from pipeline.cli.common import settings
 from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
 from pipeline.models import Episode, Turns
-from pipeline.post_render import load_template, render_post
+from pipeline.post.render import load_template, render_post
 
 CACHE_DIR = "editorial"  # inside the episode folder
 DRAFT_FILE = "draft.md"

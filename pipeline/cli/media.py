@@ -13,9 +13,9 @@ import typer
 from pipeline import store
 from pipeline.cli.common import settings
 from pipeline.config import Config
-from pipeline.fetch import ProgressHook, fetch_episode
+from pipeline.fetch.core import ProgressHook, fetch_episode
 from pipeline.models import Episode
-from pipeline.transcribe import load_episode_dir, transcribe_episode
+from pipeline.transcribe.step import load_episode_dir, transcribe_episode
 
 
 @contextmanager

@@ -12,9 +12,9 @@ from pipeline.cli.common import settings
 from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
 from pipeline.models import Post
-from pipeline.post_io import load_post, post_from_json, read_text
-from pipeline.post_parse import check_post
-from pipeline.post_render import load_template, render_post
+from pipeline.post.io import load_post, post_from_json, read_text
+from pipeline.post.parse import check_post
+from pipeline.post.render import load_template, render_post
 
 post_app = typer.Typer(help="Parse, render and check post files (FORMAT.md).", no_args_is_help=True)
 

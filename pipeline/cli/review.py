@@ -10,7 +10,7 @@ import typer
 from pipeline.cli.common import settings
 from pipeline.config import Config
 from pipeline.errors import InputFileError
-from pipeline.review import (
+from pipeline.review.flags import (
     DraftReview,
     Flag,
     flags_by_turn,
@@ -110,7 +110,7 @@ def preview_command(
     open_browser: bool = typer.Option(False, "--open", help="Open the page in a browser."),
 ) -> None:
     """Serve a local page: the post as the blog shows it, beside an editable review view."""
-    from pipeline import preview  # FastAPI and uvicorn load only for this command
+    from pipeline.review import preview  # FastAPI and uvicorn load only for this command
 
     config = settings(ctx).config()
     path = resolve_draft(draft, config)
@@ -139,7 +139,7 @@ def approve_command(
     force: bool = typer.Option(False, "--force", help="Replace a different file at the target."),
 ) -> None:
     """Set draft: false, check the post and write it into the site's content folder."""
-    from pipeline.publish import approve
+    from pipeline.review.publish import approve
 
     config = settings(ctx).config()
     path = resolve_draft(draft, config)
@@ -157,7 +157,7 @@ def reject_command(
     reason: str = typer.Option(..., "--reason", help="Why (kept in the draft's record)."),
 ) -> None:
     """Record that a draft is rejected, and why."""
-    from pipeline.publish import reject
+    from pipeline.review.publish import reject
 
     config = settings(ctx).config()
     path = resolve_draft(draft, config)

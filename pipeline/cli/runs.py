@@ -17,7 +17,7 @@ import typer
 from pipeline.cli.common import Settings, settings
 from pipeline.config import Config, deep_merge
 from pipeline.errors import InputFileError, PodpostError, UsageError
-from pipeline.runs import RUN_FILE, load_state, status
+from pipeline.run.state import RUN_FILE, load_state, status
 
 STEP_OPTIONS = "Options override the config file for this run; `podpost resume` reuses them."
 
@@ -189,7 +189,7 @@ def register(app: typer.Typer) -> None:
                     or (retry_failed and _has_failed_turns(config.episodes_dir / row.id))
                 )
             ]
-            from pipeline.ledger import LEDGER_FILE, Ledger
+            from pipeline.run.ledger import LEDGER_FILE, Ledger
 
             if (config.data_dir / LEDGER_FILE).is_file():
                 todo += [

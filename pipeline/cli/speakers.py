@@ -69,8 +69,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Split the transcript into speaker turns and name the speakers (writes turns.json)."""
-        from pipeline.diarize import DIARIZERS
-        from pipeline.turns import build_turns, caption_speakers
+        from pipeline.turns.diarize import DIARIZERS
+        from pipeline.turns.segment import build_turns, caption_speakers
 
         names = [n.strip() for n in speakers.split(",") if n.strip()] if speakers else None
         config = settings(ctx).config(

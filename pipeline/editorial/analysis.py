@@ -30,7 +30,8 @@ from pipeline.editorial.wire import (
     OutlineSection,
     user_message,
 )
-from pipeline.llm import LLMClient, LLMOutputError, LLMTruncatedError, Usage, estimate_tokens
+from pipeline.errors import LLMOutputError, LLMTruncatedError
+from pipeline.llm import LLMClient, Usage, estimate_tokens
 from pipeline.models import Episode, Turn
 
 SYSTEM = """You are the editor of a blog that publishes {source} podcast interviews \

@@ -36,7 +36,8 @@ from pipeline.editorial.wire import (
     TranslateOut,
     user_message,
 )
-from pipeline.llm import LLMClient, LLMOutputError, LLMTruncatedError, Usage
+from pipeline.errors import LLMOutputError, LLMTruncatedError
+from pipeline.llm import LLMClient, Usage
 
 SYSTEM = """You translate podcast transcripts from {source} into {target_name} ({target}) \
 for a bilingual blog post.

@@ -9,7 +9,7 @@ followed, after a blank line, by the transcript as one line per unit::
     [13.1] Pavel Izmailov: The first half of a long turn...
 
 Lines cost a few tokens per turn where JSON objects would cost a dozen. The fake server
-(:mod:`pipeline.fakellm`) reads requests with :func:`parse_user_message`, so tests and
+(:mod:`pipeline.testing.fakellm`) reads requests with :func:`parse_user_message`, so tests and
 offline runs see exactly what a real model sees.
 """
 

@@ -10,7 +10,7 @@ Public API:
 
 How (the field's lessons for 1-3 hour audio):
 - VAD first (silero-vad, offline): only speech regions are decoded, joined end to end
-  (:mod:`pipeline.asr.timeline` maps times back), so silence and music cannot turn into
+  (:mod:`pipeline.transcribe.timeline` maps times back), so silence and music cannot turn into
   invented text and decoding time follows the amount of speech.
 - The episode is decoded once to 16 kHz PCM on disk and given to whisper in windows of at
   most ``[asr] window_seconds`` cut at silences: memory stays flat on 3-hour files.
@@ -35,15 +35,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.asr.audio import PcmFile, decode_pcm
-from pipeline.asr.timeline import Timeline
-from pipeline.asr.vad import speech_regions
 from pipeline.config import Config
 from pipeline.errors import ConfigError, TranscriptionError
 from pipeline.models import Episode, Segment, Transcript, Word
+from pipeline.transcribe.audio import PcmFile, decode_pcm
+from pipeline.transcribe.timeline import Timeline
+from pipeline.transcribe.vad import speech_regions
 
-if TYPE_CHECKING:  # pipeline.asr imports this module
-    from pipeline.asr import Progress
+if TYPE_CHECKING:  # pipeline.transcribe.backends imports this module
+    from pipeline.transcribe.backends import Progress
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ class WhisperBackend:
 
     def _speech(self, pcm: PcmFile, window: _Window) -> tuple[Timeline, np.ndarray]:
         """The window's speech regions read and joined end to end (see
-        :mod:`pipeline.asr.timeline`), cut on whole 10 ms frames."""
+        :mod:`pipeline.transcribe.timeline`), cut on whole 10 ms frames."""
         regions: list[tuple[float, float]] = []
         pieces = []
         seconds = pcm.seconds  # a stat() of the PCM file: once per window, not per region

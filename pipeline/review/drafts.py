@@ -1,6 +1,6 @@
 """Writing a draft into the drafts folder without ever losing a person's edits.
 
-A draft is ``<drafts>/<episode id>.md``. Beside it, ``pipeline.review`` keeps the draft
+A draft is ``<drafts>/<episode id>.md``. Beside it, ``pipeline.review.flags`` keeps the draft
 record (the sha256 of the text as generated). Before writing, the pipeline asks whether the
 file on disk is still what it generated; if a person edited it (or the file was never ours),
 the new version goes beside it as ``<id>.new.md`` (then ``.new-2.md``, ...) and the caller
@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import review
 from pipeline.fsutil import write_atomic
+from pipeline.review import flags as review
 
 
 @dataclass(frozen=True)

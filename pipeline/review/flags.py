@@ -10,12 +10,12 @@ Two layers:
 * **Edges** (file reads): ``review_draft`` / ``review_drafts`` read drafts, their records
   and the episode's turns.json.
 
-The draft record (API for helper FLOWS, issue 6; code in ``pipeline.review_record``)
+The draft record (API for helper FLOWS, issue 6; code in ``pipeline.review.record``)
 -----------------------------------------------------------------------------------
 Every draft ``<name>.md`` may have a sidecar ``<name>.meta.json`` beside it (a
 :class:`DraftRecord`). The pipeline writes it when it writes a draft::
 
-    from pipeline.review import generation_record, is_edited, review_state
+    from pipeline.review.flags import generation_record, is_edited, review_state
 
     write_atomic(draft_path, text)
     generation_record(draft_path, text, episode_id=episode.id, episode_dir=folder)
@@ -45,8 +45,8 @@ from pydantic import ValidationError
 
 from pipeline.errors import InputFileError
 from pipeline.models import Episode, Post, Turns
-from pipeline.post_parse import analyze
-from pipeline.review_record import (
+from pipeline.post.parse import analyze
+from pipeline.review.record import (
     STATES,
     Decision,
     DraftRecord,

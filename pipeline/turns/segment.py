@@ -338,8 +338,8 @@ def build_turns(
     of every cue replace diarization (and naming, unless overridden).
     """
     from pipeline import store
-    from pipeline.diarize import DIARIZERS
-    from pipeline.naming import apply_names, name_speakers
+    from pipeline.turns.diarize import DIARIZERS
+    from pipeline.turns.naming import apply_names, name_speakers
 
     captioned = caption_speakers(transcript)
     if captioned is not None:

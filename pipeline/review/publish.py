@@ -18,9 +18,9 @@ from slugify import slugify
 from pipeline.errors import DraftConflictError, PostFormatError, UsageError
 from pipeline.fsutil import write_atomic
 from pipeline.models import FrontMatter
-from pipeline.post_parse import check_post, parse_post
-from pipeline.post_render import render_post
-from pipeline.review_record import read_draft, record_decision
+from pipeline.post.parse import check_post, parse_post
+from pipeline.post.render import render_post
+from pipeline.review.record import read_draft, record_decision
 
 MAX_SLUG_LENGTH = 80
 FALLBACK_SLUG = "post"

@@ -12,7 +12,7 @@ Public API:
     classify_ytdlp_error(message, url) -> PodpostError           # yt-dlp message -> our error
 
 Every failure is a ``SourceError`` (permanent: 404, private, removed, no media, no audio,
-no such feed item, over the configured limits), a ``TransientError`` (retried with
+no such feed item, over the configured limits), a ``NetworkError`` (retried with
 exponential backoff, ``[fetch] retries`` times) or a ``UsageError`` (bad source string).
 """
 
@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from pipeline import store
 from pipeline.config import Config
-from pipeline.errors import PodpostError, SourceError, TransientError, UsageError
+from pipeline.errors import NetworkError, PodpostError, SourceError, UsageError
 from pipeline.models import Chapter, Episode, SubtitleTrack
 
 ProgressHook = Callable[[dict[str, Any]], None]
@@ -56,9 +56,9 @@ _MEDIA_MAGIC = (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"RIFF", b"OggS",
 
 
 def with_retries(config: Config, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call ``fn``, retrying ``TransientError`` with exponential backoff; others pass through."""
+    """Call ``fn``, retrying retryable errors with exponential backoff; others pass through."""
     retrying = Retrying(
-        retry=retry_if_exception_type(TransientError),
+        retry=retry_if_exception(lambda e: getattr(e, "retryable", False)),
         stop=stop_after_attempt(config.fetch.retries + 1),
         wait=wait_exponential(multiplier=config.fetch.retry_wait, max=60),
         reraise=True,
@@ -76,7 +76,7 @@ def _http_error(url: str, status: int, reason: str = "") -> PodpostError:
             hint="use a public URL or download the file yourself and pass its path",
         )
     if status == 429 or status >= 500:
-        return TransientError(
+        return NetworkError(
             f"{url} answered HTTP {status} {reason}".strip(), hint="try again later"
         )
     return SourceError(f"{url} answered HTTP {status} {reason}".strip(), hint="check the URL")
@@ -99,7 +99,7 @@ def _open(url: str, timeout: float) -> Any:
         raise _http_error(url, e.code, str(e.reason)) from e
     except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
         reason = getattr(e, "reason", e)
-        raise TransientError(
+        raise NetworkError(
             f"cannot reach {url}: {reason}", hint="check the connection and try again"
         ) from e
 
@@ -113,7 +113,7 @@ def _get_once(url: str, timeout: float, limit: int | None) -> HttpResponse:
         try:
             head = response.read(limit) if limit is not None else response.read()
         except (TimeoutError, ConnectionError) as e:
-            raise TransientError(f"reading {url} failed: {e}", hint="try again") from e
+            raise NetworkError(f"reading {url} failed: {e}", hint="try again") from e
         return HttpResponse(
             url=response.geturl(),
             content_type=(headers.get("Content-Type") or "").split(";")[0].strip().lower(),
@@ -149,14 +149,14 @@ def _ffprobe_once(target: str, timeout: float) -> MediaFacts:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout * 4)
     except subprocess.TimeoutExpired as e:
-        raise TransientError(f"probing {target} timed out", hint="try again") from e
+        raise NetworkError(f"probing {target} timed out", hint="try again") from e
     if done.returncode != 0:
         error = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "ffprobe failed"
         status = re.search(r"(?:HTTP error|Server returned) (\d{3})", done.stderr)
         if status:
             raise _http_error(target, int(status.group(1)))
         if re.search(r"\b5\d\d\b|Connection refused|timed out|reset by peer", done.stderr):
-            raise TransientError(f"cannot reach {target}: {error}", hint="try again later")
+            raise NetworkError(f"cannot reach {target}: {error}", hint="try again later")
         raise SourceError(f"{target} is not a media file ({error})", hint="check the source")
     data = json.loads(done.stdout or "{}")
     fmt = data.get("format", {})
@@ -428,11 +428,11 @@ _YTDLP_PATTERNS: list[tuple[str, type[PodpostError], str, str]] = [
     (r"unsupported url|no video formats found|no media|unable to extract",
      SourceError, "holds no media yt-dlp can find", "pass the page or file that has the audio"),
     (r"failed to resolve|name or service not known|nodename nor servname|getaddrinfo failed",
-     TransientError, "could not be reached (its host name does not resolve)",
+     NetworkError, "could not be reached (its host name does not resolve)",
      "check the network connection and the host name"),
     (r"http error (429|5\d\d)|timed out|connection (reset|refused|aborted)|temporary failure|"
      r"remote end closed|incomplete read|network is unreachable",
-     TransientError, "could not be reached", "try again later"),
+     NetworkError, "could not be reached", "try again later"),
 ]  # fmt: skip
 
 
@@ -534,7 +534,7 @@ def _fetch_ytdlp(
     if info.get("_type") in ("playlist", "multi_video"):
         raise UsageError(
             f"{url} is a playlist or channel, not one episode",
-            hint="use `podpost ingest` (or pipeline.feeds.list_feed) to take its episodes",
+            hint="use `podpost ingest` (or pipeline.fetch.feeds.list_feed) to take its episodes",
         )
     extractor = str(info.get("extractor_key") or "generic").lower()
     if extractor in _GENERIC_EXTRACTORS:  # their ids are file names, not unique
@@ -671,7 +671,7 @@ def _fetch_direct(url: str, response: HttpResponse, config: Config, progress: An
 def _fetch_feed(
     url: str, body: bytes, item: str | None, config: Config, progress: ProgressHook | None
 ) -> Episode:
-    from pipeline.feeds import parse_feed, select_item
+    from pipeline.fetch.feeds import parse_feed, select_item
 
     feed = parse_feed(body, url)
     entry = select_item(feed, item, url)

@@ -4,7 +4,7 @@ Public API:
     FeedItem                                   # one entry batch ingestion can fetch
     list_feed(url, config) -> list[FeedItem]   # RSS/Atom feed, or a yt-dlp playlist/channel
         (flat extraction: no per-video requests). Pass ``item.source`` and ``item.item`` to
-        ``pipeline.fetch.fetch_episode(source, config, item=...)``.
+        ``pipeline.fetch.core.fetch_episode(source, config, item=...)``.
     parse_feed(xml_bytes, url) -> Feed         # pure
     select_item(feed, item, url) -> Entry      # by guid, 1-based index or title; None: newest
 
@@ -243,7 +243,7 @@ def select_item(feed: Feed, item: str | None, url: str) -> Entry:
 def list_feed(url: str, config: Config) -> list[FeedItem]:
     """Every episode an RSS/Atom feed or a yt-dlp playlist/channel offers, newest first
     as the source orders them. A single video gives a one-item list."""
-    from pipeline import fetch
+    from pipeline.fetch import core as fetch
 
     response = fetch.http_get(url, config)
     if fetch.looks_like_feed(response):
@@ -266,7 +266,7 @@ def list_feed(url: str, config: Config) -> list[FeedItem]:
 def _list_playlist(url: str, config: Config) -> list[FeedItem]:
     from yt_dlp import YoutubeDL
 
-    from pipeline import fetch
+    from pipeline.fetch import core as fetch
 
     options = fetch.ytdlp_options(config, extract_flat="in_playlist", noplaylist=False)
     with YoutubeDL(options) as ydl:

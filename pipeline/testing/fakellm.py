@@ -2,7 +2,7 @@
 
 By hand::
 
-    python -m pipeline.fakellm --port 8089 [--delay 0.5] [--api-key KEY]
+    python -m pipeline.testing.fakellm --port 8089 [--delay 0.5] [--api-key KEY]
     # then: OPENAI_BASE_URL=http://127.0.0.1:8089/v1 OPENAI_API_KEY=anything podpost ...
     curl http://127.0.0.1:8089/_requests     # every request served, with its token counts
 
@@ -272,7 +272,7 @@ DEFAULTS: dict[str, Callable[[FakeRequest], Answer]] = {
     wire.TASK_ANALYSIS: _analysis,
     wire.TASK_ANALYSIS_REDUCE: _analysis_reduce,
     wire.TASK_TRANSLATE: _translate,
-    "speaker_names": _speaker_names,  # pipeline.naming.TASK; not imported, to keep this light
+    "speaker_names": _speaker_names,  # pipeline.turns.naming.TASK; not imported, to keep this light
 }
 
 
@@ -559,7 +559,7 @@ class FakeServer:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.fakellm", description=__doc__.split("\n\n")[0]
+        prog="python -m pipeline.testing.fakellm", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089)

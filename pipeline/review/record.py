@@ -4,7 +4,7 @@
 it generated (``generation_record``); ``podpost approve`` / ``reject`` append decisions
 (``record_decision``). From these and the file on disk, ``review_state`` tells ``drafted``,
 ``edited``, ``approved`` or ``rejected``, and ``is_edited`` whether a person changed the
-draft since the pipeline wrote it. Public names are re-exported by ``pipeline.review``.
+draft since the pipeline wrote it. Public names are re-exported by ``pipeline.review.flags``.
 """
 
 from __future__ import annotations

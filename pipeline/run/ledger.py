@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config
-from pipeline.runs import now_iso
+from pipeline.run.state import now_iso
 
 LEDGER_FILE = "ledger.sqlite3"
 

@@ -36,9 +36,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from pipeline.config import TurnsConfig
-from pipeline.errors import LLMError, TransientError, UsageError
+from pipeline.errors import LLMError, UsageError
 from pipeline.models import Episode, Speaker, Turn
-from pipeline.turns import is_sentence_end
+from pipeline.turns.segment import is_sentence_end
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +340,7 @@ def ask_llm(
     for attempt in range(2):
         try:
             reply = client.complete_json(messages, SpeakerNames, task=TASK, temperature=0.0)
-        except (LLMError, TransientError) as e:
+        except LLMError as e:
             log.warning("speaker naming: the LLM failed (%s); using the heuristic", e.one_line())
             return None
         mapping, problems = check_mapping(reply.value, open_labels, names)

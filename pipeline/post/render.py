@@ -7,20 +7,20 @@ from pathlib import Path
 
 import jinja2
 
-from pipeline import frontmatter_yaml
 from pipeline.errors import ConfigError
-from pipeline.markdown_text import escape_heading, escape_inline, escape_paragraph
 from pipeline.models import Post
+from pipeline.post import yaml_style
+from pipeline.post.text import escape_heading, escape_inline, escape_paragraph
 
 BODY_TEMPLATE = "post.md.j2"
 
 
 def builtin_template_dir() -> Path:
     """Templates ship inside the wheel as pipeline/_templates; a checkout has ./templates."""
-    packaged = Path(__file__).parent / "_templates"
+    packaged = Path(__file__).resolve().parents[1] / "_templates"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "templates"
+    return Path(__file__).resolve().parents[2] / "templates"
 
 
 @lru_cache(maxsize=8)
@@ -72,4 +72,4 @@ def render_body(post: Post, template: jinja2.Template | None = None) -> str:
 
 def render_post(post: Post, template: jinja2.Template | None = None) -> str:
     """The whole file: front matter, body, no trailing newline."""
-    return frontmatter_yaml.dump(post.front.model_dump(), render_body(post, template))
+    return yaml_style.dump(post.front.model_dump(), render_body(post, template))

@@ -30,11 +30,12 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.errors import EditError
 from pipeline.fsutil import write_atomic
 from pipeline.models import FrontMatter, Post
-from pipeline.post_parse import LIST_KEYS, analyze, check_post
-from pipeline.post_render import render_body, render_post
-from pipeline.review import (
+from pipeline.post.parse import LIST_KEYS, analyze, check_post
+from pipeline.post.render import render_body, render_post
+from pipeline.review.flags import (
     DraftReview,
     flags_by_turn,
     format_time,
@@ -52,15 +53,6 @@ CSP = (
     "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _BOLD_RE = re.compile(r"\*\*(.+?)\*\*")
-
-
-class EditError(Exception):
-    """An edit that would not give a valid post; ``problems`` are checker lines."""
-
-    def __init__(self, reason: str, problems: list[str] | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.problems = problems or []
 
 
 class Edits(BaseModel):

@@ -15,10 +15,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from pipeline import frontmatter_yaml
 from pipeline.errors import PostFormatError
-from pipeline.markdown_text import unescape_heading, unescape_inline, unescape_paragraph
 from pipeline.models import DATE_RE, TAG_RE, FrontMatter, Post, PostTurn, Section
+from pipeline.post import yaml_style
+from pipeline.post.text import unescape_heading, unescape_inline, unescape_paragraph
 
 FRONT_KEYS = list(FrontMatter.model_fields)
 LIST_KEYS = {
@@ -118,7 +118,7 @@ def _key_lines(front_lines: list[str]) -> dict[str, int]:
 def _front_matter(front_lines: list[str], result: _Analysis) -> FrontMatter | None:
     close_line = len(front_lines) + 2
     try:
-        data = frontmatter_yaml.load_metadata("\n".join(front_lines))
+        data = yaml_style.load_metadata("\n".join(front_lines))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2
@@ -149,7 +149,7 @@ def _front_matter(front_lines: list[str], result: _Analysis) -> FrontMatter | No
     if len(result.problems) > before:
         return None
     front = FrontMatter.model_validate({k: data[k] for k in FRONT_KEYS})
-    canonical = frontmatter_yaml.HANDLER.export(front.model_dump()).split("\n")
+    canonical = yaml_style.HANDLER.export(front.model_dump()).split("\n")
     if canonical != front_lines:
         for offset, (got_line, want_line) in enumerate(zip(front_lines, canonical, strict=False)):
             if got_line != want_line:

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.captions import caption_format, parse_captions
 from pipeline.config import Config
 from pipeline.errors import TranscriptionError
 from pipeline.fsutil import write_atomic
 from pipeline.models import Episode, SubtitleTrack, Transcript
+from pipeline.transcribe.captions import caption_format, parse_captions
 
-if TYPE_CHECKING:  # pipeline.asr imports this module
-    from pipeline.asr import Progress
+if TYPE_CHECKING:  # pipeline.transcribe.backends imports this module
+    from pipeline.transcribe.backends import Progress
 
 
 @dataclass
@@ -56,7 +56,7 @@ class CaptionsBackend:
     def _get(self, url: str) -> bytes:
         if self._http is not None:
             return self._http(url)
-        from pipeline.fetch import http_get
+        from pipeline.fetch.core import http_get
 
         return http_get(url, self.config).head
 
@@ -145,7 +145,7 @@ class AutoBackend:
         if self.captions.find(episode, episode_dir, automatic=False) is not None:
             return self.captions.transcribe(episode, episode_dir)
         if self._whisper is None:
-            from pipeline.asr.whisper_backend import WhisperBackend
+            from pipeline.transcribe.whisper_backend import WhisperBackend
 
             self._whisper = WhisperBackend(self.config)
         return self._whisper.transcribe(episode, episode_dir, progress)  # type: ignore[attr-defined]

@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline import store
-from pipeline.asr import AsrBackend, Progress, make_backend
 from pipeline.config import Config
 from pipeline.errors import InputFileError
 from pipeline.models import Episode, Transcript
+from pipeline.transcribe.backends import AsrBackend, Progress, make_backend
 
 
 def transcribe_episode(

@@ -275,7 +275,7 @@ class StatusRow(_Model):
 def _review_state(draft: str | None) -> str | None:
     if not draft or not Path(draft).is_file():
         return None
-    from pipeline import review  # issue 7 owns the draft record
+    from pipeline.review import flags as review  # issue 7 owns the draft record
 
     try:
         return review.review_state(Path(draft))
@@ -310,7 +310,7 @@ def status_row(folder: Path) -> StatusRow | None:
 def status(config: Config) -> list[StatusRow]:
     """One row per episode folder that has a ``run.json``, plus one per source whose fetch
     failed before it had an episode (from the ledger); most recently updated first."""
-    from pipeline.ledger import LEDGER_FILE, Ledger
+    from pipeline.run.ledger import LEDGER_FILE, Ledger
 
     rows = []
     if config.episodes_dir.is_dir():

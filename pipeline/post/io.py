@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from pipeline.errors import InputFileError
 from pipeline.models import Post
-from pipeline.post_parse import parse_post
+from pipeline.post.parse import parse_post
 
 
 def read_text(source: str | Path) -> str:

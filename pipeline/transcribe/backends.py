@@ -6,7 +6,7 @@ Public API:
     make_backend(name, config) -> AsrBackend
 
 A backend reads the episode folder (audio, saved captions) and returns a ``Transcript``;
-saving it is ``pipeline.transcribe``'s job. Heavy imports (torch, whisper) happen only when
+saving it is ``pipeline.transcribe.step``'s job. Heavy imports (torch, whisper) happen only when
 a whisper backend is built.
 """
 
@@ -37,21 +37,21 @@ ASR_BACKENDS: Registry[AsrBackend] = Registry("ASR", "asr.backend")
 
 @ASR_BACKENDS.register("whisper")
 def _whisper(config: Config) -> AsrBackend:
-    from pipeline.asr.whisper_backend import WhisperBackend
+    from pipeline.transcribe.whisper_backend import WhisperBackend
 
     return WhisperBackend(config)
 
 
 @ASR_BACKENDS.register("captions")
 def _captions(config: Config) -> AsrBackend:
-    from pipeline.asr.captions_backend import CaptionsBackend
+    from pipeline.transcribe.captions_backend import CaptionsBackend
 
     return CaptionsBackend(config)
 
 
 @ASR_BACKENDS.register("auto")
 def _auto(config: Config) -> AsrBackend:
-    from pipeline.asr.captions_backend import AutoBackend
+    from pipeline.transcribe.captions_backend import AutoBackend
 
     return AutoBackend(config)
 

@@ -1,0 +1,1 @@
+"""Review stage: flags, preview, drafts, review record and publishing."""

@@ -1,0 +1,1 @@
+"""Runs: run state, the ingestion ledger and the orchestration of the steps."""

@@ -1,0 +1,1 @@
+"""Fakes at podpost's external boundaries, for tests and offline runs."""

@@ -1,0 +1,1 @@
+"""Turns stage: a Transcript to named speaker Turns (diarization, segmentation, naming)."""
