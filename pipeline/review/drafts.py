@@ -51,15 +51,26 @@ def _ours(path: Path, text: str) -> bool:
 def write_draft(
     drafts_dir: Path, episode_id: str, text: str, *, episode_dir: Path | None = None
 ) -> DraftWrite:
-    """Write ``text`` as the episode's draft, or beside it when the draft was edited."""
-    drafts_dir = Path(drafts_dir)
-    target = drafts_dir / draft_name(episode_id)
+    """Write ``text`` as the episode's draft ``<drafts_dir>/<id>.md``, or beside it when
+    the draft was edited."""
+    return write_draft_file(
+        Path(drafts_dir) / draft_name(episode_id), text, episode_id, episode_dir
+    )
+
+
+def write_draft_file(
+    target: Path, text: str, episode_id: str, episode_dir: Path | None = None
+) -> DraftWrite:
+    """Write ``text`` to ``target`` (any ``.md`` path), or beside it as ``<stem>.new.md``
+    (``.new-2.md``, ...) when ``target`` was edited by hand or is not podpost's; records
+    the generation so a later edit is recognised."""
+    target = Path(target)
     kept = None
     if not _ours(target, text):
         kept = target
-        stem = episode_id
-        candidates = [drafts_dir / f"{stem}.new.md"]
-        candidates += [drafts_dir / f"{stem}.new-{n}.md" for n in range(2, 1000)]
+        stem = target.name.removesuffix(".md")
+        candidates = [target.with_name(f"{stem}.new.md")]
+        candidates += [target.with_name(f"{stem}.new-{n}.md") for n in range(2, 1000)]
         target = next(path for path in candidates if _ours(path, text))
     write_atomic(target, text)
     review.generation_record(target, text, episode_id=episode_id, episode_dir=episode_dir)
