@@ -82,7 +82,10 @@ class LLMConfig(_Section):
     model: str = "gpt-4o-mini"
     temperature: float = 0.2
     timeout: float = 120.0
-    max_retries: int = 5
+    # Extra attempts after a 429/5xx/timeout: 4 requests per call at most. A run's LLM
+    # calls stop at the first that fails, so a dead endpoint costs a run <= 8 requests
+    # (speaker naming falls back to the heuristic, then the analysis fails).
+    max_retries: int = 3
     max_concurrency: int = 4
     context_tokens: int = 32000
     retry_initial_wait: float = 1.0  # seconds; doubles per retry, with jitter
