@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
 from pipeline.review import flags as review
 
@@ -29,6 +30,21 @@ class DraftWrite:
             f"{self.kept} was edited by hand since podpost wrote it, so it was kept; "
             f"the new version is {self.path}"
         )
+
+
+def find_draft(drafts_dir: Path, draft: str) -> Path:
+    """``draft`` as a path when it is a file, else a name inside ``drafts_dir`` (``.md``
+    optional). Raises InputFileError naming both places."""
+    path = Path(draft)
+    if path.is_file():
+        return path
+    for candidate in (Path(drafts_dir) / draft, Path(drafts_dir) / f"{draft}.md"):
+        if candidate.is_file():
+            return candidate
+    raise InputFileError(
+        f"{draft}: no such draft (looked here and in {drafts_dir})",
+        hint="give the draft's path; `podpost review` lists the drafts",
+    )
 
 
 def draft_name(episode_id: str) -> str:
