@@ -16,7 +16,7 @@ from pipeline.post.parse import check_post, parse_post
 from pipeline.post.render import render_post
 from pipeline.review.flags import review_state, sha256_text
 from pipeline.review.preview import create_app
-from tests.fixtures.review import Drafts, clean_post, write_episode
+from tests.fixtures.review import Drafts, clean_post, preview_client, write_episode
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def draft(drafts: Drafts) -> Path:
 
 @pytest.fixture
 def client(draft: Path, drafts: Drafts) -> TestClient:
-    return TestClient(create_app(draft, episodes_dir=drafts.episodes_dir))
+    return preview_client(create_app(draft, episodes_dir=drafts.episodes_dir))
 
 
 def _edits(draft: Path, **changes: Any) -> dict[str, Any]:
@@ -146,7 +146,7 @@ def test_the_page_links_each_turn_to_its_moment_in_the_source(client: TestClient
 
 def test_without_the_episode_folder_the_page_still_works(drafts: Drafts) -> None:
     path = drafts.write("lonely", clean_post(source="https://www.youtube.com/watch?v=zzz"))
-    client = TestClient(create_app(path, episodes_dir=drafts.episodes_dir))
+    client = preview_client(create_app(path, episodes_dir=drafts.episodes_dir))
     page = client.get("/")
     assert page.status_code == 200
     review = page.text.split('id="review"')[1]
@@ -157,7 +157,7 @@ def test_without_the_episode_folder_the_page_still_works(drafts: Drafts) -> None
 def test_a_broken_draft_is_shown_with_its_problems_and_cannot_be_saved(drafts: Drafts) -> None:
     path = drafts.write("broken", clean_post())
     path.write_text(render_post(clean_post()) + "\n\n<script>x</script>", "utf-8")
-    client = TestClient(create_app(path))
+    client = preview_client(create_app(path))
     page = client.get("/").text
     assert 'id="save"' not in page and "<script>x" not in page
     assert "text outside a turn" in page

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
+from pipeline.models import Turn
 
 State = Literal["drafted", "edited", "approved", "rejected"]
 STATES: tuple[State, ...] = ("drafted", "edited", "approved", "rejected")
@@ -42,6 +43,10 @@ class DraftRecord(BaseModel):
     episode_id: str | None = None
     episode_dir: str | None = None
     decisions: list[Decision] = Field(default_factory=list)
+    # The text as generated, so the preview can show what changed since.
+    generated_text: str | None = None
+    # The episode's turns as the preview's split/merge left them (None: turns.json as is).
+    turns: list[Turn] | None = None
 
 
 def sha256_text(text: str) -> str:
@@ -85,6 +90,8 @@ def generation_record(
     """Record ``text`` as what the pipeline generated at ``draft_path``; returns the record path."""
     record = load_record(draft_path) or DraftRecord()
     record.generated_sha256 = sha256_text(text)
+    record.generated_text = text
+    record.turns = None  # a new generation follows turns.json again
     record.generated_at = _now(now)
     record.episode_id = episode_id or record.episode_id
     if episode_dir is not None:
