@@ -2,6 +2,9 @@
 
 The browser is the system's /usr/bin/chromium (never a Playwright download); the page is
 served by the real CLI on 127.0.0.1. Skips only when Chromium or Playwright is missing.
+``test_review_by_ear_in_the_browser`` starts from ``podpost run`` on a local file (captions
+beside it, the fake LLM): it plays the audio turn by turn, fixes speakers and turn
+boundaries, and asks the LLM again for one turn.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ class Translator:
         return glossary_for(self.job.glossary, units)
 
     def key(self, chunk: list[Unit]) -> str:
-        inputs = {
+        inputs: dict[str, object] = {
             "prompt": [PROMPT_VERSION, self.system],  # a prompt edit is a cache miss
             "model": self.job.model,
             "source": self.job.source_language,

@@ -89,7 +89,9 @@ def post_glossary(post: Post) -> tuple[GlossaryEntry, ...]:
                 spelling.setdefault(term.casefold(), term)
                 used[term.casefold()][translated.strip()] += 1
     return tuple(
-        GlossaryEntry(term=spelling[key], translation=used[key].most_common(1)[0][0])
+        GlossaryEntry(
+            term=spelling[key], translation=used[key].most_common(1)[0][0], kind="concept"
+        )
         for key in spelling
     )
 
