@@ -218,19 +218,20 @@ def test_review_by_ear_in_the_browser(ear_page: object, run_draft, fake_llm) -> 
             }"""
         )
         assert answer[0] == 206 and answer[1].startswith("bytes 0-99/") and answer[2] == 100
-        page.wait_for_function("document.querySelector('audio').readyState >= 1")
+        page.wait_for_function("() => document.querySelector('audio').readyState >= 1")
         third = page.locator(".turn[data-turn='3']")
         start3 = float(third.get_attribute("data-start"))
         third.locator("button.seek").click()
         at = page.evaluate("document.querySelector('audio').currentTime")
         assert abs(at - start3) <= 0.3
+        # Functions, not expressions: polling an expression needs eval, which the CSP forbids.
         page.wait_for_function(  # playback starts: time moves on from turn 3's start
-            f"!document.querySelector('audio').paused && "
+            f"() => !document.querySelector('audio').paused && "
             f"document.querySelector('audio').currentTime > {start3} + 0.05"
         )
         assert page.locator(".turn.current").get_attribute("data-turn") == "3"
         page.keyboard.press("k")  # pause, so the clock stands still
-        page.wait_for_function("document.querySelector('audio').paused")
+        page.wait_for_function("() => document.querySelector('audio').paused")
         page.keyboard.press("n")
         start4 = float(page.get_attribute(".turn[data-turn='4']", "data-start"))
         assert page.locator(".turn.current").get_attribute("data-turn") == "4"
