@@ -183,6 +183,12 @@ class OpenAIClient:
             raise LLMError(f"cannot reach the LLM endpoint {self.base_url}", hint=SETUP_HINT) from e
         except openai.APIStatusError as e:
             raise self._status_error(e) from e
+        except openai.APIError as e:  # a 200 whose body is not a chat completion
+            raise LLMError(
+                f"the LLM endpoint {self.base_url} answered with something that is not a chat "
+                f"completion ({type(e).__name__}: {e})",
+                hint="check that [llm] base_url points at an OpenAI-compatible /v1 API",
+            ) from e
 
     def _status_error(self, e: openai.APIStatusError) -> Exception:
         detail = _status_message(e)
@@ -301,6 +307,8 @@ class OpenAIClient:
                 asked, schema, task, temperature, max_tokens
             )
             usages.append(_usage(completion, attempts))
+            if not getattr(completion, "choices", None):
+                raise _spent(LLMOutputError(f"the {task} answer has no choices"), usages)
             choice = completion.choices[0]
             finish = choice.finish_reason
             message = choice.message

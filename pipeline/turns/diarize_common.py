@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from pipeline.errors import InputFileError
+from pipeline.errors import InputFileError, MissingDependencyError
 from pipeline.models import SpeakerSpan
 
 SAMPLE_RATE = 16000
@@ -30,13 +30,17 @@ class Diarizer(Protocol):
 
 
 def load_audio(path: Path) -> np.ndarray:
-    """Mono float32 at 16 kHz, decoded by ffmpeg (any format ffmpeg reads)."""
+    """Samples of ``path`` as mono float32 in [-1, 1] at 16 kHz, decoded by ffmpeg (any
+    format it reads). Raises :class:`InputFileError` (missing, undecodable) and
+    :class:`MissingDependencyError` (no ffmpeg)."""
     from whisper.audio import load_audio as whisper_load
 
     if not Path(path).is_file():
         raise InputFileError(f"audio file {path} does not exist", hint="run `podpost fetch` first")
     try:
         return whisper_load(str(path), SAMPLE_RATE)
+    except FileNotFoundError as e:  # whisper runs ffmpeg by name
+        raise MissingDependencyError.program("ffmpeg", "to decode audio") from e
     except RuntimeError as e:
         last = str(e).strip().splitlines()[-1:] or [""]
         raise InputFileError(
