@@ -21,14 +21,19 @@ _BYTES = 2  # int16
 
 @dataclass(frozen=True)
 class PcmFile:
+    """Decoded audio on disk: 16 kHz mono signed 16-bit little-endian samples, read in
+    windows so a three-hour episode never sits in memory whole."""
+
     path: Path
 
     @property
     def samples(self) -> int:
+        """How many samples the file holds."""
         return self.path.stat().st_size // _BYTES
 
     @property
     def seconds(self) -> float:
+        """Its duration in seconds."""
         return self.samples / SAMPLE_RATE
 
     def read(self, start: float = 0.0, end: float | None = None) -> np.ndarray:
