@@ -258,6 +258,10 @@ def _raw_items(data: bytes, url: str) -> list[_RawItem] | None:
 # --- the feed -------------------------------------------------------------------------------
 
 
+def _is_web(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
 def _rank(mime: str) -> int:
     return TRANSCRIPT_TYPES.index(mime) if mime in TRANSCRIPT_TYPES else 99
 
@@ -288,12 +292,14 @@ def _entry(parsed: Any, raw: _RawItem | None, url: str) -> Entry:
         description = _text(parsed["content"][0])
     title = _text(parsed.get("title_detail"), parsed.get("title"))
     guid = (raw.guid if raw is not None else None) or parsed.get("id")
-    link = str(parsed.get("link") or "")  # a guid that is no URL is no link either
+    link = str(parsed.get("link") or "")
+    if parsed.get("guidislink") and link == parsed.get("id") and not _is_web(str(guid)):
+        link = ""  # feedparser made the link of a "permalink" guid that is no URL
     length = str(length or "")
     return Entry(
         guid=str(guid or enclosure_url or link or title),
         title=title,
-        link=link if link.lower().startswith(("http://", "https://")) else None,
+        link=link if _is_web(link) else None,
         author=" ".join(str(author).split()),
         description=description,
         date=_date(parsed),
