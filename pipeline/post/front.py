@@ -214,8 +214,8 @@ def _why(
         return f"'{key}' is not in the blog's YAML style; {writes}"
     item = node is not value_node
     label = f"'{key}' item {node.value!r}" if item else f"'{key}'"
-    written = want.removeprefix("  - ") if item else want.split(": ", 1)[-1] if want else ""
-    quoted = (written or "").startswith("'")
+    written = (want or "").removeprefix("  - ") if item else (want or "").split(": ", 1)[-1]
+    quoted = written.startswith("'")
     if item and node.start_mark.column != ITEM_COLUMN:
         return f"'{key}' items are indented differently; the blog's style is '  - item'"
     if node.start_mark.line != node.end_mark.line:

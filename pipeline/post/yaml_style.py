@@ -79,7 +79,8 @@ class _BlogDumper(yaml.SafeDumper):
     def choose_scalar_style(self) -> str:
         style = super().choose_scalar_style()
         if style == '"':  # one_line() leaves nothing that needs double quotes
-            raise ValueError(f"front matter value {self.event.value!r} cannot be single-quoted")
+            value = getattr(self.event, "value", "")
+            raise ValueError(f"front matter value {value!r} cannot be single-quoted")
         return style
 
 
