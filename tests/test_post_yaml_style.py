@@ -117,7 +117,7 @@ _VALUE = st.lists(_PIECES, max_size=8).map(lambda p: "".join(p).replace("\t", " 
 _VALUES = st.lists(_VALUE.filter(bool), max_size=6)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_VALUES, _VALUE)
 def test_every_value_reads_back_as_the_same_string_in_yaml_1_1_and_1_2(
     people: list[str], title: str
