@@ -31,10 +31,16 @@ class FetchConfig(_Section):
 
     max_duration: float = 4 * 3600  # seconds; refuse longer episodes before downloading
     max_bytes: int = 2 * 1024**3  # refuse larger media before downloading
-    retries: int = 3  # extra attempts after a transient network error
+    # The fetch stage's one retry layer: extra attempts after a transient network error
+    # (the flow does not retry the fetch step again). With the defaults a host that never
+    # answers fails after 3 attempts of `timeout` plus 1 + 2 s of waiting: 63 s.
+    retries: int = 2
     retry_wait: float = 1.0  # seconds before the first retry; doubles each time
-    timeout: float = 30.0  # socket timeout for every request
+    timeout: float = 20.0  # seconds: socket timeout to connect and for each read
     progress: bool = True
+    # URLs named by a feed or page may point at loopback/private hosts only when the
+    # user's own source is on such a network, or when this is true
+    allow_private_hosts: bool = False
 
 
 class AsrConfig(_Section):

@@ -28,7 +28,11 @@ happen and chained with ``raise ... from e`` so the traceback stays available in
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# ``scheme://user:password@``: a password never reaches a message (see pipeline.fetch.urls)
+_PASSWORD_IN_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*):[^/@\s]*@")
 
 
 class PodpostError(Exception):
@@ -44,7 +48,7 @@ class PodpostError(Exception):
     def __init__(
         self, message: str, *, hint: str | None = None, retryable: bool | None = None
     ) -> None:
-        self.message = message
+        self.message = _PASSWORD_IN_URL.sub(r"\1:***@", message)
         self.hint = hint
         if retryable is not None:
             self.retryable = retryable
@@ -53,7 +57,7 @@ class PodpostError(Exception):
     def one_line(self) -> str:
         """``message; hint`` with all whitespace collapsed to single spaces."""
         text = self.message if not self.hint else f"{self.message}; {self.hint}"
-        return " ".join(text.split())
+        return _PASSWORD_IN_URL.sub(r"\1:***@", " ".join(text.split()))
 
 
 class UsageError(PodpostError):

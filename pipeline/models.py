@@ -11,7 +11,26 @@ import re
 import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+# What a one-line single-quoted YAML scalar cannot hold (FORMAT.md: replaced by a space): a
+# tab, control characters, and code points outside YAML's printable set (a lone surrogate,
+# U+FEFF, U+FFFE, U+FFFF). Line breaks are not in this class: a front matter value with a
+# line break is refused, as everywhere else.
+YAML_UNWRITABLE_RE = re.compile(
+    "[^\n\r\v\f\x1c\x1d\x1e\x85\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010fffe]"
+)
+
+
+def yaml_writable(value: object) -> object:
+    """``value`` with every character YAML cannot single-quote replaced by a space.
+
+    Strings only (anything else is returned as is, for the type check to refuse). A tab
+    becomes a space; line breaks are kept, so the one-line check still refuses them.
+    """
+    if isinstance(value, str):
+        return YAML_UNWRITABLE_RE.sub(" ", value)
+    return value
 
 
 def _one_line(value: str) -> str:
@@ -52,7 +71,8 @@ def _date(value: str) -> str:
     return value
 
 
-OneLine = Annotated[str, AfterValidator(_one_line)]
+# Front matter text: normalised so that the blog's YAML style can always write it.
+OneLine = Annotated[str, BeforeValidator(yaml_writable), AfterValidator(_one_line)]
 Tag = Annotated[str, AfterValidator(_tag)]
 DateString = Annotated[str, AfterValidator(_date)]
 Paragraph = Annotated[str, AfterValidator(_non_empty_line)]
