@@ -8,6 +8,10 @@ import secrets
 import stat
 from pathlib import Path
 
+from pipeline.errors import StorageError
+
+STORAGE_HINT = "check free disk space and the folder's permissions"
+
 _NEW_FILE_MODE = 0o666  # the kernel applies the umask, as for open(path, "w")
 _ATTEMPTS = 100
 
@@ -42,14 +46,18 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
     new one, never a part. Modes: a new file gets ``0666`` less the umask (``0644`` under
     ``022``), exactly as ``open(path, "w")`` would; a file that is replaced keeps its
     permission bits (a ``0640`` draft stays ``0640``). A symlink at ``path`` is replaced by
-    a regular file. Raises ``OSError`` (the folder is not writable, the disk is full, ...);
-    the temporary file is removed on any failure.
+    a regular file. Raises :class:`StorageError`, chained to the ``OSError`` (the folder is
+    not writable, the disk is full, ...); the temporary file is removed on any failure and
+    the old file, if any, is untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    keep_mode = _existing_mode(path)
-    fd, tmp = _create_temporary(path.parent, path.name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keep_mode = _existing_mode(path)
+        fd, tmp = _create_temporary(path.parent, path.name)
+    except OSError as e:
+        raise StorageError(f"cannot write {path}: {e.strerror or e}", hint=STORAGE_HINT) from e
     try:
         with os.fdopen(fd, "wb") as handle:
             if keep_mode is not None:
@@ -58,8 +66,10 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(e, OSError):
+            raise StorageError(f"cannot write {path}: {e.strerror or e}", hint=STORAGE_HINT) from e
         raise
     return path

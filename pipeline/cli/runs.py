@@ -1,4 +1,4 @@
-"""`podpost run|resume|render|status|ingest|schedule`: driving whole runs (issue 6).
+"""`podpost run|resume|render|status|ingest|schedule`: driving whole runs.
 
 Prefect is imported only inside the commands that run a flow, after
 ``flows.prefect_setup.quiet_defaults`` has set its defaults, so other commands stay fast.

@@ -10,8 +10,8 @@ Two layers:
 * **Edges** (file reads): ``review_draft`` / ``review_drafts`` read drafts, their records
   and the episode's turns.json.
 
-The draft record (API for helper FLOWS, issue 6; code in ``pipeline.review.record``)
------------------------------------------------------------------------------------
+The draft record (the API the runs use; code in ``pipeline.review.record``)
+--------------------------------------------------------------------------
 Every draft ``<name>.md`` may have a sidecar ``<name>.meta.json`` beside it (a
 :class:`DraftRecord`). The pipeline writes it when it writes a draft::
 
