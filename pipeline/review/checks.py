@@ -52,6 +52,8 @@ MIN_TURNS_FOR_MEDIAN = 5
 
 @dataclass(frozen=True)
 class Flag:
+    """One thing for the editor to look at; ``severity`` says how urgent."""
+
     kind: str
     severity: Severity
     message: str
@@ -62,6 +64,7 @@ class Flag:
     line: int | None = None  # for format problems
 
     def to_dict(self) -> dict[str, object]:
+        """The flag as JSON (for ``--json`` output and the page)."""
         data = asdict(self)
         data["turns"] = list(self.turns)
         return data
@@ -77,6 +80,7 @@ def _urgency(flag: Flag) -> tuple[int, int, int, str]:
 
 
 def sort_flags(flags: list[Flag]) -> list[Flag]:
+    """``flags`` most urgent first: severity, then kind, then turn."""
     return sorted(flags, key=_urgency)
 
 
@@ -121,6 +125,7 @@ def _missing_front_matter(post: Post) -> list[Flag]:
 
 
 def is_unknown_speaker(name: str) -> bool:
+    """True for placeholder names such as "Speaker 2", "S1" or "说话人1"."""
     return bool(_UNKNOWN_SPEAKER_RE.match(name.strip()))
 
 

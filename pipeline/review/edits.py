@@ -39,6 +39,8 @@ _TRANSLATION_END_RE = re.compile(r"[。！？!?.…][”’」』）)\"']*(?:\*\
 
 @dataclass(frozen=True)
 class Edited:
+    """The result of one edit: the new post and the (start, end) of each of its turns."""
+
     post: Post
     spans: list[Span | None]  # one per turn of ``post``
 

@@ -8,8 +8,8 @@ Two layers:
 * **Edges** (file reads): ``review_draft`` / ``review_drafts`` read drafts, their records
   and the episode's turns.json (or the turns the preview recorded after a structural edit).
 
-The draft record (code in ``pipeline.review.record``)
------------------------------------------------------
+The draft record (the API the runs use; code in ``pipeline.review.record``)
+--------------------------------------------------------------------------
 Every draft ``<name>.md`` may have a sidecar ``<name>.meta.json`` beside it (a
 :class:`DraftRecord`). The pipeline writes it when it writes a draft::
 
@@ -159,6 +159,7 @@ def source_link(url: str, seconds: float | None) -> str | None:
 
 
 def format_time(seconds: float | None) -> str:
+    """Seconds as ``M:SS`` (``H:MM:SS`` from an hour); ``""`` for None."""
     if seconds is None:
         return ""
     whole = int(seconds)
@@ -191,6 +192,7 @@ def find_episode_dir(
 
 
 def load_turns(episode_dir: Path | None) -> Turns | None:
+    """The episode's turns.json, or None when it is missing or unreadable."""
     if episode_dir is None:
         return None
     try:
@@ -201,6 +203,8 @@ def load_turns(episode_dir: Path | None) -> Turns | None:
 
 @dataclass
 class DraftReview:
+    """One draft under review: its state, flags, post and where each turn sits."""
+
     path: Path
     state: State
     title: str
@@ -213,6 +217,7 @@ class DraftReview:
     turns: Turns | None = None  # the turns the times come from
 
     def counts(self) -> dict[str, int]:
+        """How many flags of each severity (every severity present, 0 included)."""
         counted = Counter(str(flag.severity) for flag in self.flags)
         return {severity: counted.get(severity, 0) for severity in _SEVERITY_RANK}
 
@@ -224,6 +229,7 @@ class DraftReview:
         return (settled, worst, -c["error"], -c["warning"], -c["info"], str(self.path))
 
     def to_dict(self, *, turns: bool = False) -> dict[str, object]:
+        """The review as JSON; ``turns=True`` adds each turn's speaker, time and flags."""
         data: dict[str, object] = {
             "path": str(self.path),
             "state": self.state,
@@ -255,13 +261,17 @@ def review_text(
     record: DraftRecord | None = None,
     episodes_dir: Path | None = None,
 ) -> DraftReview:
-    """Review one draft's text; a file that fails the format check gets one flag per problem."""
+    """Review one draft's text; each format problem is a flag (a style departure a warning)."""
     post, problems = analyze(text)
     state = state_of(text, record)
+    formats = [
+        Flag(
+            "format", "warning" if p.style else "error", f"line {p.line}: {p.message}", line=p.line
+        )
+        for p in problems
+    ]
     if post is None:
-        flags = [
-            Flag("format", "error", f"line {p.line}: {p.message}", line=p.line) for p in problems
-        ]
+        flags = formats
         if record and record.generated_sha256 and sha256_text(text) != record.generated_sha256:
             flags.append(Flag("edited", "info", "edited by hand since the pipeline generated it"))
         return DraftReview(path, state, "", sort_flags(flags), text=text)
@@ -278,6 +288,8 @@ def review_text(
         generated_sha256=record.generated_sha256 if record else None,
         unknown_speakers=unknown,
     )
+    if formats:
+        flags = sort_flags([*flags, *formats])
     return DraftReview(
         path,
         state,
@@ -293,6 +305,7 @@ def review_text(
 
 
 def review_draft(draft_path: Path, *, episodes_dir: Path | None = None) -> DraftReview:
+    """Review the draft at ``draft_path`` with its record (see :func:`review_text`)."""
     draft_path = Path(draft_path)
     return review_text(
         read_draft(draft_path),
@@ -303,6 +316,7 @@ def review_draft(draft_path: Path, *, episodes_dir: Path | None = None) -> Draft
 
 
 def draft_files(drafts_dir: Path) -> list[Path]:
+    """The drafts (``*.md``) in a folder, by name."""
     return sorted(p for p in Path(drafts_dir).glob("*.md") if p.is_file())
 
 
@@ -318,4 +332,5 @@ def review_drafts(drafts_dir: Path, *, episodes_dir: Path | None = None) -> list
 
 
 def reviews_json(reviews: list[DraftReview]) -> str:
+    """Several reviews as the JSON ``podpost review --json`` prints."""
     return json.dumps({"drafts": [r.to_dict() for r in reviews]}, ensure_ascii=False, indent=2)

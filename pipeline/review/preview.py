@@ -72,6 +72,8 @@ class TurnEdit(BaseModel):
 
 
 class Reask(BaseModel):
+    """What the page sends to ask the LLM again for turn ``turn`` (1-based)."""
+
     model_config = ConfigDict(extra="forbid")
 
     base_sha256: str
@@ -246,6 +248,7 @@ def bind(port: int = 0) -> socket.socket:
 
 
 def url_of(sock: socket.socket) -> str:
+    """The page's address for a socket from :func:`bind`."""
     return f"http://{HOST}:{sock.getsockname()[1]}/"
 
 
@@ -264,11 +267,14 @@ def serve(app: FastAPI, sock: socket.socket) -> None:
 
 @dataclass
 class RunningServer:
+    """A preview served in a background thread by :func:`start`."""
+
     url: str
     server: Any
     thread: threading.Thread
 
     def stop(self) -> None:
+        """Ask the server to finish, and wait (up to 10 s) for its thread."""
         self.server.should_exit = True
         self.thread.join(timeout=10)
 

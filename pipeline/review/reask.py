@@ -44,6 +44,7 @@ class Proposal:
     cached: bool = False
 
     def to_dict(self) -> dict[str, object]:
+        """The proposal as the page receives it (JSON)."""
         return {
             "turn": self.turn,
             "paragraphs": self.paragraphs,
@@ -67,6 +68,7 @@ class Reasker:
     on_usage: Callable[[Path | None, Usage], None] | None = None
 
     def ask(self, post: Post, number: int, note: str, episode_dir: Path | None) -> Proposal:
+        """A new translation of turn ``number`` of ``post``; its tokens are accounted."""
         cache_dir = episode_dir / "editorial" if episode_dir is not None else None
         proposal = reask_turn(
             self.client(), post, number, note=note, target=self.target,
