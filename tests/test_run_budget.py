@@ -40,7 +40,7 @@ def test_a_persistent_500_costs_at_most_8_requests(
     last = failed.stderr.splitlines()[-1]
     assert last.startswith("error: the LLM endpoint") and "500" in last, last
     served = fake_llm.requests()
-    assert LLMConfig().max_retries == 3
-    assert 4 <= len(served) <= 8, [r["task"] for r in served]
+    # the first call's requests, then the run ends: naming does not fall back on a 500
+    assert len(served) == LLMConfig().max_retries + 1 <= 8, [r["task"] for r in served]
     [row] = status_rows(data)
-    assert row["state"] == "failed" and row["step"] in ("turns", "editorial")
+    assert (row["state"], row["step"]) == ("failed", "turns")

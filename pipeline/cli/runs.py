@@ -20,6 +20,7 @@ from pipeline.config import deep_merge
 from pipeline.errors import NeedsReviewError, PodpostError, UsageError
 from pipeline.run.resume import absolute_source, resume_targets
 from pipeline.run.status import check_complete, check_ingest, status
+from pipeline.fetch.urls import remember as remember_password
 
 STEP_OPTIONS = "Options override the config file for this run; `podpost resume` reuses them."
 
@@ -142,7 +143,9 @@ def register(app: typer.Typer) -> None:
             out=out,
         )
         s.config(**overrides)  # a bad flag fails here, before anything starts
-        result = _run(s, absolute_source(source), item, overrides, wait, retry_failed)
+        # Prefect and run.json see user:***@ only
+        source = remember_password(absolute_source(source))
+        result = _run(s, source, item, overrides, wait, retry_failed)
         typer.echo(result["draft"])
         check_complete(result["episode_id"], result["draft"], result["failed_turns"])
 
@@ -257,6 +260,7 @@ def register(app: typer.Typer) -> None:
         )
         s.config(**overrides)
         since_date = _date(since)
+        feed = remember_password(feed)  # Prefect and the ledger see user:***@ only
         prepare_prefect()
         from flows.ingest import ingest_flow
         from flows.prefect_setup import command_line_run

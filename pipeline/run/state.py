@@ -278,3 +278,12 @@ class EpisodeRun:
         s = self.state
         s.state, s.step, s.error, s.pid = "done", None, None, None
         save_state(self.folder, s)
+
+
+def add_tokens(folder: Path, tokens: int) -> None:
+    """Count ``tokens`` spent on the episode outside a run (a re-ask from the preview) in its
+    run.json, so ``podpost status`` shows everything the episode cost. No run.json: no-op."""
+    state = load_state(folder)
+    if state is not None and tokens:
+        state.tokens += tokens
+        save_state(folder, state)
