@@ -97,7 +97,7 @@ class Episode(_Model):
     date: dt.date | None = None  # publication date
     description: str = ""
     duration: float | None = None  # seconds
-    language: str | None = None  # ISO 639-1 when the source says so
+    language: str | None = None  # BCP 47 ("de", "en-US") when the source says so
     chapters: list[Chapter] = Field(default_factory=list)
     subtitles: list[SubtitleTrack] = Field(default_factory=list)
     transcript_url: str | None = None  # Podcasting 2.0 <podcast:transcript>
@@ -122,10 +122,11 @@ class Segment(_Model):
 
 
 class Transcript(_Model):
-    language: str
+    language: str  # BCP 47 (pipeline.langtags.normalize_language)
     backend: str
     model: str | None = None
     segments: list[Segment] = Field(default_factory=list)
+    encoding: str | None = None  # the caption file's text encoding ("utf-8", "cp1252", ...)
 
     @property
     def text(self) -> str:
