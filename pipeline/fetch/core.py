@@ -39,6 +39,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from pipeline import store
 from pipeline.config import Config
 from pipeline.errors import NetworkError, PodpostError, SourceError, UsageError
+from pipeline.langtags import normalize_language
 from pipeline.models import Chapter, Episode, SubtitleTrack
 
 ProgressHook = Callable[[dict[str, Any]], None]
@@ -304,8 +305,7 @@ def _sidecars(path: Path) -> list[tuple[str, Path]]:
         if not name.startswith(path.stem + ".") or candidate.suffix.lstrip(".") not in CAPTION_EXTS:
             continue
         middle = name[len(path.stem) + 1 : -len(candidate.suffix)]
-        language = middle if re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?", middle) else ""
-        found.append((language or "und", candidate))
+        found.append((normalize_language(middle) or "und", candidate))
     return found
 
 
@@ -372,17 +372,8 @@ def _fetch_local(path: Path, config: Config) -> Episode:
 
 
 def _language(value: str | None) -> str | None:
-    """ISO 639-1 from what containers and sites write (``en``, ``en-US``, ``eng``)."""
-    if not value:
-        return None
-    value = value.strip().lower().replace("_", "-")
-    three = {"eng": "en", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es",
-             "ita": "it", "por": "pt", "jpn": "ja", "zho": "zh", "chi": "zh", "rus": "ru",
-             "kor": "ko", "nld": "nl", "dut": "nl"}  # fmt: skip
-    base = value.split("-")[0]
-    if base in three:
-        return three[base]
-    return base if re.fullmatch(r"[a-z]{2}", base) else None
+    """BCP 47 from what containers and sites write (``en``, ``en-us``, ``eng``, ``ger``)."""
+    return normalize_language(value)
 
 
 # --- yt-dlp ---------------------------------------------------------------------------
@@ -474,7 +465,7 @@ def _track(lang: str, formats: list[dict[str, Any]], automatic: bool) -> Subtitl
     by_ext = {f.get("ext"): f for f in formats}
     chosen = next((by_ext[e] for e in ("vtt", "srt", "json") if e in by_ext), formats[0])
     return SubtitleTrack(
-        language=lang,
+        language=lang if lang.lower().endswith("-orig") else normalize_language(lang) or lang,
         ext=str(chosen.get("ext") or "vtt"),
         url=chosen.get("url"),
         name=chosen.get("name"),
