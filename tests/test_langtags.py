@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import Config
-from pipeline.fetch.core import _language, _sidecars, _subtitle_tracks
+from pipeline.fetch.episodes import language_tag as _language
+from pipeline.fetch.local import sidecars as _sidecars
+from pipeline.fetch.ytdlp import _subtitle_tracks
 from pipeline.langtags import language_base, language_name, normalize_language
 
 

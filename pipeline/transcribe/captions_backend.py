@@ -118,7 +118,9 @@ class CaptionsBackend:
             write_atomic(episode_dir / name, raw)  # keep what was used, for review
         else:
             raise TranscriptionError(f"caption file {source.file} is missing from {episode_dir}")
-        name = source.name or source.url or str(episode_dir / str(source.file))
+        from pipeline.fetch.urls import redact  # a password in the URL stays out of messages
+
+        name = source.name or redact(source.url or "") or str(episode_dir / str(source.file))
         return decode_text(raw, name, language=normalize_language(source.language))
 
     def transcribe(
