@@ -64,9 +64,10 @@ def language_name(value: str) -> str:
     if tag is None:
         return value.strip()
     language = langcodes.Language.get(tag)
+    base = str(language.language)  # normalize_language returns only tags with a language
     if language.script or language.territory:
         script = language.maximize().script
-        scripted = code_to_names(f"{language.language}-{script}").get("en") if script else None
+        scripted = code_to_names(f"{base}-{script}").get("en") if script else None
         if scripted:
             return str(scripted)
-    return str(langcodes.Language.get(language.language).display_name("en"))
+    return str(langcodes.Language.get(base).display_name("en"))
