@@ -18,9 +18,9 @@ import typer
 from pipeline.cli.common import Settings, settings
 from pipeline.config import deep_merge
 from pipeline.errors import NeedsReviewError, PodpostError, UsageError
+from pipeline.fetch.urls import remember as remember_password
 from pipeline.run.resume import absolute_source, resume_targets
 from pipeline.run.status import check_complete, check_ingest, status
-from pipeline.fetch.urls import remember as remember_password
 
 STEP_OPTIONS = "Options override the config file for this run; `podpost resume` reuses them."
 

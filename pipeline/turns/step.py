@@ -50,7 +50,7 @@ def build_turns(
             audio_path = store.episode_dir(config, episode.id) / episode.audio_file
         diarizer = diarizer or DIARIZERS.get(config.diarize.backend)(config.diarize)
         spans, names = diarizer(audio_path, expected_speakers(episode, config)), {}
-    turns = build_turn_list(transcript, spans, config.turns)
+    turns = build_turn_list(transcript, spans, config.turns, captioned=captioned is not None)
     speakers = name_speakers(turns, episode, config.turns, client, captioned=names)
     return Turns(
         language=transcript.language,
