@@ -13,7 +13,8 @@
 
 A layer may import any layer below it, never one above. Stages import each other only
 where the data flows, as :data:`STAGE_DEPENDENCIES` writes down (transcribe downloads
-caption files with fetch's HTTP client; review parses and renders posts). Nothing imports
+caption files with fetch's HTTP client; review parses and renders posts, and its re-ask
+translates a turn again with the editorial translator). Nothing imports
 ``pipeline.testing``. No module imports another that (through any chain) imports it back.
 Every import that runs counts, also one inside a function: a function-level import hides
 a cycle, it does not remove it. Imports under ``if TYPE_CHECKING:`` never run (they
@@ -31,7 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 STAGES = ("fetch", "transcribe", "turns", "editorial", "post", "review")
 STAGE_DEPENDENCIES = {
     "transcribe": {"fetch"},  # caption files come over fetch's HTTP client
-    "review": {"post"},  # the review parses, renders and checks posts
+    "review": {"post", "editorial"},  # posts are parsed and rendered; a re-ask from the
+    # preview translates one turn again with the editorial step's own translator
 }
 DOORS = ("cli", "__main__", "flows", "testing")
 DOOR_DEPENDENCIES = {("cli", "flows"), ("__main__", "cli")}  # the CLI runs the flows
