@@ -56,12 +56,16 @@ class CaptionsBackend:
         self.config = config
         self._http = http
 
-    def _get(self, url: str) -> bytes:
+    def _get(self, url: str, episode: Episode) -> bytes:
         if self._http is not None:
             return self._http(url)
         from pipeline.fetch.core import http_get
+        from pipeline.fetch.urls import UrlPolicy
 
-        return http_get(url, self.config).head
+        # The transcript URL was named by a feed, not typed by the user: the same policy as
+        # the enclosure's applies to it and to every redirect on the way.
+        policy = UrlPolicy.for_source(episode.source, self.config)
+        return http_get(url, self.config, policy=policy).head
 
     def _preferred(self, episode: Episode) -> list[str]:
         wanted = [*self.config.asr.caption_languages, self.config.asr.language, episode.language]
@@ -109,11 +113,11 @@ class CaptionsBackend:
             return str(Path(episode.source).with_name(track.name))
         return track.name
 
-    def _read(self, source: CaptionSource, episode_dir: Path) -> Decoded:
+    def _read(self, source: CaptionSource, episode_dir: Path, episode: Episode) -> Decoded:
         if source.file and (episode_dir / source.file).is_file():
             raw = (episode_dir / source.file).read_bytes()
         elif source.url:
-            raw = self._get(source.url)
+            raw = self._get(source.url, episode)
             name = f"captions.{source.kind}.{source.language or 'und'}.{source.fmt}"
             write_atomic(episode_dir / name, raw)  # keep what was used, for review
         else:
@@ -132,7 +136,7 @@ class CaptionsBackend:
                 f"episode {episode.id} has no human-made transcript or subtitles",
                 hint="use --backend whisper (or auto), or set asr.automatic_captions = true",
             )
-        decoded = self._read(source, episode_dir)
+        decoded = self._read(source, episode_dir, episode)
         segments = parse_captions(decoded.text, source.fmt, duration=episode.duration)
         language = (
             normalize_language(source.language)
