@@ -55,9 +55,10 @@ def main() -> None:
 
     quiet_defaults(os.environ)
 
-    from flows.episode import episode_flow, flow_config, run_episode
-    from flows.progress import Reporter
+    from flows.episode import episode_flow, flow_config
     from pipeline.errors import PodpostError
+    from pipeline.run.episode import run_episode
+    from pipeline.run.progress import Reporter
     from pipeline.testing.fakellm import FakeLLM, FakeServer
     from tests.fixtures.flows import captions_vtt, write_config
     from tests.fixtures.media import AudioFactory, MediaServer, rss_feed
@@ -98,7 +99,7 @@ def main() -> None:
         def direct_run() -> float:
             config = flow_config(overrides(), str(good))
             started = time.perf_counter()
-            run_episode(source, config, direct=True, report=quiet)
+            run_episode(source, config, report=quiet)
             return time.perf_counter() - started
 
         from flows.prefect_setup import command_line_run

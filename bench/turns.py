@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.config import Config
 from pipeline.models import Segment, Transcript
 from pipeline.turns.diarize import DIARIZERS, load_audio
-from pipeline.turns.segment import build_turn_list, build_turns, same_text
+from pipeline.turns.segment import build_turn_list, same_text
+from pipeline.turns.step import build_turns
 from tests.fixtures.interview import (
     GUEST,
     GUEST2,

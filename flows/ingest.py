@@ -1,10 +1,10 @@
-"""The ingest flow: list a feed, run the episode flow for each item not yet done.
+"""The ingest flow: every item of a feed not yet done, through the episode flow.
 
-The ledger (:mod:`pipeline.run.ledger`, SQLite in the data directory) says which items of a
-feed are done. Items that are not (new ones, and ones that failed before) run through
-:func:`flows.episode.episode_flow` as child flows, at most ``concurrency`` at once (a
-Prefect thread-pool task runner). One failing item is recorded with its error and does not
-stop the others; the next ingestion retries it, and leaves done items untouched.
+:func:`pipeline.run.ingest.plan_ingest` says which items to run (the ledger knows what is
+done); each runs as a child flow of :func:`flows.episode.episode_flow`, at most
+``concurrency`` at once (a Prefect thread-pool task runner), or, with
+``episode_deployment``, as a run of that deployment so a work pool's workers share them.
+One failing item is recorded with its error and does not stop the others.
 
 ``serve_schedule`` (``podpost schedule``) serves this flow as a deployment with a cron
 schedule; ``prefect.yaml`` defines deployments of both flows for a process work pool.
@@ -13,176 +13,64 @@ schedule; ``prefect.yaml`` defines deployments of both flows for a process work 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.episode import episode_flow, flow_config, source_key
-from flows.progress import Reporter
+from flows.episode import episode_flow, flow_config, prefect_log
 from pipeline.config import Config
-from pipeline.errors import PodpostError
-from pipeline.run.ledger import Ledger
-from pipeline.run.state import digest, load_state
+from pipeline.fetch.feeds import FeedItem
+from pipeline.run.ingest import (
+    Outcome,
+    deployment_name,
+    deployment_result,
+    plan_ingest,
+    record_outcome,
+)
+from pipeline.run.progress import Reporter
 
 DEFAULT_CONCURRENCY = 2
 
 
-@dataclass
-class Outcome:
-    guid: str
-    title: str
-    state: str  # new | failed | done-before | not-taken
-    draft: str | None = None
-    error: str | None = None
-    episode_id: str | None = None
-
-
-@dataclass
-class IngestSummary:
-    feed: str
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    def count(self, state: str) -> int:
-        return sum(1 for o in self.outcomes if o.state == state)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "feed": self.feed,
-            "new": self.count("new"),
-            "failed": self.count("failed"),
-            "done_before": self.count("done-before"),
-            "items": [o.__dict__ for o in self.outcomes],
-        }
-
-
 @task(name="ingest-item", cache_policy=NO_CACHE, persist_result=False, log_prints=False)
 def ingest_item(
+    config: Config,
     feed: str,
-    guid: str,
-    source: str,
-    item: str | None,
-    title: str,
-    overrides: dict[str, Any] | None,
-    config_path: str | None,
-    ledger_path: str,
+    entry: FeedItem,
+    parameters: dict[str, Any],
     episode_deployment: str | None = None,
 ) -> Outcome:
     """One item through the episode flow (a child flow run); the ledger records the end."""
-    ledger = Ledger(Path(ledger_path))
-    parameters: dict[str, Any] = {
-        "source": source,
-        "item": item,
-        "overrides": overrides,
-        "config_path": config_path,
-        "wait": True,
-    }
     try:
         if episode_deployment:
-            result = _via_deployment(episode_deployment, parameters, ledger)
+            result = _via_deployment(config, episode_deployment, parameters)
         else:
             result = episode_flow(**parameters)
     except Exception as e:
-        error = e.one_line() if isinstance(e, PodpostError) else f"{type(e).__name__}: {e}"
-        ledger.record(feed, guid, source=source, title=title, state="failed", error=error)
-        return Outcome(guid, title, "failed", error=error)
-    ledger.record(
-        feed, guid, source=source, title=title, state="done", episode_id=result["episode_id"]
-    )
-    return Outcome(guid, title, "new", draft=result["draft"], episode_id=result["episode_id"])
+        return record_outcome(config, feed, entry, error=e)
+    return record_outcome(config, feed, entry, result)
 
 
-def _via_deployment(name: str, parameters: dict[str, Any], ledger: Ledger) -> dict[str, Any]:
-    """Run the item as a flow run of the episode deployment ``name``, so that any worker of
-    its pool may take it, and wait for it. Results are not shared between processes; the
-    ledger and the episode's run.json (in the shared data directory) say what came out."""
+def _via_deployment(config: Config, name: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Run the item as a flow run of the episode deployment ``name`` and wait for it."""
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
-
-    from pipeline.errors import SourceError
 
     run = cast(
         "FlowRun",
         run_deployment(name=name, parameters=parameters, timeout=None, poll_interval=1),
     )
-    source = source_key(parameters["source"], parameters["item"])
-    episode_id = ledger.episode_for(source)
-    episodes = Config(data_dir=ledger.path.parent).episodes_dir  # the ledger sits in data_dir
-    state = load_state(episodes / episode_id) if episode_id else None
-    if run.state is None or not run.state.is_completed():
-        message = (state.error if state and state.state == "failed" else None) or (
-            run.state.message if run.state else "no state"
-        )
-        raise SourceError(f"flow run {run.name} ended {run.state_name}: {message}")
-    assert episode_id is not None and state is not None
-    return {"episode_id": episode_id, "draft": state.draft_path}
-
-
-def run_ingest(
-    feed: str,
-    config: Config,
-    *,
-    limit: int | None = None,
-    since: dt.date | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    overrides: dict[str, Any] | None = None,
-    config_path: str | None = None,
-    episode_deployment: str | None = None,
-    report: Reporter | None = None,
-) -> IngestSummary:
-    """Must run inside a flow (the items are submitted as tasks)."""
-    from pipeline.fetch.feeds import FeedItem, list_feed
-
-    report = report or Reporter()
-    items = list_feed(feed, config)
-    if since is not None:
-        items = [i for i in items if i.date is None or i.date >= since]
-    known = Ledger.of(config).items(feed)
-    summary = IngestSummary(feed)
-    todo: list[FeedItem] = []
-    for entry in items:
-        previous = known.get(entry.guid)
-        if previous is not None and previous.state == "done":
-            summary.outcomes.append(
-                Outcome(entry.guid, entry.title, "done-before", episode_id=previous.episode_id)
-            )
-        elif limit is not None and len(todo) >= limit:
-            summary.outcomes.append(Outcome(entry.guid, entry.title, "not-taken"))
-        else:
-            todo.append(entry)
-    report.line(
-        f"ingest: {len(items)} items, {summary.count('done-before')} done before, "
-        f"{len(todo)} to run"
+    return deployment_result(
+        config,
+        parameters["source"],
+        parameters["item"],
+        completed=run.state is not None and run.state.is_completed(),
+        run_name=run.name,
+        state_name=str(run.state_name),
+        state_message=(run.state.message or "") if run.state else "no state",
     )
-    ledger_path = str(Ledger.of(config).path)
-    runner: ThreadPoolTaskRunner[Outcome] = ThreadPoolTaskRunner(max_workers=max(1, concurrency))
-    with runner:
-        futures = [
-            runner.submit(
-                ingest_item,
-                {
-                    "feed": feed,
-                    "guid": entry.guid,
-                    "source": entry.source,
-                    "item": entry.item,
-                    "title": entry.title,
-                    "overrides": overrides,
-                    "config_path": config_path,
-                    "ledger_path": ledger_path,
-                    "episode_deployment": episode_deployment,
-                },
-            )
-            for entry in todo
-        ]
-        for future in futures:
-            outcome = future.result()
-            summary.outcomes.append(outcome)
-            what = outcome.draft if outcome.state == "new" else f"failed: {outcome.error}"
-            report.line(f"{outcome.title or outcome.guid}: {what}")
-    return summary
 
 
 @flow(name="ingest", persist_result=False, log_prints=False)
@@ -195,26 +83,46 @@ def ingest_flow(
     config_path: str | None = None,
     episode_deployment: str | None = None,
 ) -> dict[str, Any]:
-    """Every item of ``feed`` not yet done, through the episode flow, ``concurrency`` at once.
+    """Every item of ``feed`` not yet done, ``concurrency`` at once; returns
+    :meth:`pipeline.run.ingest.IngestSummary.as_dict`.
 
     With ``episode_deployment`` (e.g. ``"episode/episode"`` from prefect.yaml) each item
     becomes a run of that deployment, so the episodes spread over the pool's workers.
     """
     config = flow_config(overrides, config_path)
-    return run_ingest(
-        feed,
-        config,
-        limit=limit,
-        since=since,
-        concurrency=concurrency,
-        overrides=overrides,
-        config_path=config_path,
-        episode_deployment=episode_deployment,
-    ).as_dict()
-
-
-def deployment_name(feed: str) -> str:
-    return f"ingest-{digest(feed)[:10]}"
+    report = Reporter(log=prefect_log)
+    summary, todo = plan_ingest(feed, config, limit=limit, since=since)
+    report.line(
+        f"ingest: {len(summary.outcomes) + len(todo)} items, "
+        f"{summary.count('done-before')} done before, {len(todo)} to run"
+    )
+    runner: ThreadPoolTaskRunner[Outcome] = ThreadPoolTaskRunner(max_workers=max(1, concurrency))
+    with runner:
+        futures = [
+            runner.submit(
+                ingest_item,
+                {
+                    "config": config,
+                    "feed": feed,
+                    "entry": entry,
+                    "parameters": {
+                        "source": entry.source,
+                        "item": entry.item,
+                        "overrides": overrides,
+                        "config_path": config_path,
+                        "wait": True,
+                    },
+                    "episode_deployment": episode_deployment,
+                },
+            )
+            for entry in todo
+        ]
+        for future in futures:
+            outcome = future.result()
+            summary.outcomes.append(outcome)
+            what = outcome.draft if outcome.state != "failed" else f"failed: {outcome.error}"
+            report.line(f"{outcome.title or outcome.guid}: {what}")
+    return summary.as_dict()
 
 
 def serve_schedule(

@@ -105,6 +105,8 @@ class LLMConfig(_Section):
     model: str = "gpt-4o-mini"
     temperature: float = 0.2
     timeout: float = 120.0
+    # Extra attempts after a 429/5xx/timeout (6 requests per call at most). The first call
+    # that still fails ends the run, so a dead endpoint costs a run <= 6 requests.
     max_retries: int = 5
     max_concurrency: int = 4
     context_tokens: int = 32000

@@ -16,6 +16,7 @@
     │       ├── LLMTruncatedError            the answer was cut off
     │       └── LLMRefusalError              the model refused
     ├── DraftConflictError          exit 7   a human edit, a different file, or a held lock
+    ├── NeedsReviewError            exit 8   the draft was written, but turns failed to translate
     └── StorageError                exit 1   podpost's own files or ledger cannot be written/read
 
 ``retryable`` is an attribute, not a branch of the tree: whether trying again may help is
@@ -145,6 +146,19 @@ class DraftConflictError(PodpostError):
     """Writing would overwrite a human edit or a different file, or another run holds the lock."""
 
     exit_code = 7
+
+
+class NeedsReviewError(PodpostError):
+    """The run wrote its draft, but some turns have no translation: not a success.
+
+    ``failed_turns`` is how many; the message names the ``--retry-failed`` command.
+    """
+
+    exit_code = 8
+
+    def __init__(self, message: str, *, failed_turns: int, hint: str | None = None) -> None:
+        self.failed_turns = failed_turns
+        super().__init__(message, hint=hint)
 
 
 class StorageError(PodpostError):

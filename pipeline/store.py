@@ -1,11 +1,18 @@
-"""Where an episode's files live, and reading/writing the models stored there.
+"""The episode folder: where an episode's files live, their names, and loading/saving them.
 
-Layout: ``<data_dir>/episodes/<episode id>/`` holds ``episode.json``, the audio file,
-``transcript.json``, ``turns.json`` and the editorial results. Every write is atomic.
+Layout: ``<data_dir>/episodes/<episode id>/`` holds ``episode.json`` and the audio file
+(fetch), ``transcript.json`` (transcribe), ``turns.json`` (turns), ``editorial/``,
+``editorial.json`` and ``post.json`` (editorial), and ``run.json`` (what finished, see
+:mod:`pipeline.run.state`). Every write is atomic.
+
+Every command that takes an episode ("an episode id or its folder") resolves it with
+:func:`find_episode`, so the step commands, ``podpost run``, ``render``, ``status`` and
+``resume`` all mean the same folder.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,11 +27,57 @@ M = TypeVar("M", bound=BaseModel)
 EPISODE_FILE = "episode.json"
 TRANSCRIPT_FILE = "transcript.json"
 TURNS_FILE = "turns.json"
+POST_FILE = "post.json"  # the editorial result; `podpost render` renders it again
+
+# The command that writes each file, for the hint when it is missing.
+MADE_BY = {
+    EPISODE_FILE: "fetch",
+    TRANSCRIPT_FILE: "transcribe",
+    TURNS_FILE: "turns",
+    POST_FILE: "translate",
+}
 
 
 def episode_dir(config: Config, episode_id: str) -> Path:
     """``<data_dir>/episodes/<episode_id>``; not created here."""
     return config.episodes_dir / episode_id
+
+
+def existing_episode(config: Config, ref: str | Path) -> Path | None:
+    """The episode folder ``ref`` names (a folder path, or an id under ``data_dir``), when
+    it holds an ``episode.json``; None otherwise (``ref`` may then be a source to fetch)."""
+    path = Path(ref).expanduser()
+    if (path / EPISODE_FILE).is_file():
+        return path
+    if "/" not in str(ref) and str(ref) not in ("", ".", ".."):
+        folder = episode_dir(config, str(ref))
+        if (folder / EPISODE_FILE).is_file():
+            return folder
+    return None
+
+
+def find_episode(config: Config, ref: str | Path, needs: Sequence[str] = (EPISODE_FILE,)) -> Path:
+    """The episode folder ``ref`` names (a folder, or an episode id under ``data_dir``).
+
+    Raises :class:`InputFileError` naming the first of ``needs`` (file names in the folder)
+    that is missing and the command that makes it.
+    """
+    path = Path(ref).expanduser()
+    folder = path if path.is_dir() else episode_dir(config, str(ref))
+    for name in needs:
+        if (folder / name).is_file():
+            continue
+        if name == EPISODE_FILE:
+            raise InputFileError(
+                f"{ref} is not an episode folder (no {EPISODE_FILE})",
+                hint="pass a folder that `podpost fetch` wrote, or its episode id",
+            )
+        raise InputFileError(
+            f"{folder / name} does not exist",
+            hint=f"give an episode folder made by `podpost {MADE_BY.get(name, 'run')}`, "
+            "or its episode id",
+        )
+    return folder
 
 
 def save(path: Path, model: BaseModel) -> Path:

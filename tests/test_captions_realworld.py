@@ -16,7 +16,7 @@ from pipeline.models import Episode, Segment, SubtitleTrack, Transcript
 from pipeline.textcodec import decode_text
 from pipeline.transcribe.captions import parse_captions, parse_srt, parse_vtt
 from pipeline.transcribe.captions_backend import CaptionsBackend
-from pipeline.turns.segment import build_turns
+from pipeline.turns.step import build_turns
 from tests.cli_helpers import cli
 
 

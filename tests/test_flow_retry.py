@@ -31,12 +31,17 @@ def test_retry_failed_asks_only_for_the_failed_turn(
 
     fake_llm.handle("translate", untranslated)
     done = run_cli([*base, "run", show.feed_url], env=env)
-    assert done.returncode == 0, done.stderr  # one bad turn never stops the run
+    # one bad turn never stops the run, but the run is not a success either: exit 8
+    assert done.returncode == 8, done.stderr
     draft = Path(done.stdout.strip())
     failed = [t for t in parse_post(draft.read_text()).turns if not t.translation]
     assert len(failed) == 1 and "hardest part" in failed[0].original
     [row] = status_rows(data)
-    assert row["state"] == "done"
+    assert (row["state"], row["failed_turns"]) == ("needs-review", 1)
+    assert done.stderr.splitlines()[-1] == (
+        f"error: 1 turn of {draft} failed to translate; ask again for those turns only: "
+        f"podpost resume {row['id']} --retry-failed"
+    )
 
     fake_llm.reset()  # the model behaves now
     hits = media_server.hits(show.audio_names[0])
@@ -55,6 +60,8 @@ def test_retry_failed_asks_only_for_the_failed_turn(
     assert asked and all("hardest part" in text for text in asked)
     assert media_server.hits(show.audio_names[0]) == hits
     assert all(t.translation for t in parse_post(draft.read_text()).turns)
+    [row] = status_rows(data)
+    assert (row["state"], row["failed_turns"]) == ("done", 0)
 
     # a setting that matters only to the editorial step redoes that step alone
     fake_llm.reset()

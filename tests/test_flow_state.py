@@ -17,7 +17,8 @@ from pipeline.config import Config
 from pipeline.errors import DraftConflictError
 from pipeline.review.drafts import write_draft
 from pipeline.run.ledger import Ledger
-from pipeline.run.state import EpisodeRun, episode_lock, is_locked, load_state, status
+from pipeline.run.state import EpisodeRun, episode_lock, is_locked, load_state
+from pipeline.run.status import status
 
 
 def test_step_is_fresh_only_with_same_key_and_untouched_outputs(tmp_path: Path) -> None:

@@ -303,7 +303,7 @@ def test_apply_names_merges_only_clusters_given_one_name():
 def test_the_whole_step_names_speakers_through_the_llm(interview3, fake_llm: FakeLLM, client):
     from pipeline.config import Config
     from pipeline.testing.fakellm import FakeRequest
-    from pipeline.turns.segment import build_turns
+    from pipeline.turns.step import build_turns
 
     def answer(request: FakeRequest) -> dict:
         # A model that reads the evidence: the one who introduces herself is the host, the

@@ -190,7 +190,7 @@ def test_captions_that_name_speakers_replace_diarization():
     from pipeline.config import Config
     from pipeline.models import Episode
     from pipeline.transcribe.captions import parse_vtt
-    from pipeline.turns.segment import build_turns
+    from pipeline.turns.step import build_turns
 
     transcript = Transcript(language="en", backend="captions", segments=parse_vtt(CAPTIONED_VTT))
     episode = Episode(

@@ -6,15 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline import store
 from pipeline.cli.common import settings
-from pipeline.errors import InputFileError
-from pipeline.fsutil import write_atomic
-from pipeline.models import Episode, Turns
-from pipeline.post.render import load_template, render_post
-
-CACHE_DIR = "editorial"  # inside the episode folder
-DRAFT_FILE = "draft.md"
 
 
 def register(app: typer.Typer) -> None:
@@ -40,39 +32,24 @@ def register(app: typer.Typer) -> None:
         """Translate, outline and describe an episode's turns with the LLM; write the draft.
 
         Finished work is cached in <folder>/editorial/: running again makes no request,
-        and an interrupted run resumes where it stopped.
+        and an interrupted run resumes where it stopped. `podpost render` then writes the
+        draft into the drafts folder.
         """
-        # Imported here: the openai SDK alone costs ~0.5 s, which every other command would pay.
-        from pipeline.editorial import build_post
-        from pipeline.editorial.build import RESULT_FILE
-        from pipeline.llm import make_client
+        from pipeline.run import commands  # the openai SDK costs ~0.5 s to import
 
-        config = settings(ctx).config(
-            editorial={"target_language": target_language}, llm={"model": model}
+        flags = {"editorial": {"target_language": target_language}, "llm": {"model": model}}
+        config = settings(ctx).config(**flags)
+        done = commands.translate(
+            config, episode, output=output, retry_failed=retry_failed, overrides=flags
         )
-        folder = Path(episode)
-        if not folder.is_dir():
-            folder = store.episode_dir(config, episode)
-        if not (folder / store.TURNS_FILE).is_file():
-            raise InputFileError(
-                f"{folder / store.TURNS_FILE} does not exist",
-                hint="give an episode folder made by `podpost turns`, or its episode id",
-            )
-        meta = store.load(folder / store.EPISODE_FILE, Episode)
-        turns = store.load(folder / store.TURNS_FILE, Turns)
-        result = build_post(
-            meta, turns, config, make_client(config.llm), folder / CACHE_DIR,
-            retry_failed=retry_failed,
-        )  # fmt: skip
-        target = output or folder / DRAFT_FILE
-        write_atomic(target, render_post(result.post, load_template(config.post.template)))
-        result.save_summary(folder / RESULT_FILE)
-        usage = result.usage
+        result, usage = done.result, done.result.usage
+        if done.draft.kept is not None:
+            typer.echo(done.draft.message, err=True)
         typer.echo(
-            f"wrote {target}: {len(result.post.turns)} turns in {len(result.post.sections)} "
-            f"sections; {result.chunks} chunks ({result.cached_chunks} cached), "
-            f"{usage.requests} requests, {usage.prompt_tokens} prompt + "
-            f"{usage.completion_tokens} completion tokens"
+            f"wrote {done.draft.path}: {len(result.post.turns)} turns in "
+            f"{len(result.post.sections)} sections; {result.chunks} chunks "
+            f"({result.cached_chunks} cached), {usage.requests} requests, "
+            f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
         )
         for failure in result.failures:
             typer.echo(f"failed: turn {failure.turn_id} ({failure.speaker}): {failure.reason}")

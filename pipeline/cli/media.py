@@ -5,17 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import typer
 
 from pipeline import store
 from pipeline.cli.common import settings
-from pipeline.config import Config
-from pipeline.fetch.core import ProgressHook, fetch_episode
-from pipeline.models import Episode
-from pipeline.transcribe.step import load_episode_dir, transcribe_episode
+from pipeline.fetch.core import ProgressHook
 
 
 @contextmanager
@@ -46,15 +42,6 @@ def download_progress(enabled: bool) -> Iterator[ProgressHook | None]:
         yield hook
 
 
-def _fetch(source: str, config: Config, item: str | None) -> tuple[Episode, Path]:
-    folder = Path(source)
-    if folder.is_dir() and (folder / store.EPISODE_FILE).is_file():
-        return load_episode_dir(folder)
-    with download_progress(config.fetch.progress) as hook:
-        episode = fetch_episode(source, config, item=item, progress=hook)
-    return episode, store.episode_dir(config, episode.id)
-
-
 def register(app: typer.Typer) -> None:
     @app.command()
     def fetch(
@@ -67,8 +54,11 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Download an episode's audio and metadata into its episode folder."""
+        from pipeline.run import commands  # loads every stage: only when a command runs
+
         config = settings(ctx).config()
-        episode, folder = _fetch(source, config, item)
+        with download_progress(config.fetch.progress) as hook:
+            episode, folder = commands.fetch(config, source, item, progress=hook)
         typer.echo(f"{episode.title or episode.id}: {folder / store.EPISODE_FILE}")
         typer.echo(f"audio: {folder / str(episode.audio_file)}")
 
@@ -88,10 +78,11 @@ def register(app: typer.Typer) -> None:
         item: str | None = typer.Option(None, "--item", help="Feed item, when SOURCE is a feed."),
     ) -> None:
         """Write the episode's timed transcript (transcript.json)."""
-        asr = {"backend": backend, "model": model, "language": language}
-        config = settings(ctx).config(asr=asr)
-        episode, folder = _fetch(source, config, item)
-        transcript = transcribe_episode(episode, folder, config)
+        from pipeline.run import commands  # loads every stage: only when a command runs
+
+        flags = {"asr": {"backend": backend, "model": model, "language": language}}
+        config = settings(ctx).config(**flags)
+        episode, folder, transcript = commands.transcribe(config, source, item, overrides=flags)
         path = folder / store.TRANSCRIPT_FILE
         if not transcript.segments:
             typer.echo(f"no speech found in {episode.title or episode.id}; wrote an empty "

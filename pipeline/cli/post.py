@@ -10,9 +10,8 @@ import typer
 
 from pipeline.cli.common import settings
 from pipeline.errors import InputFileError
-from pipeline.fsutil import write_atomic
 from pipeline.models import Post
-from pipeline.post.io import load_post, post_from_json, read_text
+from pipeline.post.io import load_post, post_from_json, read_text, write_post_text
 from pipeline.post.parse import check_post
 from pipeline.post.render import load_template, render_post
 
@@ -44,7 +43,7 @@ def render_command(
     if out is None:
         _write_stdout(text)
     else:
-        write_atomic(out, text)
+        write_post_text(out, text)
         typer.echo(f"wrote {out}", err=True)
 
 

@@ -11,6 +11,7 @@ import typer
 from pipeline.cli.common import settings
 from pipeline.config import Config
 from pipeline.errors import InputFileError
+from pipeline.review.drafts import find_draft
 from pipeline.review.flags import (
     DraftReview,
     Flag,
@@ -28,16 +29,7 @@ if TYPE_CHECKING:
 
 def resolve_draft(draft: str, config: Config) -> Path:
     """A path as given, else a name inside the drafts folder (``.md`` optional)."""
-    path = Path(draft)
-    if path.is_file():
-        return path
-    for candidate in (config.drafts_path / draft, config.drafts_path / f"{draft}.md"):
-        if candidate.is_file():
-            return candidate
-    raise InputFileError(
-        f"{draft}: no such draft (looked here and in {config.drafts_path})",
-        hint="give the draft's path; `podpost review` lists the drafts",
-    )
+    return find_draft(config.drafts_path, draft)
 
 
 def _flag_line(flag: Flag, indent: str = "  ") -> str:

@@ -1,5 +1,6 @@
 """`podpost run|resume|render|status|ingest|schedule`: driving whole runs.
 
+Each command parses, calls one function of :mod:`pipeline.run` or :mod:`flows`, prints.
 Prefect is imported only inside the commands that run a flow, after
 ``flows.prefect_setup.quiet_defaults`` has set its defaults, so other commands stay fast.
 """
@@ -15,10 +16,11 @@ from typing import Any
 import typer
 
 from pipeline.cli.common import Settings, settings
-from pipeline.config import Config, deep_merge
-from pipeline.errors import InputFileError, PodpostError, UsageError
+from pipeline.config import deep_merge
+from pipeline.errors import NeedsReviewError, PodpostError, UsageError
 from pipeline.fetch.urls import remember as remember_password
-from pipeline.run.state import RUN_FILE, load_state, status
+from pipeline.run.resume import absolute_source, resume_targets
+from pipeline.run.status import check_complete, check_ingest, status
 
 STEP_OPTIONS = "Options override the config file for this run; `podpost resume` reuses them."
 
@@ -96,19 +98,6 @@ def _run(
         )
 
 
-def _episode_folder(config: Config, episode: str) -> Path:
-    path = Path(episode).expanduser()
-    if (path / RUN_FILE).is_file():
-        return path
-    folder = config.episodes_dir / episode
-    if (folder / RUN_FILE).is_file():
-        return folder
-    raise InputFileError(
-        f"no run of episode {episode!r} in {config.episodes_dir}",
-        hint="pass an id from `podpost status` or an episode folder",
-    )
-
-
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_command(
@@ -154,12 +143,11 @@ def register(app: typer.Typer) -> None:
             out=out,
         )
         s.config(**overrides)  # a bad flag fails here, before anything starts
-        local = Path(source).expanduser()
-        if "://" not in source and local.exists():
-            source = str(local.resolve())  # so `podpost resume` works from any folder
-        source = remember_password(source)  # Prefect and run.json see user:***@ only
+        # Prefect and run.json see user:***@ only
+        source = remember_password(absolute_source(source))
         result = _run(s, source, item, overrides, wait, retry_failed)
         typer.echo(result["draft"])
+        check_complete(result["episode_id"], result["draft"], result["failed_turns"])
 
     @app.command("resume")
     def resume_command(
@@ -173,52 +161,34 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Finish a failed or interrupted run with the settings it started with."""
         s = settings(ctx)
-        config = s.config()
         if all_ == (episode is not None):
             raise UsageError("give one EPISODE or --all", hint="see `podpost status`")
-        # (label, source, item, overrides) of every run to finish
-        todo: list[tuple[str, str, str | None, dict[str, Any]]] = []
-        if episode is not None:
-            folders = [_episode_folder(config, episode)]
-        else:
-            rows = status(config)
-            folders = [
-                config.episodes_dir / row.id
-                for row in rows
-                if row.id is not None
-                and (
-                    row.state == "failed"
-                    or (retry_failed and _has_failed_turns(config.episodes_dir / row.id))
-                )
-            ]
-            from pipeline.run.ledger import LEDGER_FILE, Ledger
-
-            if (config.data_dir / LEDGER_FILE).is_file():
-                todo += [
-                    (f.source, f.source, f.item, f.overrides)
-                    for f in Ledger.of(config).fetch_failures()
-                ]
-        for folder in folders:
-            state = load_state(folder)
-            if state is None or not state.source:
-                raise InputFileError(f"{folder} has no run to resume", hint="use `podpost run`")
-            todo.append((state.episode_id, state.source, state.item, state.overrides))
+        todo = resume_targets(s.config(), episode, retry_failed=retry_failed)
         if not todo:
             typer.echo("nothing to resume", err=True)
             return
-        failures = 0
-        for label, source, item, overrides in todo:
+        failures = incomplete = 0
+        for target in todo:
             try:
-                result = _run(s, source, item, overrides, wait, retry_failed)
+                result = _run(s, target.source, target.item, target.overrides, wait, retry_failed)
             except PodpostError as e:
                 if episode is not None:
                     raise
                 failures += 1
-                print(f"{label}: error: {e.one_line()}", file=sys.stderr)
+                print(f"{target.label}: error: {e.one_line()}", file=sys.stderr)
                 continue
             typer.echo(result["draft"])
+            try:
+                check_complete(result["episode_id"], result["draft"], result["failed_turns"])
+            except NeedsReviewError as e:
+                if episode is not None:
+                    raise
+                incomplete += 1
+                print(f"{target.label}: error: {e.one_line()}", file=sys.stderr)
         if failures:
             raise typer.Exit(1)
+        if incomplete:
+            raise typer.Exit(NeedsReviewError.exit_code)
 
     @app.command("render")
     def render_command(
@@ -226,14 +196,9 @@ def register(app: typer.Typer) -> None:
         episode: str = typer.Argument(..., help="Episode id or folder."),
     ) -> None:
         """Render the draft again from stored results (no ASR or LLM work)."""
-        from flows.episode import rerender
+        from pipeline.run.episode import rerender
 
-        config = settings(ctx).config()
-        folder = _episode_folder(config, episode)
-        state = load_state(folder)
-        if state is not None and state.overrides:
-            config = settings(ctx).config(**state.overrides)
-        written = rerender(folder, config)
+        written = rerender(settings(ctx).config, episode)
         typer.echo(written.message, err=True)
         typer.echo(str(written.path))
 
@@ -259,7 +224,7 @@ def register(app: typer.Typer) -> None:
                 row.id or "-",
                 row.title[:40] or row.source[:40],
                 row.last_step or "-",
-                row.state if row.state != "failed" else f"failed ({row.step or '?'})",
+                _state_cell(row),
                 row.review or "-",
                 str(row.tokens),
                 row.error if row.state == "failed" else (row.draft or "-"),
@@ -316,6 +281,7 @@ def register(app: typer.Typer) -> None:
             _print_summary(summary)
         if summary["failed"]:
             raise typer.Exit(1)
+        check_ingest(summary)
 
     @app.command("schedule")
     def schedule_command(
@@ -351,13 +317,12 @@ def register(app: typer.Typer) -> None:
         )
 
 
-def _has_failed_turns(folder: Path) -> bool:
-    """Whether the editorial step left turns untranslated (its editorial.json says)."""
-    try:
-        summary = json.loads((folder / "editorial.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return bool(summary.get("failures"))
+def _state_cell(row: Any) -> str:
+    if row.state == "failed":
+        return f"failed ({row.step or '?'})"
+    if row.state == "needs-review":
+        return f"needs-review ({row.failed_turns} failed turns)"
+    return str(row.state)
 
 
 def _date(value: str | None) -> Any:
@@ -401,6 +366,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console = Console(soft_wrap=True)
     console.print(table)
     console.print(
-        f"{summary['new']} new drafts, {summary['failed']} failed, "
+        f"{summary['new']} new drafts, {summary['needs_review']} needing review, "
+        f"{summary['failed']} failed, "
         f"{summary['done_before']} done before"
     )

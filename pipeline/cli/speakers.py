@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import typer
 
 from pipeline import store
 from pipeline.cli.common import settings
-from pipeline.config import Config
-from pipeline.errors import InputFileError, LLMError
-from pipeline.models import Episode, Transcript, Turns
-
-
-def _llm_client(config: Config) -> Any:
-    """The LLM client for naming, or None (heuristic naming) when none is configured."""
-    from pipeline.llm import make_client
-
-    try:
-        return make_client(config.llm)
-    except LLMError as e:
-        typer.echo(f"note: naming speakers without an LLM ({e.message})", err=True)
-        return None
+from pipeline.models import Turns
 
 
 def _minutes(seconds: float) -> str:
@@ -52,7 +36,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def turns(
         ctx: typer.Context,
-        episode_dir: Path = typer.Argument(..., help="An episode folder with a transcript."),
+        episode: str = typer.Argument(
+            ..., help="An episode folder with a transcript, or its episode id."
+        ),
         speakers: str | None = typer.Option(
             None,
             "--speakers",
@@ -69,34 +55,21 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Split the transcript into speaker turns and name the speakers (writes turns.json)."""
-        from pipeline.turns.diarize import DIARIZERS
-        from pipeline.turns.segment import build_turns, caption_speakers
+        from pipeline.run import commands  # diarization loads numpy and friends
 
         names = [n.strip() for n in speakers.split(",") if n.strip()] if speakers else None
-        config = settings(ctx).config(
-            diarize={"num_speakers": num_speakers, "backend": diarizer},
-            turns={"speakers": names},
+        flags = {
+            "diarize": {"num_speakers": num_speakers, "backend": diarizer},
+            "turns": {"speakers": names},
+        }
+        config = settings(ctx).config(**flags)
+        folder, result = commands.turns(
+            config,
+            episode,
+            use_llm=not no_llm,
+            overrides=flags,
+            note=lambda line: typer.echo(line, err=True),
         )
-        if not (episode_dir / store.EPISODE_FILE).is_file():
-            raise InputFileError(
-                f"{episode_dir} is not an episode folder (no {store.EPISODE_FILE})",
-                hint="pass a folder that `podpost fetch` wrote",
-            )
-        episode = store.load(episode_dir / store.EPISODE_FILE, Episode)
-        transcript = store.load(episode_dir / store.TRANSCRIPT_FILE, Transcript)
-        audio = episode_dir / (episode.audio_file or "")
-        needs_audio = config.diarize.backend != "none" and caption_speakers(transcript) is None
-        if needs_audio and not (episode.audio_file and audio.is_file()):
-            raise InputFileError(
-                f"{episode_dir} has no audio file to diarize",
-                hint="run `podpost fetch` again, or pass --diarizer none",
-            )
-        # Backend problems (unknown name, missing extra or token) fail before any work.
-        backend = DIARIZERS.get(config.diarize.backend)(config.diarize)
-        client = None if no_llm else _llm_client(config)
-        result = build_turns(
-            episode, transcript, config, audio_path=audio, client=client, diarizer=backend
-        )
-        path = store.save(episode_dir / store.TURNS_FILE, result)
+        path = folder / store.TURNS_FILE
         typer.echo(summary_table(result))
         typer.echo(f"wrote {path}", err=True)

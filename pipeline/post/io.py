@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pipeline.errors import InputFileError
+from pipeline.fsutil import write_atomic
 from pipeline.models import Post
 from pipeline.post.parse import parse_post
 
@@ -70,3 +71,8 @@ def post_from_json(text: str, *, name: str = "input") -> Post:
             f"{name}: not a post: {where}: {first['msg']}",
             hint="see `podpost post schema` for the expected JSON",
         ) from e
+
+
+def write_post_text(path: str | Path, text: str) -> Path:
+    """Write a rendered post to ``path`` atomically, byte for byte; returns the path."""
+    return write_atomic(Path(path), text)

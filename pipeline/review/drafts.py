@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
 from pipeline.review import flags as review
 
@@ -29,6 +30,21 @@ class DraftWrite:
             f"{self.kept} was edited by hand since podpost wrote it, so it was kept; "
             f"the new version is {self.path}"
         )
+
+
+def find_draft(drafts_dir: Path, draft: str) -> Path:
+    """``draft`` as a path when it is a file, else a name inside ``drafts_dir`` (``.md``
+    optional). Raises InputFileError naming both places."""
+    path = Path(draft)
+    if path.is_file():
+        return path
+    for candidate in (Path(drafts_dir) / draft, Path(drafts_dir) / f"{draft}.md"):
+        if candidate.is_file():
+            return candidate
+    raise InputFileError(
+        f"{draft}: no such draft (looked here and in {drafts_dir})",
+        hint="give the draft's path; `podpost review` lists the drafts",
+    )
 
 
 def draft_name(episode_id: str) -> str:
@@ -51,15 +67,26 @@ def _ours(path: Path, text: str) -> bool:
 def write_draft(
     drafts_dir: Path, episode_id: str, text: str, *, episode_dir: Path | None = None
 ) -> DraftWrite:
-    """Write ``text`` as the episode's draft, or beside it when the draft was edited."""
-    drafts_dir = Path(drafts_dir)
-    target = drafts_dir / draft_name(episode_id)
+    """Write ``text`` as the episode's draft ``<drafts_dir>/<id>.md``, or beside it when
+    the draft was edited."""
+    return write_draft_file(
+        Path(drafts_dir) / draft_name(episode_id), text, episode_id, episode_dir
+    )
+
+
+def write_draft_file(
+    target: Path, text: str, episode_id: str, episode_dir: Path | None = None
+) -> DraftWrite:
+    """Write ``text`` to ``target`` (any ``.md`` path), or beside it as ``<stem>.new.md``
+    (``.new-2.md``, ...) when ``target`` was edited by hand or is not podpost's; records
+    the generation so a later edit is recognised."""
+    target = Path(target)
     kept = None
     if not _ours(target, text):
         kept = target
-        stem = episode_id
-        candidates = [drafts_dir / f"{stem}.new.md"]
-        candidates += [drafts_dir / f"{stem}.new-{n}.md" for n in range(2, 1000)]
+        stem = target.name.removesuffix(".md")
+        candidates = [target.with_name(f"{stem}.new.md")]
+        candidates += [target.with_name(f"{stem}.new-{n}.md") for n in range(2, 1000)]
         target = next(path for path in candidates if _ours(path, text))
     write_atomic(target, text)
     review.generation_record(target, text, episode_id=episode_id, episode_dir=episode_dir)

@@ -9,10 +9,11 @@ anything else (a changed setting, a deleted or edited file) redoes the step and 
 follows. Keys never include a run id, so they hold across processes, machines and Prefect
 runs.
 
-``run.json`` also answers ``podpost status``: state (running, done, failed), the last step
-finished, the error, the draft, tokens used. A ``running`` state whose process is gone
-(killed, machine rebooted) reads as ``failed`` with "interrupted": the lock tells, since the
-kernel drops an ``flock`` when its process dies, however it dies.
+``run.json`` also answers ``podpost status`` (:mod:`pipeline.run.status`): state, the last
+step finished, the error, the draft, tokens used, turns whose translation failed. The state
+is ``pending`` after a step command (more steps to go), ``running``, ``done`` or
+``failed``. The lock tells a live run from a killed one: the kernel drops an ``flock`` when
+its process dies, however it dies.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from typing import Any, Literal
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.config import Config
 from pipeline.errors import DraftConflictError, PodpostError
 from pipeline.fsutil import write_atomic
 
@@ -67,6 +67,7 @@ class RunState(_Model):
     draft_path: str | None = None
     draft_note: str | None = None  # e.g. "written beside an edited draft"
     tokens: int = 0
+    failed_turns: int = 0  # turns the editorial step could not translate
     pid: int | None = None
     host: str | None = None
     flow_run_id: str | None = None
@@ -82,6 +83,7 @@ class RunState(_Model):
 
 
 def now_iso() -> str:
+    """The current UTC time as ISO 8601 to the second."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
@@ -110,6 +112,7 @@ def fingerprint(path: Path) -> str | None:
 
 
 def fingerprints(folder: Path, names: list[str]) -> dict[str, str]:
+    """``{name: fingerprint}`` of the files in ``folder`` that exist."""
     out: dict[str, str] = {}
     for name in names:
         value = fingerprint(folder / name)
@@ -122,10 +125,17 @@ def fingerprints(folder: Path, names: list[str]) -> dict[str, str]:
 
 
 def run_file(folder: Path) -> Path:
+    """``<folder>/run.json``."""
     return Path(folder) / RUN_FILE
 
 
+def message(e: BaseException) -> str:
+    """The one line a failed run keeps in ``run.json`` for ``podpost status``."""
+    return e.one_line() if isinstance(e, PodpostError) else f"{type(e).__name__}: {e}"
+
+
 def load_state(folder: Path) -> RunState | None:
+    """The folder's run state, or None when it has none (or a damaged one)."""
     try:
         return RunState.model_validate_json(run_file(folder).read_bytes())
     except FileNotFoundError:
@@ -135,6 +145,7 @@ def load_state(folder: Path) -> RunState | None:
 
 
 def save_state(folder: Path, state: RunState) -> None:
+    """Write ``run.json`` atomically, stamping ``updated_at``."""
     state.updated_at = now_iso()
     write_atomic(run_file(folder), state.model_dump_json(indent=2))
 
@@ -226,14 +237,23 @@ class EpisodeRun:
         save_state(self.folder, self.state)
 
     def finish_step(self, step: str, key: str, outputs: list[str], seconds: float) -> None:
-        # Later steps need no invalidation here: their keys include this step's output
-        # fingerprints, so a changed result makes them recompute on their own.
-        self.state.steps[step] = StepDone(
+        """Record ``step`` as finished with ``key`` and the fingerprints of ``outputs``.
+
+        Later steps' keys include this step's output fingerprints, so a changed result
+        makes them recompute anyway; their records are dropped too, so that ``status``
+        does not report a later step as finished on top of a redone earlier one.
+        """
+        done = StepDone(
             key=key,
             finished_at=now_iso(),
             seconds=round(seconds, 3),
             outputs=fingerprints(self.folder, outputs),
         )
+        before = self.state.steps.get(step)
+        if before is None or before.outputs != done.outputs:
+            for later in STEPS[STEPS.index(step) + 1 :] if step in STEPS else ():
+                self.state.steps.pop(later, None)
+        self.state.steps[step] = done
         save_state(self.folder, self.state)
 
     def update(self, **fields: Any) -> None:
@@ -248,97 +268,16 @@ class EpisodeRun:
             s.step = step
         save_state(self.folder, s)
 
+    def pause(self) -> None:
+        """A step command finished: the episode waits for its next step (``pending``)."""
+        s = self.state
+        s.state, s.step, s.error, s.pid = "pending", None, None, None
+        save_state(self.folder, s)
+
     def done(self) -> None:
         s = self.state
         s.state, s.step, s.error, s.pid = "done", None, None, None
         save_state(self.folder, s)
-
-
-# --- podpost status -------------------------------------------------------------------------
-
-
-class StatusRow(_Model):
-    id: str | None  # None: the fetch failed before the episode had an id
-    title: str
-    source: str
-    item: str | None = None
-    last_step: str | None
-    state: State
-    step: str | None  # running or failed step
-    error: str | None
-    draft: str | None
-    tokens: int
-    review: str | None  # drafted | edited | approved | rejected, None without a draft
-    updated: str | None
-
-
-def _review_state(draft: str | None) -> str | None:
-    if not draft or not Path(draft).is_file():
-        return None
-    from pipeline.review import flags as review  # the review stage owns the draft record
-
-    try:
-        return review.review_state(Path(draft))
-    except PodpostError:
-        return None  # an unreadable draft record: status still lists the run
-
-
-def status_row(folder: Path) -> StatusRow | None:
-    state = load_state(folder)
-    if state is None:
-        return None
-    effective, error = state.state, state.error
-    if state.state == "running" and not is_locked(folder):
-        effective = "failed"
-        error = f"interrupted during {state.step or 'start-up'} (process {state.pid} is gone)"
-    return StatusRow(
-        id=state.episode_id,
-        title=state.title,
-        source=state.source,
-        item=state.item,
-        last_step=state.last_step,
-        state=effective,
-        step=state.step,
-        error=error,
-        draft=state.draft_path,
-        tokens=state.tokens,
-        review=_review_state(state.draft_path),
-        updated=state.updated_at,
-    )
-
-
-def status(config: Config) -> list[StatusRow]:
-    """One row per episode folder that has a ``run.json``, plus one per source whose fetch
-    failed before it had an episode (from the ledger); most recently updated first."""
-    from pipeline.run.ledger import LEDGER_FILE, Ledger
-
-    rows = []
-    if config.episodes_dir.is_dir():
-        for folder in sorted(config.episodes_dir.iterdir()):
-            if folder.is_dir():
-                row = status_row(folder)
-                if row is not None:
-                    rows.append(row)
-    if (config.data_dir / LEDGER_FILE).is_file():
-        for failure in Ledger.of(config).fetch_failures():
-            rows.append(
-                StatusRow(
-                    id=None,
-                    title="",
-                    source=failure.source,
-                    item=failure.item,
-                    last_step=None,
-                    state="failed",
-                    step="fetch",
-                    error=failure.error,
-                    draft=None,
-                    tokens=0,
-                    review=None,
-                    updated=failure.updated,
-                )
-            )
-    rows.sort(key=lambda r: r.updated or "", reverse=True)
-    return rows
 
 
 def add_tokens(folder: Path, tokens: int) -> None:

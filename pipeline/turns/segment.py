@@ -16,8 +16,7 @@ Nothing is lost or invented: turn texts joined with spaces equal ``transcript.te
 whitespace aside (`same_text` checks it). Turn labels are the diarization's cluster labels
 (``S0``...); naming replaces them later.
 
-``build_turns`` at the bottom is the whole step (diarize, cut, name) and the one function
-here with side effects, all of them injectable.
+The whole step (diarize, cut, name) is :func:`pipeline.turns.step.build_turns`.
 """
 
 from __future__ import annotations
@@ -27,12 +26,9 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from pipeline.config import Config, TurnsConfig
-from pipeline.errors import InputFileError
-from pipeline.models import Episode, Segment, SpeakerSpan, Transcript, Turn, Turns
+from pipeline.models import Episode, Segment, SpeakerSpan, Transcript, Turn
 
 SNAP_SECONDS = 1.5  # how far a speaker change may move to land on a sentence end
 DEFAULT_LABEL = "S0"  # everybody, when diarization gave no spans (the `none` backend)
@@ -344,44 +340,3 @@ def caption_speakers(transcript: Transcript) -> tuple[list[SpeakerSpan], dict[st
         for s in spoken
     ]
     return spans, {label: name for name, label in labels.items()}
-
-
-def build_turns(
-    episode: Episode,
-    transcript: Transcript,
-    config: Config,
-    *,
-    audio_path: Path | None = None,
-    client: Any = None,
-    diarizer: Any = None,
-) -> Turns:
-    """The turns step: diarize the audio, cut the transcript into turns, name the speakers.
-
-    The edges are parameters: ``diarizer`` (default: ``[diarize] backend``), ``client`` (the
-    LLM client for naming; None names by heuristic) and ``audio_path`` (default: the
-    episode's audio file in its folder under ``data_dir``). Captions that name the speaker
-    of every cue replace diarization (and naming, unless overridden).
-    """
-    from pipeline import store
-    from pipeline.turns.diarize import DIARIZERS
-    from pipeline.turns.naming import apply_names, name_speakers
-
-    captioned = caption_speakers(transcript)
-    if captioned is not None:
-        spans, names = captioned
-    else:
-        if audio_path is None:
-            if not episode.audio_file:
-                raise InputFileError(
-                    f"episode {episode.id} has no audio file", hint="run `podpost fetch` first"
-                )
-            audio_path = store.episode_dir(config, episode.id) / episode.audio_file
-        diarizer = diarizer or DIARIZERS.get(config.diarize.backend)(config.diarize)
-        spans, names = diarizer(audio_path, expected_speakers(episode, config)), {}
-    turns = build_turn_list(transcript, spans, config.turns, captioned=captioned is not None)
-    speakers = name_speakers(turns, episode, config.turns, client, captioned=names)
-    return Turns(
-        language=transcript.language,
-        speakers=speakers,
-        turns=apply_names(turns, speakers, config.turns.max_turn_chars),
-    )

@@ -2,12 +2,12 @@
 
 On a terminal, long steps (download, transcription, translation chunks) get a rich progress
 bar; elsewhere (logs, CI, a worker) the same events are plain lines, a bar's at every
-quarter. Every line also goes to the Prefect run logger, so the UI shows the same story.
+quarter. A door may add a ``log`` sink: the flows send every line to Prefect's run logger
+too, so the Prefect UI shows the same story.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -18,22 +18,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
-def _prefect_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger] | None:
-    try:
-        from prefect.exceptions import MissingContextError
-        from prefect.logging import get_run_logger
-    except ImportError:  # pragma: no cover - prefect is a dependency
-        return None
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return None
-
-
 class Reporter:
+    """Step lines and progress bars on ``stream`` (default stderr); thread-safe.
+
+    ``terminal`` (default: whether ``stream`` is a TTY) chooses rich bars over plain lines;
+    ``log`` also receives every line (e.g. a Prefect run logger's ``info``).
+    """
+
     def __init__(
-        self, prefix: str = "", stream: TextIO | None = None, terminal: bool | None = None
+        self,
+        prefix: str = "",
+        stream: TextIO | None = None,
+        terminal: bool | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
+        self.log = log
         self.stream = stream or sys.stderr
         self.terminal = self.stream.isatty() if terminal is None else terminal
         self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
@@ -41,23 +40,26 @@ class Reporter:
         self._lock = threading.Lock()
 
     def line(self, message: str) -> None:
+        """One line of progress (prefixed)."""
         text = f"{self.prefix}{message}"
         with self._lock:
             if self.terminal:
                 self.console.print(text, markup=False)
             else:
                 print(text, file=self.stream, flush=True)
-        logger = _prefect_logger()
-        if logger is not None:
-            logger.info(text)
+        if self.log is not None:
+            self.log(text)
 
     def skip(self, step: str, why: str = "finished before, kept") -> None:
+        """``<step>: finished before, kept``."""
         self.line(f"{step}: {why}")
 
     def start(self, step: str, detail: str = "") -> None:
+        """``<step>: <detail>`` as a step begins."""
         self.line(f"{step}: {detail or 'running'}")
 
     def done(self, step: str, seconds: float, detail: str = "") -> None:
+        """``<step>: done in <seconds>s (<detail>)``."""
         self.line(f"{step}: done in {seconds:.1f}s" + (f" ({detail})" if detail else ""))
 
     @contextmanager

@@ -1,0 +1,176 @@
+"""One episode end to end: fetch -> transcribe -> turns -> editorial -> render -> draft.
+
+:func:`run_episode` is the whole run as a library call; the Prefect flow (``flows.episode``)
+wraps each step in a task and passes the wrapped steps in ``tasks``, and
+``bench/flow.py`` calls it with the plain steps. The episode folder is the source of truth
+for what finished (:mod:`pipeline.run.steps`), not Prefect's result store, so a finished
+step is skipped across processes, machines, a SIGKILL, and a lost Prefect database.
+
+A run holds the episode's lock from the moment the episode id is known until the draft is
+written, so two runs of one episode never both write. The draft never overwrites a human
+edit (:mod:`pipeline.review.drafts`). A draft with turns that failed to translate is
+written, but the run is not a success: :func:`pipeline.run.status.check_complete` raises
+:class:`~pipeline.errors.NeedsReviewError` (exit 8) for the doors to report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline import store
+from pipeline.config import Config
+from pipeline.models import Episode, Post
+from pipeline.post.render import load_template, render_post
+from pipeline.review import flags as review
+from pipeline.review.drafts import DraftWrite, write_draft
+from pipeline.run.ledger import Ledger
+from pipeline.run.progress import Reporter
+from pipeline.run.state import EpisodeRun, episode_lock, load_state, message
+from pipeline.run.steps import (
+    STEPS,
+    Job,
+    failed_turns,
+    fetch_key,
+    fetch_outputs,
+    render_key,
+    source_key,
+)
+
+
+@dataclass
+class EpisodeResult:
+    """What a run made: the draft (``draft.path``), its text, and what it cost."""
+
+    episode_id: str
+    title: str
+    draft: DraftWrite
+    tokens: int
+    skipped: list[str]
+    failed_turns: int = 0
+    text: str = field(default="", repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able: what a flow returns and ``podpost`` prints from."""
+        return {
+            "episode_id": self.episode_id,
+            "title": self.title,
+            "draft": str(self.draft.path),
+            "kept": str(self.draft.kept) if self.draft.kept else None,
+            "tokens": self.tokens,
+            "skipped": self.skipped,
+            "failed_turns": self.failed_turns,
+        }
+
+
+def run_episode(
+    source: str,
+    config: Config,
+    *,
+    item: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    wait: bool = False,
+    retry_failed: bool = False,
+    report: Reporter | None = None,
+    tasks: Mapping[str, Callable[..., Any]] | None = None,
+    flow_run_id: str | None = None,
+) -> EpisodeResult:
+    """Run every step for one episode and write its draft.
+
+    ``tasks`` maps each step name of :data:`pipeline.run.steps.STEPS` to a callable with
+    the step's signature (a Prefect task, say); default: the plain steps. ``overrides``
+    (config values) are kept in ``run.json`` for ``podpost resume``. Raises the step's
+    error (recorded in ``run.json``, or in the ledger when the fetch itself failed) and
+    :class:`~pipeline.errors.DraftConflictError` when another run holds the episode.
+    """
+    call = {**STEPS, **(tasks or {})}
+    job = Job(
+        config=config,
+        report=report or Reporter(),
+        source=source,
+        item=item,
+        retry_failed=retry_failed,
+    )
+    try:
+        job.episode = call["fetch"](job)
+    except Exception as e:  # no episode folder yet: the ledger keeps the failure for status
+        Ledger.of(config).record_fetch_failure(
+            source_key(source, item), source, item, overrides or {}, message(e)
+        )
+        raise
+    folder = job.folder
+    with episode_lock(folder, job.episode.id, wait=wait):
+        run = job.run = EpisodeRun(folder, job.episode.id, source)
+        run.state.item = item
+        if overrides is not None:
+            run.state.overrides = overrides
+        run.state.title = job.episode.title
+        run.begin(flow_run_id=flow_run_id)
+        if "fetch" not in job.skipped:
+            run.finish_step("fetch", fetch_key(source, item), fetch_outputs(job.episode), 0.0)
+        try:
+            transcript = call["transcribe"](job)
+            turns = call["turns"](job, transcript)
+            post = call["editorial"](job, turns)
+            text = call["render"](job, post)
+            written = write_draft(config.drafts_path, job.episode.id, text, episode_dir=folder)
+        except BaseException as e:
+            job.count_tokens()
+            run.state.tokens += job.tokens
+            run.fail(run.state.step, message(e))
+            raise
+        run.state.tokens += job.tokens
+        run.update(
+            draft_path=str(written.path),
+            draft_note=written.message,
+            title=post.front.title,
+            failed_turns=job.failed_turns,
+        )
+        run.done()
+    job.report.line(written.message)
+    return EpisodeResult(
+        job.episode.id,
+        post.front.title,
+        written,
+        job.tokens,
+        job.skipped,
+        failed_turns=job.failed_turns,
+        text=text,
+    )
+
+
+def review_rows(config: Config, draft: Path) -> list[dict[str, object]]:
+    """The draft's review flags as table rows (one "no review flags" row when clean)."""
+    flags = review.review_draft(draft, episodes_dir=config.episodes_dir).flags
+    return review.flags_table(flags) or [
+        {"severity": "", "kind": "none", "turn": "", "message": "no review flags"}
+    ]
+
+
+def rerender(configure: Callable[..., Config], ref: str | Path) -> DraftWrite:
+    """`podpost render`: the draft again from the stored editorial result; no ASR, no LLM.
+
+    ``ref`` is an episode id or folder; ``configure(**overrides)`` builds the Config with
+    the overrides the episode's run started with. Records the render step in ``run.json``.
+    """
+    folder = store.find_episode(configure(), ref, needs=(store.EPISODE_FILE, store.POST_FILE))
+    state = load_state(folder)
+    config = configure(**state.overrides) if state is not None else configure()
+    post = store.load(folder / store.POST_FILE, Post)
+    episode = store.load(folder / store.EPISODE_FILE, Episode)
+    with episode_lock(folder, episode.id):
+        run = EpisodeRun(folder, episode.id)
+        text = render_post(post, load_template(config.post.template))
+        written = write_draft(config.drafts_path, episode.id, text, episode_dir=folder)
+        run.finish_step("render", render_key(text), [], 0.0)
+        run.update(
+            draft_path=str(written.path),
+            draft_note=written.message,
+            title=run.state.title or post.front.title,
+            failed_turns=failed_turns(folder),
+        )
+        if "editorial" in run.state.steps and run.state.state != "running":
+            run.done()
+    return written

@@ -1,0 +1,152 @@
+"""Ingesting a feed: which items to run, and what each one came to.
+
+The ledger (:mod:`pipeline.run.ledger`, SQLite in the data directory) says which items of a
+feed are done. :func:`plan_ingest` lists the feed and takes the items that are not (new
+ones, and ones that failed before), at most ``limit``; the door runs each through the
+episode flow and :func:`record_outcome` writes the end into the ledger. A failed item is
+retried by the next ingestion; a done one is never redone. An item whose draft has turns
+that failed to translate counts as ``needs-review``, as in ``podpost status``: it is done
+(the next ingestion leaves it), and ``podpost resume --all --retry-failed`` finishes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline import store
+from pipeline.config import Config
+from pipeline.errors import SourceError
+from pipeline.fetch.feeds import FeedItem, list_feed
+from pipeline.run.ledger import Ledger
+from pipeline.run.state import digest, load_state, message
+from pipeline.run.steps import source_key
+
+
+@dataclass
+class Outcome:
+    """One feed item: ``state`` is new | needs-review | failed | done-before | not-taken."""
+
+    guid: str
+    title: str
+    state: str
+    draft: str | None = None
+    error: str | None = None
+    episode_id: str | None = None
+    failed_turns: int = 0
+
+
+@dataclass
+class IngestSummary:
+    """Every item of one ingestion, in feed order."""
+
+    feed: str
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, state: str) -> int:
+        """How many items ended in ``state``."""
+        return sum(1 for o in self.outcomes if o.state == state)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able: counts per state and every item (``podpost ingest --json``)."""
+        return {
+            "feed": self.feed,
+            "new": self.count("new"),
+            "needs_review": self.count("needs-review"),
+            "failed": self.count("failed"),
+            "done_before": self.count("done-before"),
+            "items": [o.__dict__ for o in self.outcomes],
+        }
+
+
+def plan_ingest(
+    feed: str, config: Config, *, limit: int | None = None, since: dt.date | None = None
+) -> tuple[IngestSummary, list[FeedItem]]:
+    """The summary so far (items done before, items over ``limit``) and the items to run.
+
+    ``since`` drops items published before that day (items without a date stay).
+    """
+    items = list_feed(feed, config)
+    if since is not None:
+        items = [i for i in items if i.date is None or i.date >= since]
+    known = Ledger.of(config).items(feed)
+    summary = IngestSummary(feed)
+    todo: list[FeedItem] = []
+    for entry in items:
+        previous = known.get(entry.guid)
+        if previous is not None and previous.state == "done":
+            summary.outcomes.append(
+                Outcome(entry.guid, entry.title, "done-before", episode_id=previous.episode_id)
+            )
+        elif limit is not None and len(todo) >= limit:
+            summary.outcomes.append(Outcome(entry.guid, entry.title, "not-taken"))
+        else:
+            todo.append(entry)
+    return summary, todo
+
+
+def record_outcome(
+    config: Config,
+    feed: str,
+    entry: FeedItem,
+    result: dict[str, Any] | None = None,
+    error: BaseException | None = None,
+) -> Outcome:
+    """Record one item's end in the ledger: ``result`` (an episode flow's result dict) or
+    the ``error`` it failed with."""
+    ledger = Ledger.of(config)
+    if result is None:
+        line = message(error) if error is not None else "no result"
+        ledger.record(
+            feed, entry.guid, source=entry.source, title=entry.title, state="failed", error=line
+        )
+        return Outcome(entry.guid, entry.title, "failed", error=line)
+    episode_id = result["episode_id"]
+    ledger.record(
+        feed,
+        entry.guid,
+        source=entry.source,
+        title=entry.title,
+        state="done",
+        episode_id=episode_id,
+    )
+    failed = int(result.get("failed_turns") or 0)
+    return Outcome(
+        entry.guid,
+        entry.title,
+        "needs-review" if failed else "new",
+        draft=result["draft"],
+        episode_id=episode_id,
+        failed_turns=failed,
+    )
+
+
+def deployment_result(
+    config: Config,
+    source: str,
+    item: str | None,
+    *,
+    completed: bool,
+    run_name: str,
+    state_name: str,
+    state_message: str,
+) -> dict[str, Any]:
+    """The result of an episode run made by a worker (results are not shared between
+    processes; the ledger and the episode's ``run.json`` in the shared data directory say
+    what came out). Raises SourceError when the run did not complete."""
+    episode_id = Ledger.of(config).episode_for(source_key(source, item))
+    state = load_state(store.episode_dir(config, episode_id)) if episode_id else None
+    if not completed or state is None:
+        why = (state.error if state and state.state == "failed" else None) or state_message
+        raise SourceError(f"flow run {run_name} ended {state_name}: {why}")
+    return {
+        "episode_id": episode_id,
+        "draft": state.draft_path,
+        "failed_turns": state.failed_turns,
+    }
+
+
+def deployment_name(feed: str) -> str:
+    """The default name of a feed's scheduled ingest deployment."""
+    return f"ingest-{digest(feed)[:10]}"

@@ -1,0 +1,71 @@
+"""``podpost resume``: which runs to finish, and with what source and settings.
+
+A run is resumed from what its ``run.json`` kept: the source, the feed item and the
+overrides (the flags it started with, and those the step commands were given). ``--all``
+takes every failed or interrupted run, every source whose fetch failed before it had an
+episode (from the ledger), and, with ``--retry-failed``, every run whose draft has turns
+that failed to translate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline import store
+from pipeline.config import Config
+from pipeline.errors import InputFileError
+from pipeline.run.ledger import LEDGER_FILE, Ledger
+from pipeline.run.state import load_state
+from pipeline.run.status import status
+
+
+@dataclass(frozen=True)
+class ResumeTarget:
+    """One run to start again: ``label`` names it in messages."""
+
+    label: str
+    source: str
+    item: str | None
+    overrides: dict[str, Any]
+
+
+def absolute_source(source: str) -> str:
+    """A local file as its absolute path (so ``podpost resume`` works from any folder);
+    anything else as given."""
+    local = Path(source).expanduser()
+    if "://" not in source and local.exists():
+        return str(local.resolve())
+    return source
+
+
+def _target(folder: Path) -> ResumeTarget:
+    state = load_state(folder)
+    if state is None or not state.source:
+        raise InputFileError(
+            f"{folder} has no run to resume",
+            hint="start one with `podpost run SOURCE`",
+        )
+    return ResumeTarget(state.episode_id, state.source, state.item, state.overrides)
+
+
+def resume_targets(
+    config: Config, episode: str | None = None, *, retry_failed: bool = False
+) -> list[ResumeTarget]:
+    """The run of ``episode`` (an id or folder), or with ``episode=None`` every run that
+    needs finishing (see the module docstring). Raises InputFileError for an episode
+    that is not there or has no run."""
+    if episode is not None:
+        return [_target(store.find_episode(config, episode))]
+    targets = [
+        _target(store.episode_dir(config, row.id))
+        for row in status(config)
+        if row.id is not None and (row.state == "failed" or (retry_failed and row.failed_turns > 0))
+    ]
+    if (config.data_dir / LEDGER_FILE).is_file():
+        targets += [
+            ResumeTarget(f.source, f.source, f.item, f.overrides)
+            for f in Ledger.of(config).fetch_failures()
+        ]
+    return targets

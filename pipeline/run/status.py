@@ -1,0 +1,140 @@
+"""``podpost status``: one row per episode, read from ``run.json`` and the ledger.
+
+A row's ``state`` is what a person needs to know, which is not always what ``run.json``
+says: a ``running`` run whose process is gone (its lock is free) reads as ``failed``
+("interrupted during <step>"), and a finished run whose draft has turns without a
+translation reads as ``needs-review`` (``failed_turns`` says how many; ``podpost resume
+ID --retry-failed`` asks the LLM again for those turns only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from pipeline.config import Config
+from pipeline.errors import NeedsReviewError, PodpostError
+from pipeline.review.record import review_state
+from pipeline.run.ledger import LEDGER_FILE, Ledger
+from pipeline.run.state import is_locked, load_state
+
+RowState = Literal["pending", "running", "done", "needs-review", "failed"]
+
+
+class StatusRow(BaseModel):
+    """One episode (or one source whose fetch failed before it had an id)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None  # None: the fetch failed before the episode had an id
+    title: str
+    source: str
+    item: str | None = None
+    last_step: str | None
+    state: RowState
+    step: str | None  # running or failed step
+    error: str | None
+    draft: str | None
+    tokens: int
+    failed_turns: int = 0  # turns of the draft without a translation
+    review: str | None  # drafted | edited | approved | rejected; None without a draft
+    updated: str | None
+
+
+def _review_state(draft: str | None) -> str | None:
+    if not draft or not Path(draft).is_file():
+        return None
+    try:
+        return review_state(Path(draft))
+    except PodpostError:
+        return None  # an unreadable draft record: status still lists the run
+
+
+def status_row(folder: Path) -> StatusRow | None:
+    """The row of one episode folder; None when it has no ``run.json``."""
+    state = load_state(folder)
+    if state is None:
+        return None
+    effective: RowState = state.state
+    error = state.error
+    if state.state == "running" and not is_locked(folder):
+        effective = "failed"
+        error = f"interrupted during {state.step or 'start-up'} (process {state.pid} is gone)"
+    elif state.state == "done" and state.failed_turns:
+        effective = "needs-review"
+    return StatusRow(
+        id=state.episode_id,
+        title=state.title,
+        source=state.source,
+        item=state.item,
+        last_step=state.last_step,
+        state=effective,
+        step=state.step,
+        error=error,
+        draft=state.draft_path,
+        tokens=state.tokens,
+        failed_turns=state.failed_turns,
+        review=_review_state(state.draft_path),
+        updated=state.updated_at,
+    )
+
+
+def status(config: Config) -> list[StatusRow]:
+    """One row per episode folder that has a ``run.json``, plus one per source whose fetch
+    failed before it had an episode (from the ledger); most recently updated first."""
+    rows = []
+    if config.episodes_dir.is_dir():
+        for folder in sorted(config.episodes_dir.iterdir()):
+            if folder.is_dir():
+                row = status_row(folder)
+                if row is not None:
+                    rows.append(row)
+    if (config.data_dir / LEDGER_FILE).is_file():
+        for failure in Ledger.of(config).fetch_failures():
+            rows.append(
+                StatusRow(
+                    id=None,
+                    title="",
+                    source=failure.source,
+                    item=failure.item,
+                    last_step=None,
+                    state="failed",
+                    step="fetch",
+                    error=failure.error,
+                    draft=None,
+                    tokens=0,
+                    review=None,
+                    updated=failure.updated,
+                )
+            )
+    rows.sort(key=lambda r: r.updated or "", reverse=True)
+    return rows
+
+
+# --- runs that wrote a draft but are not a success -------------------------------------
+
+
+def check_complete(episode_id: str, draft: str, failed: int) -> None:
+    """Raise :class:`NeedsReviewError` when ``failed`` turns of the draft lack a translation."""
+    if failed:
+        raise NeedsReviewError(
+            f"{failed} turn{'s' if failed != 1 else ''} of {draft} failed to translate",
+            failed_turns=failed,
+            hint=f"ask again for those turns only: podpost resume {episode_id} --retry-failed",
+        )
+
+
+def check_ingest(summary: dict[str, Any]) -> None:
+    """Raise NeedsReviewError (exit 8) when drafts were written with failed turns."""
+    count = summary.get("needs_review") or 0
+    if count:
+        turns = sum(o.get("failed_turns") or 0 for o in summary["items"])
+        raise NeedsReviewError(
+            f"{count} draft{'s' if count != 1 else ''} of {summary['feed']} have {turns} "
+            "turns that failed to translate",
+            failed_turns=turns,
+            hint="see `podpost status`; ask again for those turns only: "
+            "podpost resume --all --retry-failed",
+        )
