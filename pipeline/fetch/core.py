@@ -40,6 +40,7 @@ from pipeline import store
 from pipeline.config import Config
 from pipeline.errors import NetworkError, PodpostError, SourceError, UsageError
 from pipeline.models import Chapter, Episode, SubtitleTrack
+from pipeline.tools import run_tool
 
 ProgressHook = Callable[[dict[str, Any]], None]
 T = TypeVar("T")
@@ -147,7 +148,7 @@ def _ffprobe_once(target: str, timeout: float) -> MediaFacts:
         command += ["-rw_timeout", str(int(timeout * 1_000_000)), "-user_agent", USER_AGENT]
     command += ["-show_format", "-show_streams", "-show_chapters", target]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout * 4)
+        done = run_tool(command, capture_output=True, text=True, timeout=timeout * 4)
     except subprocess.TimeoutExpired as e:
         raise NetworkError(f"probing {target} timed out", hint="try again") from e
     if done.returncode != 0:
@@ -276,7 +277,7 @@ def _only_audio(path: Path, facts: MediaFacts, folder: Path) -> str:
     tmp = folder / f".{AUDIO_STEM}.tmp.mka"
     command = ["ffmpeg", "-v", "error", "-y", "-i", str(path), "-map", "0:a:0", "-vn"]
     command += ["-c:a", "copy", str(tmp)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = run_tool(command, capture_output=True, text=True)
     if done.returncode != 0:
         tmp.unlink(missing_ok=True)
         raise SourceError(f"cannot extract the audio of {path}: {done.stderr.strip()[-200:]}")

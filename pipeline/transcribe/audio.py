@@ -7,13 +7,13 @@ spectrogram of it several GB).
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.errors import TranscriptionError
+from pipeline.tools import run_tool
 
 SAMPLE_RATE = 16000
 _BYTES = 2  # int16
@@ -43,7 +43,7 @@ class PcmFile:
 def decode_pcm(source: Path, target: Path) -> PcmFile:
     command = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(source), "-map", "0:a:0"]
     command += ["-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", str(target)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = run_tool(command, capture_output=True, text=True)
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "ffmpeg failed"
         raise TranscriptionError(f"cannot decode {source}: {tail}", hint="fetch the episode again")

@@ -32,6 +32,7 @@ from pipeline.config import DiarizeConfig
 from pipeline.errors import InputFileError, MissingDependencyError
 from pipeline.models import SpeakerSpan
 from pipeline.registry import Registry
+from pipeline.tools import missing_tool
 
 SAMPLE_RATE = 16000
 HOP = 160  # 10 ms frames
@@ -73,6 +74,8 @@ def load_audio(path: Path) -> np.ndarray:
         raise InputFileError(f"audio file {path} does not exist", hint="run `podpost fetch` first")
     try:
         return whisper_load(str(path), SAMPLE_RATE)
+    except FileNotFoundError as e:  # whisper spawns ffmpeg; the file itself exists
+        raise missing_tool("ffmpeg") from e
     except RuntimeError as e:
         last = str(e).strip().splitlines()[-1:] or [""]
         raise InputFileError(
