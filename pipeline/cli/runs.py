@@ -1,7 +1,7 @@
 """`podpost run|resume|render|status|ingest|schedule`: driving whole runs (issue 6).
 
 Prefect is imported only inside the commands that run a flow, after
-``flows.prefect_setup.quiet_defaults`` has set its defaults, so other commands stay fast.
+``flows.prefect_setup.prepare`` has set its defaults, so other commands stay fast.
 """
 
 from __future__ import annotations
@@ -65,11 +65,10 @@ def _flow_overrides(s: Settings, overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def prepare_prefect() -> None:
-    """Quiet Prefect's defaults, then make sure a configured API answers."""
-    from flows.prefect_setup import check_api, quiet_defaults
+    """Prefect's defaults and home folder, then an API that answers (one line if not)."""
+    from flows.prefect_setup import prepare
 
-    quiet_defaults(os.environ)
-    check_api()
+    prepare(os.environ)
 
 
 def _run(
@@ -152,7 +151,8 @@ def register(app: typer.Typer) -> None:
             llm_model=llm_model,
             out=out,
         )
-        s.config(**overrides)  # a bad flag fails here, before anything starts
+        # A bad flag, a missing program or an LLM that cannot work fails here, in seconds.
+        preflight(s.config(**overrides))
         local = Path(source).expanduser()
         if "://" not in source and local.exists():
             source = str(local.resolve())  # so `podpost resume` works from any folder
@@ -204,6 +204,7 @@ def register(app: typer.Typer) -> None:
         if not todo:
             typer.echo("nothing to resume", err=True)
             return
+        _preflight_each(s, [overrides for *_, overrides in todo])
         failures = 0
         for label, source, item, overrides in todo:
             try:
@@ -291,8 +292,8 @@ def register(app: typer.Typer) -> None:
         overrides = _overrides(
             backend=backend, model=model, lang=lang, llm_model=llm_model, out=out
         )
-        s.config(**overrides)
         since_date = _date(since)
+        preflight(s.config(**overrides))
         prepare_prefect()
         from flows.ingest import ingest_flow
         from flows.prefect_setup import command_line_run
@@ -346,6 +347,24 @@ def register(app: typer.Typer) -> None:
             config_path=str(Path(s.config_path).resolve()) if s.config_path else None,
             episode_deployment=via,
         )
+
+
+def preflight(config: Config) -> None:
+    """Programs and LLM checked in seconds, before any fetch (imports openai: lazily)."""
+    from pipeline.preflight import preflight as check
+
+    check(config)
+
+
+def _preflight_each(s: Settings, runs: list[dict[str, Any]]) -> None:
+    """The preflight for every distinct LLM setting among ``runs`` (their overrides)."""
+    seen: set[tuple[Any, ...]] = set()
+    for overrides in runs:
+        config = s.config(**overrides)
+        key = (config.llm.base_url, config.llm.api_key, config.llm.model)
+        if key not in seen:
+            seen.add(key)
+            preflight(config)
 
 
 def _has_failed_turns(folder: Path) -> bool:

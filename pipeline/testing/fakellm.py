@@ -33,6 +33,10 @@ object, a :class:`FakeReply`, or ``None`` for the default answer. Faults: 429 wi
 ``Retry-After``, 500, slow answers (``delay``), dropped connections, malformed JSON,
 ``finish_reason: length``, refusals, 401, unknown models, and response formats the
 "endpoint" does not support.
+
+``GET /v1/models`` lists ``fake.models`` when it is set (the names it serves). With
+``models`` left at ``None`` (any name is served) or ``fake.lists_models = False`` it
+answers 404, as endpoints that do not list models do. It answers 401 to a wrong key.
 """
 
 from __future__ import annotations
@@ -312,6 +316,8 @@ class FakeLLM:
         self.delay = delay  # added to every answer (benchmarks)
         self.api_key = api_key  # when set, other keys get 401
         self.models: set[str] | None = None  # when set, other models get 404
+        self.lists_models = True  # False: GET /models answers 404 even with models set
+        self.model_listings = 0  # GET /models requests served (preflight checks)
         self.formats = {"json_schema", "json_object", "text"}  # response formats accepted
         self._queue: list[tuple[str | None, FakeReply]] = []
         self._handlers: dict[str, Callable[[FakeRequest], Any]] = {}
@@ -467,16 +473,23 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") == "/_requests":
             self._send(200, fake.requests())
         elif self.path.rstrip("/") in ("/v1/models", "/models"):
-            names = sorted(fake.models) if fake.models else ["fake"]
-            self._send(
-                200,
-                {
-                    "object": "list",
-                    "data": [{"id": n, "object": "model", "owned_by": "podpost"} for n in names],
-                },
-            )
+            self._models(fake)
         else:
             self._send(404, _err_body(f"no route {self.path}", None))
+
+    def _models(self, fake: FakeLLM) -> None:
+        with fake._lock:
+            fake.model_listings += 1
+        key = self.headers.get("Authorization")
+        if fake.api_key is not None and key != f"Bearer {fake.api_key}":
+            self._send(401, _err_body("Incorrect API key provided", "invalid_api_key"))
+        elif fake.models is None or not fake.lists_models:
+            self._send(404, _err_body(f"no route {self.path}", None))
+        else:
+            data = [
+                {"id": n, "object": "model", "owned_by": "podpost"} for n in sorted(fake.models)
+            ]
+            self._send(200, {"object": "list", "data": data})
 
     def do_DELETE(self) -> None:
         if self.path.rstrip("/") == "/_requests":
