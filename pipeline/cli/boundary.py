@@ -58,7 +58,10 @@ def describe(e: BaseException) -> tuple[str, int]:
             EXIT_NETWORK,
         )
     detail = _first_line(str(e))
-    return f"unexpected {type(e).__name__}{': ' + detail if detail else ''}; {DEBUG_HINT}", 1
+    return (
+        f"unexpected {type(e).__name__}{': ' + detail if detail else ''}; {DEBUG_HINT}",
+        EXIT_FAILED,
+    )
 
 
 def _is_http_error(e: BaseException) -> bool:
