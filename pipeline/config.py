@@ -36,15 +36,25 @@ class _Section(BaseModel):
 
 
 class FetchConfig(_Section):
+    """``[fetch]``: limits checked before downloading, and network retries (seconds, bytes)."""
+
     max_duration: float = 4 * 3600  # seconds; refuse longer episodes before downloading
     max_bytes: int = 2 * 1024**3  # refuse larger media before downloading
-    retries: int = 3  # extra attempts after a transient network error
+    # The fetch stage's one retry layer: extra attempts after a transient network error
+    # (the flow does not retry the fetch step again). With the defaults a host that never
+    # answers fails after 3 attempts of `timeout` plus 1 + 2 s of waiting: 63 s.
+    retries: int = 2
     retry_wait: float = 1.0  # seconds before the first retry; doubles each time
-    timeout: float = 30.0  # socket timeout for every request
+    timeout: float = 20.0  # seconds: socket timeout to connect and for each read
     progress: bool = True
+    # URLs named by a feed or page may point at loopback/private hosts only when the
+    # user's own source is on such a network, or when this is true
+    allow_private_hosts: bool = False
 
 
 class AsrConfig(_Section):
+    """``[asr]``: the transcription backend, whisper model and decoding settings."""
+
     backend: str = "whisper"  # whisper | captions | auto
     model: str = "turbo"  # whisper model name, or a path to a local checkpoint
     device: str | None = None  # None: cuda when available, else cpu
@@ -64,6 +74,8 @@ class AsrConfig(_Section):
 
 
 class DiarizeConfig(_Section):
+    """``[diarize]``: the diarization backend and the speaker-count bounds."""
+
     backend: str = "builtin"  # builtin | pyannote | none
     num_speakers: int | None = None
     min_speakers: int = 1
@@ -78,6 +90,8 @@ class DiarizeConfig(_Section):
 
 
 class TurnsConfig(_Section):
+    """``[turns]``: turn length (characters), islands (seconds) and name overrides."""
+
     max_turn_chars: int = 2500  # longer monologues split at sentence boundaries
     min_island_seconds: float = 1.0
     speakers: list[str] = Field(default_factory=list)  # override, in order of appearance
@@ -85,6 +99,9 @@ class TurnsConfig(_Section):
 
 
 class LLMConfig(_Section):
+    """``[llm]``: the OpenAI-compatible endpoint, model, retries (seconds) and
+    concurrency; ``context_tokens`` is the model's context window in tokens."""
+
     backend: str = "openai"
     base_url: str | None = None
     api_key: str | None = None
@@ -99,6 +116,9 @@ class LLMConfig(_Section):
 
 
 class EditorialConfig(_Section):
+    """``[editorial]``: target language, chunk sizes (tokens) and the front
+    matter's allowed categories and areas."""
+
     target_language: str = "zh-CN"
     chunk_min_tokens: int = 1500
     chunk_max_tokens: int = 3000
@@ -113,6 +133,8 @@ class EditorialConfig(_Section):
 
 
 class PostConfig(_Section):
+    """``[post]``: the body template and the fixed front matter values."""
+
     template: Path | None = None  # a user's own Jinja2 body template replaces the built-in one
     layout: str = "post.njk"
     status: str = "evergreen"
@@ -121,6 +143,11 @@ class PostConfig(_Section):
 
 
 class Config(_Section):
+    """The whole configuration: top-level folders and one model per section.
+
+    Built by :func:`load_config` from the file, ``PODPOST_*`` variables and flags;
+    unknown keys are a ``ValidationError`` (reported as :class:`ConfigError`)."""
+
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("podpost")))
     drafts_dir: Path | None = None  # default: <data_dir>/drafts
     site_dir: Path | None = None  # the site's content folder for `podpost approve`
@@ -134,10 +161,12 @@ class Config(_Section):
 
     @property
     def episodes_dir(self) -> Path:
+        """``<data_dir>/episodes``: one folder per episode id."""
         return self.data_dir / "episodes"
 
     @property
     def drafts_path(self) -> Path:
+        """Where drafts are written: ``drafts_dir``, else ``<data_dir>/drafts``."""
         return self.drafts_dir or self.data_dir / "drafts"
 
 

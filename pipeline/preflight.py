@@ -17,7 +17,8 @@ import openai
 
 from pipeline.config import Config, LLMConfig
 from pipeline.errors import LLMError
-from pipeline.llm import DEFAULT_BASE_URL, SETUP_HINT
+from pipeline.llm import SETUP_HINT
+from pipeline.llm.openai_client import DEFAULT_BASE_URL
 from pipeline.tools import require_tools
 
 # Listing models is a cheap call that answers in well under a second; an endpoint that

@@ -15,19 +15,18 @@ from typing import Any
 
 from pipeline.errors import MissingDependencyError
 
-# program -> the package that installs it (Debian/Ubuntu and Homebrew use the same name)
-PACKAGES = {"ffmpeg": "ffmpeg", "ffprobe": "ffmpeg"}
+# program -> (what podpost needs it for, the package that installs it)
+PROGRAMS = {
+    "ffmpeg": ("to decode audio", "ffmpeg"),
+    "ffprobe": ("to read media files", "ffmpeg"),
+}
 REQUIRED = ("ffmpeg", "ffprobe")
 
 
 def missing_tool(program: str) -> MissingDependencyError:
     """The one-line error for ``program`` not being on ``PATH``."""
-    package = PACKAGES.get(program, program)
-    return MissingDependencyError(
-        f"{program} is not installed (not found on PATH)",
-        hint=f"install it with `apt-get install {package}` (Debian/Ubuntu) or "
-        f"`brew install {package}` (macOS), or put it on PATH",
-    )
+    purpose, package = PROGRAMS.get(program, ("to run", program))
+    return MissingDependencyError.program(program, purpose, package=package)
 
 
 def run_tool(command: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:

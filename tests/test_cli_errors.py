@@ -93,9 +93,8 @@ def test_missing_ffprobe_says_how_to_install_it(tmp_path: Path):
     done = run_cli(["--data-dir", str(tmp_path / "data"), "fetch", str(media)], env=env)
     assert done.returncode == 2
     assert done.stderr == (
-        "error: ffprobe is not installed (not found on PATH); install it with "
-        "`apt-get install ffmpeg` (Debian/Ubuntu) or `brew install ffmpeg` (macOS), "
-        "or put it on PATH\n"
+        "error: ffprobe is not installed; podpost needs it to read media files; install it "
+        "(e.g. `apt-get install ffmpeg`) and make sure it is on PATH\n"
     )
 
 

@@ -15,7 +15,7 @@ import traceback
 from typing import IO
 
 from pipeline.errors import PodpostError
-from pipeline.tools import PACKAGES, missing_tool
+from pipeline.tools import PROGRAMS, missing_tool
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -43,7 +43,7 @@ def describe(e: BaseException) -> tuple[str, int]:
     handled. PodpostErrors carry both; a few common foreign ones are translated here."""
     if isinstance(e, PodpostError):
         return e.one_line(), e.exit_code
-    if isinstance(e, FileNotFoundError) and e.filename in PACKAGES:
+    if isinstance(e, FileNotFoundError) and e.filename in PROGRAMS:
         return missing_tool(str(e.filename)).one_line(), EXIT_USAGE
     if isinstance(e, OSError) and e.strerror:
         where = f": {e.filename}" if e.filename else ""

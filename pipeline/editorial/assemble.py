@@ -23,6 +23,8 @@ _WORD_CHAR = re.compile(r"\w")
 
 @dataclass(frozen=True)
 class Failure:
+    """A turn left without a translation: its id, speaker and the last problem seen."""
+
     turn_id: int
     speaker: str
     reason: str
@@ -101,6 +103,12 @@ def assemble_turns(
     glossary: list[GlossaryEntry],
     source_language_name: str,
 ) -> tuple[list[tuple[int, PostTurn]], list[Failure]]:
+    """The post's turns, as ``(turn id, PostTurn)`` in transcript order, and the failures.
+
+    Each turn's units' translations become its paragraphs (one per unit); glossary terms
+    are bolded, and glossed with the original at their first mention in the post; a turn
+    with a failed unit gets no translation and a :class:`Failure`.
+    """
     by_turn: dict[int, list[Unit]] = {}
     for unit in units:
         by_turn.setdefault(unit.turn_id, []).append(unit)

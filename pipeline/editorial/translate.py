@@ -68,6 +68,9 @@ class Job:
 
 @dataclass
 class ChunkResult:
+    """One chunk's outcome: usable ``results`` and ``failed`` units by unit id, notes for
+    review, what it cost, and whether it came from the cache."""
+
     results: dict[str, UnitResult] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # unit id -> last problem
     notes: list[str] = field(default_factory=list)
@@ -76,6 +79,7 @@ class ChunkResult:
     fallback: dict[str, UnitResult] = field(default_factory=dict)  # minor-only answers
 
     def to_json(self) -> dict[str, Any]:
+        """The cached form (results, failures, notes, usage)."""
         return {
             "results": [r.to_json() for r in self.results.values()],
             "failed": self.failed,
@@ -85,16 +89,21 @@ class ChunkResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ChunkResult:
+        """A result read back from the cache (``cached=True``, no usage: nothing spent)."""
         results = [UnitResult.from_json(r) for r in data.get("results", [])]
         return cls({r.id: r for r in results}, dict(data.get("failed", {})),
                    list(data.get("notes", [])), Usage(), cached=True)  # fmt: skip
 
 
 def glossary_for(glossary: tuple[GlossaryEntry, ...], units: list[Unit]) -> list[GlossaryEntry]:
+    """The glossary entries whose term occurs in some unit's text."""
     return [g for g in glossary if any(in_text(g.term, u.text) for u in units)]
 
 
 class Translator:
+    """Translates chunks of units with the client, validating, re-asking and splitting,
+    and caching each finished chunk. Safe to call from several threads at once."""
+
     def __init__(self, client: LLMClient, job: Job, units: list[Unit], cache: Cache) -> None:
         self.client = client
         self.job = job
@@ -112,6 +121,7 @@ class Translator:
         return glossary_for(self.job.glossary, units)
 
     def key(self, chunk: list[Unit]) -> str:
+        """The cache key of ``chunk``: prompt, model, languages, units, context, glossary."""
         return cache_key(
             "translate",
             {
@@ -128,6 +138,9 @@ class Translator:
     # -- one chunk ----------------------------------------------------------------------
 
     def run_chunk(self, chunk: list[Unit], *, retry_failed: bool = False) -> ChunkResult:
+        """The chunk's result, from the cache when there (with ``retry_failed``, only its
+        failed units are asked again). Raises :class:`~pipeline.errors.LLMError` when the
+        endpoint is unusable; answers that cannot be used end as failed units."""
         key = self.key(chunk)
         cached = self.cache.get(key)
         if cached is not None:

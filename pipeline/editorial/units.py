@@ -40,6 +40,9 @@ def clean_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class Unit:
+    """What one line of a translation request holds: a turn, or a piece of a long one
+    (``id`` ``"7"`` or ``"7.0"``, ``"7.1"``...), with its speaker and text."""
+
     id: str
     turn_id: int
     speaker: str
@@ -47,6 +50,7 @@ class Unit:
 
     @property
     def tokens(self) -> int:
+        """Estimated tokens of the line as sent (text plus its id and speaker)."""
         return estimate_tokens(self.text) + 6  # the line's id and speaker
 
 

@@ -10,8 +10,8 @@ Two layers:
 * **Edges** (file reads): ``review_draft`` / ``review_drafts`` read drafts, their records
   and the episode's turns.json.
 
-The draft record (API for helper FLOWS, issue 6; code in ``pipeline.review.record``)
------------------------------------------------------------------------------------
+The draft record (the API the runs use; code in ``pipeline.review.record``)
+--------------------------------------------------------------------------
 Every draft ``<name>.md`` may have a sidecar ``<name>.meta.json`` beside it (a
 :class:`DraftRecord`). The pipeline writes it when it writes a draft::
 
@@ -494,13 +494,17 @@ def review_text(
     record: DraftRecord | None = None,
     episodes_dir: Path | None = None,
 ) -> DraftReview:
-    """Review one draft's text; a file that fails the format check gets one flag per problem."""
+    """Review one draft's text; each format problem is a flag (a style departure a warning)."""
     post, problems = analyze(text)
     state = state_of(text, record)
+    formats = [
+        Flag(
+            "format", "warning" if p.style else "error", f"line {p.line}: {p.message}", line=p.line
+        )
+        for p in problems
+    ]
     if post is None:
-        flags = [
-            Flag("format", "error", f"line {p.line}: {p.message}", line=p.line) for p in problems
-        ]
+        flags = formats
         if record and record.generated_sha256 and sha256_text(text) != record.generated_sha256:
             flags.append(Flag("edited", "info", "edited by hand since the pipeline generated it"))
         return DraftReview(path, state, "", sort_flags(flags), text=text)
@@ -513,6 +517,8 @@ def review_text(
         generated_sha256=record.generated_sha256 if record else None,
         unknown_speakers=unknown,
     )
+    if formats:
+        flags = sort_flags([*flags, *formats])
     return DraftReview(
         path,
         state,

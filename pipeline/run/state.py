@@ -268,14 +268,14 @@ class StatusRow(_Model):
     error: str | None
     draft: str | None
     tokens: int
-    review: str | None  # drafted | edited | approved | rejected (issue 7), None without a draft
+    review: str | None  # drafted | edited | approved | rejected, None without a draft
     updated: str | None
 
 
 def _review_state(draft: str | None) -> str | None:
     if not draft or not Path(draft).is_file():
         return None
-    from pipeline.review import flags as review  # issue 7 owns the draft record
+    from pipeline.review import flags as review  # the review stage owns the draft record
 
     try:
         return review.review_state(Path(draft))

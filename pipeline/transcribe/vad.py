@@ -64,6 +64,7 @@ def _webrtc_block(samples: np.ndarray, threshold: float) -> list[tuple[float, fl
 
 
 def merge(regions: list[tuple[float, float]], gap: float) -> list[tuple[float, float]]:
+    """``regions`` sorted, with those less than ``gap`` seconds apart joined."""
     merged: list[tuple[float, float]] = []
     for start, end in sorted(regions):
         if merged and start - merged[-1][1] <= gap + 1e-9:
@@ -76,6 +77,8 @@ def merge(regions: list[tuple[float, float]], gap: float) -> list[tuple[float, f
 def speech_regions(
     pcm: PcmFile, engine: str = "silero", threshold: float = 0.5
 ) -> list[tuple[float, float]]:
+    """Speech regions ``(start s, end s)`` of ``pcm``, padded and merged across short
+    pauses; ``engine`` is ``silero`` or ``webrtc`` (:class:`ConfigError` otherwise)."""
     scanners = {"silero": _silero_block, "webrtc": _webrtc_block}
     if engine not in scanners:
         raise ConfigError(

@@ -139,6 +139,11 @@ def _loop(text: str) -> bool:
 
 
 class WhisperBackend:
+    """The ``whisper`` ASR backend: VAD, windowed decoding, loop filtering, word times.
+
+    ``model`` replaces the checkpoint ``[asr] model`` names (tests pass a tiny one);
+    ``decoded_clips`` holds the ``(start s, end s)`` clips given to whisper in the last run."""
+
     name = "whisper"
 
     def __init__(self, config: Config, model: Any | None = None) -> None:
@@ -148,17 +153,21 @@ class WhisperBackend:
 
     @property
     def model(self) -> Any:
+        """The whisper model, loaded on first use (:class:`TranscriptionError` if it cannot)."""
         if self._model is None:
             self._model = load_model(self.asr.model, self.asr.device)
         return self._model
 
     @property
     def model_name(self) -> str:
+        """``[asr] model``, as recorded in the transcript."""
         return self.asr.model
 
     def transcribe(
         self, episode: Episode, episode_dir: Path, progress: Progress | None = None
     ) -> Transcript:
+        """The episode's audio transcribed; :class:`TranscriptionError` when there is no
+        audio or decoding fails."""
         if not episode.audio_file or not (episode_dir / episode.audio_file).is_file():
             raise TranscriptionError(
                 f"episode {episode.id} has no audio in {episode_dir}",

@@ -43,6 +43,9 @@ _SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’»)\]]*$")
 
 @dataclass(frozen=True)
 class Token:
+    """A word of the transcript with its times (seconds) and where it sits: the end of a
+    sentence, the start or end of a caption segment."""
+
     start: float
     end: float
     text: str  # as it appears in the transcript, with its leading separator
@@ -62,6 +65,8 @@ def same_text(a: str, b: str) -> bool:
 
 
 def is_sentence_end(word: str) -> bool:
+    """Whether ``word`` ends a sentence (``.!?…`` and CJK stops, closing quotes allowed),
+    abbreviations such as "Dr." excepted."""
     word = word.strip()
     return bool(_SENTENCE_END.search(word)) and word.lower() not in _ABBREVIATIONS
 
@@ -104,6 +109,8 @@ def _segment_tokens(segment: Segment) -> list[Token]:
 
 
 def tokenize(transcript: Transcript) -> list[Token]:
+    """Every word of the non-empty segments, in order; words without their own times get
+    times spread over their segment (``estimated``)."""
     return [t for s in transcript.segments if s.text.strip() for t in _segment_tokens(s)]
 
 
