@@ -38,7 +38,7 @@ from pathlib import Path
 from pipeline.errors import ConfigError, NetworkError
 
 # A first start (empty PREFECT_HOME: database creation and migrations) measured on a
-# 2-core machine: 14 s idle, 28-38 s with both cores busy (load 5.7). Prefect counts only
+# 2-core machine: 14 s idle, 28-38 s with both cores busy (load 6 to 13). Prefect counts only
 # its 0.1 s sleeps against this, so the wall-clock wait is longer still. 90 s is over
 # twice the slowest start measured; a server that has not answered by then is not
 # coming, and the message says what to do instead.
