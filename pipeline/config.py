@@ -17,12 +17,13 @@ import tomllib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.errors import ConfigError
+from pipeline.langtags import normalize_language
 
 ENV_PREFIX = "PODPOST_"
 CONFIG_FILE_NAME = "podpost.toml"
@@ -33,6 +34,10 @@ ENTRY_VARS = frozenset({CONFIG_VAR, DEBUG_VAR})
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# "deu" and "en_us" read as "de" and "en-US"; a value that is no tag stays as written.
+LanguageTag = Annotated[str, AfterValidator(lambda v: normalize_language(v) or v)]
 
 
 class FetchConfig(_Section):
@@ -58,13 +63,14 @@ class AsrConfig(_Section):
     backend: str = "whisper"  # whisper | captions | auto
     model: str = "turbo"  # whisper model name, or a path to a local checkpoint
     device: str | None = None  # None: cuda when available, else cpu
-    language: str | None = None  # None: from episode metadata, else detected
+    language: LanguageTag | None = None  # None: from episode metadata, else detected
     beam_size: int = 5
     vad: bool = True
     vad_engine: str = "silero"  # silero | webrtc
     vad_threshold: float = 0.5  # silero speech probability
     automatic_captions: bool = False  # use a source's automatic captions in `captions`
-    caption_languages: list[str] = Field(default_factory=list)  # preferred, else the episode's
+    # preferred, else the episode's
+    caption_languages: list[LanguageTag] = Field(default_factory=list)
     no_speech_threshold: float = 0.6
     logprob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4  # above it a segment is a repetition loop
@@ -119,7 +125,7 @@ class EditorialConfig(_Section):
     """``[editorial]``: target language, chunk sizes (tokens) and the front
     matter's allowed categories and areas."""
 
-    target_language: str = "zh-CN"
+    target_language: LanguageTag = "zh-CN"
     chunk_min_tokens: int = 1500
     chunk_max_tokens: int = 3000
     context_turns: int = 3

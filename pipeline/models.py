@@ -122,7 +122,7 @@ class Episode(_Model):
     date: dt.date | None = None  # publication date
     description: str = ""
     duration: float | None = None  # seconds
-    language: str | None = None  # ISO 639-1 when the source says so
+    language: str | None = None  # BCP 47 ("de", "en-US") when the source says so
     chapters: list[Chapter] = Field(default_factory=list)
     subtitles: list[SubtitleTrack] = Field(default_factory=list)
     transcript_url: str | None = None  # Podcasting 2.0 <podcast:transcript>
@@ -152,13 +152,15 @@ class Segment(_Model):
 
 
 class Transcript(_Model):
-    """What the transcribe step stores: ``language`` (ISO 639-1), which ``backend`` and
-    ``model`` made it, and the segments in time order."""
+    """What the transcribe step stores: ``language`` (BCP 47, see ``pipeline.langtags``),
+    which ``backend`` and ``model`` made it, the segments in time order, and the
+    ``encoding`` a caption file was read in (None for speech recognition)."""
 
     language: str
     backend: str
     model: str | None = None
     segments: list[Segment] = Field(default_factory=list)
+    encoding: str | None = None  # the caption file's text encoding ("utf-8", "cp1252", ...)
 
     @property
     def text(self) -> str:

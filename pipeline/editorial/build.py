@@ -28,10 +28,11 @@ from pipeline.editorial.analysis import analyse
 from pipeline.editorial.assemble import Failure, assemble_turns, sections_from_outline
 from pipeline.editorial.cache import Cache
 from pipeline.editorial.translate import ChunkResult, Job, Translator, translate_chunks
-from pipeline.editorial.units import language_name, make_units, plan_chunks
+from pipeline.editorial.units import make_units, plan_chunks
 from pipeline.editorial.wire import AnalysisOut
 from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
+from pipeline.langtags import language_name
 from pipeline.llm import LLMClient, Usage
 from pipeline.models import Episode, FrontMatter, Post, Turns
 

@@ -11,26 +11,11 @@ import math
 import re
 from dataclasses import dataclass
 
+from pipeline.langtags import language_name as language_name  # names live in langtags
 from pipeline.llm import estimate_tokens
 from pipeline.models import Turn
 
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?…])\s+")
-
-LANGUAGE_NAMES = {
-    "ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French",
-    "he": "Hebrew", "hi": "Hindi", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
-    "ko": "Korean", "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian",
-    "sv": "Swedish", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian", "vi": "Vietnamese",
-    "zh": "Chinese", "zh-cn": "Simplified Chinese", "zh-hans": "Simplified Chinese",
-    "zh-tw": "Traditional Chinese", "zh-hant": "Traditional Chinese",
-    "pt-br": "Brazilian Portuguese",
-}  # fmt: skip
-
-
-def language_name(code: str) -> str:
-    """``en`` -> ``English``; unknown codes come back as given (the label stays truthful)."""
-    key = code.strip().lower().replace("_", "-")
-    return LANGUAGE_NAMES.get(key) or LANGUAGE_NAMES.get(key.split("-")[0]) or code.strip()
 
 
 def clean_text(text: str) -> str:

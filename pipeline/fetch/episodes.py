@@ -4,7 +4,7 @@
     save(episode, config) -> Episode                 # writes episode.json atomically
     digest(text) / file_digest(path) / safe_id(text) -> str   # id building blocks
     parse_date(text) -> date | None                  # 20240506, 2024-05-06, ISO stamps
-    language_tag(text) -> str | None                 # a two-letter language code
+    language_tag(text) -> str | None                 # BCP 47: "ger" -> "de"
 
 Ids: ``local-<sha of the file>``, ``url-<sha of the URL>``, ``feed-<sha of the item key>``,
 ``<extractor>-<video id>``; the hashes are 16 hex digits of SHA-256. URLs are hashed in
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pipeline import store
 from pipeline.config import Config
+from pipeline.langtags import normalize_language
 from pipeline.models import Episode
 
 
@@ -76,14 +77,5 @@ def parse_date(value: str | None) -> dt.date | None:
 
 
 def language_tag(value: str | None) -> str | None:
-    """ISO 639-1 from what containers, sites and feeds write (``en``, ``en-US``, ``eng``)."""
-    if not value:
-        return None
-    value = value.strip().lower().replace("_", "-")
-    three = {"eng": "en", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es",
-             "ita": "it", "por": "pt", "jpn": "ja", "zho": "zh", "chi": "zh", "rus": "ru",
-             "kor": "ko", "nld": "nl", "dut": "nl"}  # fmt: skip
-    base = value.split("-")[0]
-    if base in three:
-        return three[base]
-    return base if re.fullmatch(r"[a-z]{2}", base) else None
+    """BCP 47 from what containers, sites and feeds write (``en-us``, ``eng``, ``ger``)."""
+    return normalize_language(value)

@@ -38,7 +38,7 @@ from pydantic import BaseModel
 
 from pipeline.config import Config
 from pipeline.errors import SourceError
-from pipeline.fetch.episodes import digest
+from pipeline.fetch.episodes import digest, language_tag
 from pipeline.fetch.http import HttpResponse, http_get
 from pipeline.fetch.urls import redact, remember, resolve
 
@@ -375,7 +375,7 @@ def parse_feed(data: bytes, url: str, *, charset: str | None = None) -> Feed:
     return Feed(
         title=_text(channel.get("title_detail"), channel.get("title")),
         author=" ".join(str(author).split()),
-        language=channel.get("language") or None,
+        language=language_tag(channel.get("language")),
         link=channel.get("link") or None,
         entries=entries,
     )

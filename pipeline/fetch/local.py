@@ -11,7 +11,6 @@ systems) into the episode folder, a video keeps its audio stream only, and sidec
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from pipeline import store
 from pipeline.config import Config
 from pipeline.fetch.episodes import existing, file_digest, save
 from pipeline.fetch.media import AUDIO_STEM, only_audio, probe_new, tag_fields
+from pipeline.langtags import normalize_language
 from pipeline.models import Episode, SubtitleTrack
 
 CAPTION_EXTS = ("vtt", "srt", "json")
@@ -35,8 +35,7 @@ def sidecars(path: Path) -> list[tuple[str, Path]]:
         if not name.startswith(path.stem + ".") or candidate.suffix.lstrip(".") not in CAPTION_EXTS:
             continue
         middle = name[len(path.stem) + 1 : -len(candidate.suffix)]
-        language = middle if re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?", middle) else ""
-        found.append((language or "und", candidate))
+        found.append((normalize_language(middle) or "und", candidate))
     return found
 
 

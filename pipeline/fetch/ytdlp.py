@@ -125,7 +125,7 @@ def _track(lang: str, formats: list[dict[str, Any]], automatic: bool) -> Subtitl
     by_ext = {f.get("ext"): f for f in formats}
     chosen = next((by_ext[e] for e in ("vtt", "srt", "json") if e in by_ext), formats[0])
     return SubtitleTrack(
-        language=lang,
+        language=lang if lang.lower().endswith("-orig") else language_tag(lang) or lang,
         ext=str(chosen.get("ext") or "vtt"),
         url=chosen.get("url"),
         name=chosen.get("name"),

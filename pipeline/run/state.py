@@ -339,3 +339,12 @@ def status(config: Config) -> list[StatusRow]:
             )
     rows.sort(key=lambda r: r.updated or "", reverse=True)
     return rows
+
+
+def add_tokens(folder: Path, tokens: int) -> None:
+    """Count ``tokens`` spent on the episode outside a run (a re-ask from the preview) in its
+    run.json, so ``podpost status`` shows everything the episode cost. No run.json: no-op."""
+    state = load_state(folder)
+    if state is not None and tokens:
+        state.tokens += tokens
+        save_state(folder, state)

@@ -37,6 +37,7 @@ import numpy as np
 
 from pipeline.config import Config
 from pipeline.errors import ConfigError, TranscriptionError
+from pipeline.langtags import language_base
 from pipeline.models import Episode, Segment, Transcript, Word
 from pipeline.transcribe.audio import PcmFile, decode_pcm
 from pipeline.transcribe.timeline import Timeline
@@ -174,6 +175,7 @@ class WhisperBackend:
                 hint="run `podpost fetch` for it first",
             )
         language = self.asr.language or episode.language
+        language = language_base(language) or language  # whisper takes "en", not "en-US"
         model = self.model
         if not model.is_multilingual:
             language = "en"
