@@ -4,11 +4,17 @@ Precedence, lowest first: defaults, the TOML file, ``PODPOST_*`` environment var
 (``PODPOST_LLM__MODEL=...`` sets ``[llm] model``), then command-line flags. The SDK's
 standard ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` fill ``[llm]`` when nothing else does.
 No other module reads the environment.
+
+An unknown ``PODPOST_*`` name is not an error: :func:`unknown_env` names it (and the
+nearest valid name) for the entry point to print as a warning, and the value is ignored.
+``PODPOST_CONFIG`` and ``PODPOST_DEBUG`` are read by the entry point, not settings.
 """
 
 from __future__ import annotations
 
+import difflib
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,6 +27,9 @@ from pipeline.langtags import normalize_language
 
 ENV_PREFIX = "PODPOST_"
 CONFIG_FILE_NAME = "podpost.toml"
+CONFIG_VAR = f"{ENV_PREFIX}CONFIG"  # the config file's path
+DEBUG_VAR = f"{ENV_PREFIX}DEBUG"  # 1: tracebacks for unexpected errors, like --debug
+ENTRY_VARS = frozenset({CONFIG_VAR, DEBUG_VAR})
 
 
 class _Section(BaseModel):
@@ -180,11 +189,63 @@ def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, A
     return merged
 
 
+def _field_path(parts: list[str]) -> bool:
+    """Whether ``["llm", "model"]`` names a setting: each part a field of the model above
+    it, or anything below a dict-valued field (``turns.speaker_map.SPEAKER_0``)."""
+    node: Any = Config
+    for part in parts:
+        if typing.get_origin(node) is dict:
+            return True
+        if not (isinstance(node, type) and issubclass(node, BaseModel)):
+            return False
+        field = node.model_fields.get(part)
+        if field is None:
+            return False
+        node = field.annotation
+    return True
+
+
+def _setting_names(model: type[BaseModel] = Config, prefix: str = ENV_PREFIX) -> list[str]:
+    """Every ``PODPOST_*`` name that sets something: sections and their fields."""
+    names = []
+    for name, field in model.model_fields.items():
+        var = f"{prefix}{name.upper()}"
+        names.append(var)
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names += _setting_names(annotation, f"{var}__")
+    return names
+
+
+def _is_setting(name: str) -> bool:
+    return name.startswith(ENV_PREFIX) and _field_path(name[len(ENV_PREFIX) :].lower().split("__"))
+
+
+def unknown_env(env: Mapping[str, str]) -> list[str]:
+    """One warning line per ``PODPOST_*`` variable that is not a setting, naming the nearest
+    valid name when one is close (``PODPOST_LLM_MODEL`` -> ``PODPOST_LLM__MODEL``)."""
+    known = [*_setting_names(), *sorted(ENTRY_VARS)]
+    lines = []
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name in ENTRY_VARS or _is_setting(name):
+            continue
+        near = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
+        guess = f"; did you mean {near[0]}?" if near else ""
+        lines.append(f"{name} is not a podpost setting and is ignored{guess}")
+    return lines
+
+
+def debug_requested(env: Mapping[str, str]) -> bool:
+    """``PODPOST_DEBUG`` as a boolean (1, true, yes, on); anything else is off."""
+    return env.get(DEBUG_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    """``PODPOST_A__B=v`` -> ``{"a": {"b": "v"}}``; pydantic converts the strings."""
+    """``PODPOST_A__B=v`` -> ``{"a": {"b": "v"}}``; pydantic converts the strings. Names
+    that are not settings are left out (:func:`unknown_env` warns about them)."""
     values: dict[str, Any] = {}
     for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX) or name == f"{ENV_PREFIX}CONFIG":
+        if name in ENTRY_VARS or not _is_setting(name):
             continue
         path = name[len(ENV_PREFIX) :].lower().split("__")
         node = values
@@ -219,8 +280,8 @@ def _config_file(explicit: Path | None, env: Mapping[str, str], cwd: Path) -> Pa
                 hint="pass an existing TOML file to --config",
             )
         return explicit
-    if env.get(f"{ENV_PREFIX}CONFIG"):
-        return _config_file(Path(env[f"{ENV_PREFIX}CONFIG"]), {}, cwd)
+    if env.get(CONFIG_VAR):
+        return _config_file(Path(env[CONFIG_VAR]), {}, cwd)
     local = cwd / CONFIG_FILE_NAME
     if local.is_file():
         return local

@@ -91,12 +91,16 @@ class MissingDependencyError(ConfigError):
     """An optional extra or credential is missing; the message says what to install or set."""
 
     @classmethod
-    def program(cls, name: str, purpose: str) -> MissingDependencyError:
+    def program(
+        cls, name: str, purpose: str, *, package: str | None = None
+    ) -> MissingDependencyError:
         """An external program (``ffmpeg``...) that is not on PATH; ``purpose`` says what
-        podpost needs it for, e.g. ``"to decode audio"``."""
+        podpost needs it for, e.g. ``"to decode audio"``; ``package`` installs it when its
+        name differs (``ffprobe`` comes with ``ffmpeg``)."""
         return cls(
             f"{name} is not installed; podpost needs it {purpose}",
-            hint=f"install it (e.g. `apt-get install {name}`) and make sure it is on PATH",
+            hint=f"install it (e.g. `apt-get install {package or name}`) and make sure it "
+            "is on PATH",
         )
 
 

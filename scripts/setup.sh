@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Set up podpost on a fresh machine: system packages, a virtualenv with torch CPU and the
 # package with its test extras. Safe to run again: each step skips what is already there.
+# Python packages come in the versions pinned by constraints.txt (the ones the suite
+# passed with; refresh it with scripts/lock.sh), so a new release elsewhere cannot change
+# what this installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +25,7 @@ fi
 
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
 # The pinned torch is the CPU build; an unpinned one would pull gigabytes of CUDA wheels.
-.venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q torch==2.13.0
+.venv/bin/python -c "import torch" 2>/dev/null ||
+  .venv/bin/pip install -q -c constraints.txt torch==2.13.0
 extras="${1:+[test]}"
-.venv/bin/pip install -q -e ".${extras}"
+.venv/bin/pip install -q -c constraints.txt -e ".${extras}"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
+from pipeline.config import debug_requested, load_config, unknown_env
 from pipeline.errors import ConfigError, UnknownBackendError
 from pipeline.registry import Registry
 
@@ -36,8 +36,40 @@ def test_local_file_is_found_and_env_lists_parse(tmp_path: Path):
 def test_bad_setting_names_the_key(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"invalid setting llm\.max_concurrency"):
         load_config(env={"PODPOST_LLM__MAX_CONCURRENCY": "many"}, cwd=tmp_path)
-    with pytest.raises(ConfigError, match=r"invalid setting llm\.colour"):
-        load_config(env={"PODPOST_LLM__COLOUR": "red"}, cwd=tmp_path)
+
+
+def test_unknown_env_names_are_warnings_with_the_nearest_name(tmp_path: Path):
+    env = {
+        "PODPOST_LLM__COLOUR": "red",
+        "PODPOST_LLM_MODEL": "typo-model",
+        "PODPOST_LLM__MODEL": "env-model",
+        "PODPOST_TURNS__SPEAKER_MAP__SPEAKER_0": "Ann",
+        "PODPOST_DEBUG": "1",
+        "PODPOST_CONFIG": "",
+        "PODPOST_ZZZZZZZZ": "1",
+        "OPENAI_API_KEY": "sk-env",
+    }
+    config = load_config(env=env, cwd=tmp_path)  # the unknown ones do not stop it
+    assert config.llm.model == "env-model"
+    assert config.turns.speaker_map == {"speaker_0": "Ann"}
+    assert unknown_env(env) == [
+        "PODPOST_LLM_MODEL is not a podpost setting and is ignored; "
+        "did you mean PODPOST_LLM__MODEL?",
+        "PODPOST_LLM__COLOUR is not a podpost setting and is ignored; "
+        "did you mean PODPOST_LLM__MODEL?",
+        "PODPOST_ZZZZZZZZ is not a podpost setting and is ignored",
+    ]
+
+
+def test_debug_variable_is_a_boolean():
+    assert [debug_requested({"PODPOST_DEBUG": v}) for v in ("1", "true", "On", "0", "")] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert debug_requested({}) is False
 
 
 def test_missing_config_file(tmp_path: Path):

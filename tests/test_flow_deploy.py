@@ -64,10 +64,15 @@ def test_schedule_rejects_a_bad_cron_in_one_line(tmp_path: Path) -> None:
     assert done.stderr == "error: --cron 'every day' is not a cron expression; e.g. \"0 6 * * *\"\n"
 
 
-def test_unreachable_prefect_api_is_one_line(tmp_path: Path) -> None:
-    env = {**base_env(tmp_path), "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+def test_unreachable_prefect_api_is_one_line(tmp_path: Path, fake_llm) -> None:
+    env = {
+        **base_env(tmp_path),
+        "PREFECT_API_URL": "http://127.0.0.1:9/api",
+        "OPENAI_BASE_URL": fake_llm.base_url,  # the LLM preflight passes; Prefect does not
+        "OPENAI_API_KEY": "k",
+    }
     done = run_cli(["--data-dir", str(tmp_path), "run", "http://127.0.0.1:9/a.mp3"], env=env)
-    assert done.returncode == 2
+    assert done.returncode == 4
     assert done.stderr.startswith(
         "error: the Prefect API at http://127.0.0.1:9/api does not answer (ConnectError); "
         "start it with `prefect server start`"

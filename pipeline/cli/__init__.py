@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from dataclasses import dataclass
 
 import typer
 
 from pipeline.cli import editorial, media, post, review, runs, speakers
+from pipeline.cli.boundary import EXIT_INTERRUPTED, report
 from pipeline.cli.common import Settings
-from pipeline.errors import PodpostError
+from pipeline.config import debug_requested, unknown_env
 
 app = typer.Typer(
     name="podpost",
@@ -19,6 +22,13 @@ app = typer.Typer(
 )
 
 
+@dataclass
+class Entry:
+    """What :func:`main` learns while the global options are parsed (for its boundary)."""
+
+    debug: bool = False
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
@@ -26,7 +36,14 @@ def _global_options(
         None, "--config", help="TOML config file (default: ./podpost.toml, then the user's)."
     ),
     data_dir: str | None = typer.Option(None, "--data-dir", help="Where episodes are stored."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the traceback of an unexpected error (or PODPOST_DEBUG=1)."
+    ),
 ) -> None:
+    if isinstance(ctx.obj, Entry):
+        ctx.obj.debug = ctx.obj.debug or debug
+    for line in unknown_env(os.environ):  # the entry point: the one place env is read
+        typer.echo(f"warning: {line}", err=True)
     ctx.obj = Settings(config_path=config, data_dir=data_dir)
 
 
@@ -35,23 +52,19 @@ for module in (post, media, speakers, editorial, runs, review):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: every PodpostError becomes one line on stderr and its exit code."""
+    """Entry point and error boundary: usage errors print click's usage message (exit 2);
+    anything else that escapes a command is one line on stderr and its exit code."""
+    entry = Entry(debug=debug_requested(os.environ))
     try:
-        # Outside standalone mode click returns the code of typer.Exit instead of exiting.
-        code = app(args=argv, standalone_mode=False)
-    except PodpostError as e:
-        print(f"error: {e.one_line()}", file=sys.stderr)
-        sys.exit(e.exit_code)
+        # Outside standalone mode click returns typer.Exit's code (and 130 for Ctrl-C)
+        # and raises usage errors here instead of printing them itself.
+        code = app(args=argv, prog_name="podpost", standalone_mode=False, obj=entry)
     except typer.Abort:
         print("aborted", file=sys.stderr)
-        sys.exit(130)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except Exception as e:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as e:
+        sys.exit(report(e, debug=entry.debug))
     sys.exit(code if isinstance(code, int) else 0)

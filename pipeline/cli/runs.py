@@ -2,7 +2,7 @@
 
 Each command parses, calls one function of :mod:`pipeline.run` or :mod:`flows`, prints.
 Prefect is imported only inside the commands that run a flow, after
-``flows.prefect_setup.quiet_defaults`` has set its defaults, so other commands stay fast.
+``flows.prefect_setup.prepare`` has set its defaults, so other commands stay fast.
 """
 
 from __future__ import annotations
@@ -68,11 +68,10 @@ def _flow_overrides(s: Settings, overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def prepare_prefect() -> None:
-    """Quiet Prefect's defaults, then make sure a configured API answers."""
-    from flows.prefect_setup import check_api, quiet_defaults
+    """Prefect's defaults and home folder, then an API that answers (one line if not)."""
+    from flows.prefect_setup import prepare
 
-    quiet_defaults(os.environ)
-    check_api()
+    prepare(os.environ)
 
 
 def _run(
@@ -142,7 +141,8 @@ def register(app: typer.Typer) -> None:
             llm_model=llm_model,
             out=out,
         )
-        s.config(**overrides)  # a bad flag fails here, before anything starts
+        # A bad flag, a missing program or an LLM that cannot work fails here, in seconds.
+        preflight(s.config(**overrides))
         # Prefect and run.json see user:***@ only
         source = remember_password(absolute_source(source))
         result = _run(s, source, item, overrides, wait, retry_failed)
@@ -167,6 +167,7 @@ def register(app: typer.Typer) -> None:
         if not todo:
             typer.echo("nothing to resume", err=True)
             return
+        _preflight_each(s, [target.overrides for target in todo])
         failures = incomplete = 0
         for target in todo:
             try:
@@ -258,8 +259,8 @@ def register(app: typer.Typer) -> None:
         overrides = _overrides(
             backend=backend, model=model, lang=lang, llm_model=llm_model, out=out
         )
-        s.config(**overrides)
         since_date = _date(since)
+        preflight(s.config(**overrides))
         feed = remember_password(feed)  # Prefect and the ledger see user:***@ only
         prepare_prefect()
         from flows.ingest import ingest_flow
@@ -323,6 +324,24 @@ def _state_cell(row: Any) -> str:
     if row.state == "needs-review":
         return f"needs-review ({row.failed_turns} failed turns)"
     return str(row.state)
+
+
+def preflight(config: Config) -> None:
+    """Programs and LLM checked in seconds, before any fetch (imports openai: lazily)."""
+    from pipeline.preflight import preflight as check
+
+    check(config)
+
+
+def _preflight_each(s: Settings, runs: list[dict[str, Any]]) -> None:
+    """The preflight for every distinct LLM setting among ``runs`` (their overrides)."""
+    seen: set[tuple[Any, ...]] = set()
+    for overrides in runs:
+        config = s.config(**overrides)
+        key = (config.llm.base_url, config.llm.api_key, config.llm.model)
+        if key not in seen:
+            seen.add(key)
+            preflight(config)
 
 
 def _date(value: str | None) -> Any:

@@ -25,6 +25,7 @@ from pipeline.fetch.episodes import language_tag, parse_date
 from pipeline.fetch.http import USER_AGENT, auth_header, http_error, with_retries
 from pipeline.fetch.urls import redact, strip_userinfo
 from pipeline.models import Chapter
+from pipeline.tools import run_tool
 
 AUDIO_STEM = "audio"
 _COVER_CODECS = {"mjpeg", "png", "bmp", "gif"}  # cover art is a "video" stream; not video
@@ -54,7 +55,7 @@ def _ffprobe_once(target: str, timeout: float) -> MediaFacts:
     shown = redact(target)
     try:
         # one read timeout for the probe's requests, and a bound on the whole probe
-        done = subprocess.run(
+        done = run_tool(
             _ffprobe_command(target, timeout), capture_output=True, text=True, timeout=timeout * 2
         )
     except subprocess.TimeoutExpired as e:
@@ -150,7 +151,7 @@ def only_audio(path: Path, facts: MediaFacts, folder: Path) -> str:
     tmp = folder / f".{AUDIO_STEM}.tmp.mka"
     command = ["ffmpeg", "-v", "error", "-y", "-i", str(path), "-map", "0:a:0", "-vn"]
     command += ["-c:a", "copy", str(tmp)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = run_tool(command, capture_output=True, text=True)
     if done.returncode != 0:
         tmp.unlink(missing_ok=True)
         raise SourceError(f"cannot extract the audio of {path}: {done.stderr.strip()[-200:]}")

@@ -140,14 +140,17 @@ class FakeLLM:
 
     ``delay`` (seconds) is added to every answer over HTTP; with ``api_key`` set, requests
     with another bearer key get 401; ``models`` (when set) are the only models served,
-    others get 404 ``model_not_found``; ``formats`` are the response formats accepted,
-    others get 400. Thread-safe.
+    others get 404 ``model_not_found``, and ``GET /models`` lists them (``lists_models =
+    False``: it does not); ``formats`` are the response formats accepted, others get 400.
+    Thread-safe.
     """
 
     def __init__(self, *, delay: float = 0.0, api_key: str | None = None) -> None:
         self.delay = delay  # added to every answer (benchmarks)
         self.api_key = api_key  # when set, other keys get 401
         self.models: set[str] | None = None  # when set, other models get 404
+        self.lists_models = True  # False: GET /models answers 404 even with models set
+        self.model_listings = 0  # GET /models requests served (preflight checks)
         self.formats = {"json_schema", "json_object", "text"}  # response formats accepted
         self._queue: list[tuple[str | None, FakeReply]] = []
         self._handlers: dict[str, Callable[[FakeRequest], Any]] = {}

@@ -2,6 +2,10 @@
 
 Routes: ``POST .../chat/completions`` (answered by :meth:`FakeLLM.chat`), ``GET /v1/models``,
 ``GET /_requests`` (the log as JSON) and ``DELETE /_requests`` (clear it).
+
+``GET /v1/models`` lists ``fake.models`` when it is set (the names it serves). With
+``models`` left at ``None`` (any name is served) or ``fake.lists_models = False`` it
+answers 404, as endpoints that do not list models do; a wrong key gets 401.
 """
 
 from __future__ import annotations
@@ -40,16 +44,23 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") == "/_requests":
             self._send(200, fake.requests())
         elif self.path.rstrip("/") in ("/v1/models", "/models"):
-            names = sorted(fake.models) if fake.models else ["fake"]
-            self._send(
-                200,
-                {
-                    "object": "list",
-                    "data": [{"id": n, "object": "model", "owned_by": "podpost"} for n in names],
-                },
-            )
+            self._models(fake)
         else:
             self._send(404, err_body(f"no route {self.path}", None))
+
+    def _models(self, fake: FakeLLM) -> None:
+        with fake._lock:
+            fake.model_listings += 1
+        key = self.headers.get("Authorization")
+        if fake.api_key is not None and key != f"Bearer {fake.api_key}":
+            self._send(401, err_body("Incorrect API key provided", "invalid_api_key"))
+        elif fake.models is None or not fake.lists_models:
+            self._send(404, err_body(f"no route {self.path}", None))
+        else:
+            data = [
+                {"id": n, "object": "model", "owned_by": "podpost"} for n in sorted(fake.models)
+            ]
+            self._send(200, {"object": "list", "data": data})
 
     def do_DELETE(self) -> None:
         if self.path.rstrip("/") == "/_requests":
