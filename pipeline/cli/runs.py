@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 from pipeline.cli.common import Settings, settings
-from pipeline.config import deep_merge
+from pipeline.config import Config, deep_merge
 from pipeline.errors import NeedsReviewError, PodpostError, UsageError
 from pipeline.fetch.urls import remember as remember_password
 from pipeline.run.resume import absolute_source, resume_targets
