@@ -126,6 +126,9 @@ class Transcript(_Model):
     backend: str
     model: str | None = None
     segments: list[Segment] = Field(default_factory=list)
+    # (start, end) episode seconds of speech the first pass left without words, decoded
+    # again on their own (whatever that found is in ``segments``)
+    redecoded: list[tuple[float, float]] = Field(default_factory=list)
 
     @property
     def text(self) -> str:
