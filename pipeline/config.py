@@ -47,6 +47,9 @@ class AsrConfig(_Section):
     beam_size: int = 5
     best_of: int = 5  # candidates sampled at temperatures above 0
     condition_on_previous_text: bool = False  # True invites runaway repetition loops
+    # The show and people names as the first window's prompt; carried into every window
+    # only if asked: tiny.en given the prompt on every window skipped 20 s of speech
+    carry_initial_prompt: bool = False
     vad: bool = True
     vad_engine: str = "silero"  # silero | webrtc
     vad_threshold: float = 0.5  # silero speech probability

@@ -8,10 +8,11 @@ Public API:
 
 VAD, windows, joining, the loop and no-speech filters and the rescue pass are podpost's own
 (:mod:`pipeline.transcribe.speech_decoder`), so the transcripts match the ``whisper``
-backend's; faster-whisper's own VAD is off. The initial prompt goes in as ``hotwords``,
-which faster-whisper puts before every window (its ``initial_prompt`` reaches only the
-first). With a GPU, windows are cut into clips of at most 30 s at stretch joins and decoded
-``[asr] batch_size`` at a time (``BatchedInferencePipeline``).
+backend's; faster-whisper's own VAD is off. With ``[asr] carry_initial_prompt`` the prompt
+also goes in as ``hotwords``, which faster-whisper puts before every window (its
+``initial_prompt`` reaches only the first). With a GPU, windows are cut into clips of at
+most 30 s at stretch joins and decoded ``[asr] batch_size`` at a time
+(``BatchedInferencePipeline``).
 
 Models: a faster-whisper name (``tiny.en``, ``small``, ``turbo``...; downloaded from the
 Hugging Face hub on first use) or the path of a CTranslate2 whisper folder (``model.bin``,
@@ -120,7 +121,9 @@ class FasterWhisperBackend(SpeechDecoder):
             "log_prob_threshold": self.asr.logprob_threshold,
             "no_speech_threshold": self.asr.no_speech_threshold,
             "condition_on_previous_text": self.asr.condition_on_previous_text,
-            "hotwords": prompt,
+            # hotwords reach every window, initial_prompt only the first
+            "hotwords": prompt if self.asr.carry_initial_prompt and not rescue else None,
+            "initial_prompt": None if rescue else prompt,
             "word_timestamps": True,
             "hallucination_silence_threshold": self.asr.hallucination_silence_threshold,
             "vad_filter": False,

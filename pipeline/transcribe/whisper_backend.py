@@ -11,7 +11,8 @@ Public API:
 VAD, windows, joining, filters and the rescue pass are shared with the ``faster-whisper``
 backend (:mod:`pipeline.transcribe.speech_decoder`). Decoding here:
 ``condition_on_previous_text`` off by default (no runaway repetition), an initial prompt with
-the show and people names carried into every window, beam search, temperature fallback,
+the show and people names (carried into every window with ``[asr] carry_initial_prompt``:
+on tiny.en that made whisper skip the first 20 s), beam search, temperature fallback,
 word timestamps and ``hallucination_silence_threshold``.
 """
 
@@ -131,8 +132,8 @@ class WhisperBackend(SpeechDecoder):
                 logprob_threshold=self.asr.logprob_threshold,
                 no_speech_threshold=self.asr.no_speech_threshold,
                 condition_on_previous_text=self.asr.condition_on_previous_text,
-                initial_prompt=prompt,
-                carry_initial_prompt=prompt is not None,
+                initial_prompt=None if rescue else prompt,
+                carry_initial_prompt=prompt is not None and self.asr.carry_initial_prompt,
                 word_timestamps=True,
                 hallucination_silence_threshold=self.asr.hallucination_silence_threshold,
                 beam_size=beam,
