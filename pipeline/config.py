@@ -11,12 +11,13 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.errors import ConfigError
+from pipeline.langtags import normalize_language
 
 ENV_PREFIX = "PODPOST_"
 CONFIG_FILE_NAME = "podpost.toml"
@@ -26,16 +27,30 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# "deu" and "en_us" read as "de" and "en-US"; a value that is no tag stays as written.
+LanguageTag = Annotated[str, AfterValidator(lambda v: normalize_language(v) or v)]
+
+
 class FetchConfig(_Section):
+    """``[fetch]``: limits checked before downloading, and network retries (seconds, bytes)."""
+
     max_duration: float = 4 * 3600  # seconds; refuse longer episodes before downloading
     max_bytes: int = 2 * 1024**3  # refuse larger media before downloading
-    retries: int = 3  # extra attempts after a transient network error
+    # The fetch stage's one retry layer: extra attempts after a transient network error
+    # (the flow does not retry the fetch step again). With the defaults a host that never
+    # answers fails after 3 attempts of `timeout` plus 1 + 2 s of waiting: 63 s.
+    retries: int = 2
     retry_wait: float = 1.0  # seconds before the first retry; doubles each time
-    timeout: float = 30.0  # socket timeout for every request
+    timeout: float = 20.0  # seconds: socket timeout to connect and for each read
     progress: bool = True
+    # URLs named by a feed or page may point at loopback/private hosts only when the
+    # user's own source is on such a network, or when this is true
+    allow_private_hosts: bool = False
 
 
 class AsrConfig(_Section):
+    """``[asr]``: the transcription backend, whisper model and decoding settings."""
+
     backend: str = "whisper"  # whisper | faster-whisper | captions | auto
     # whisper model name, or a path: a .pt checkpoint (whisper), a CTranslate2 folder
     # (faster-whisper)
@@ -43,7 +58,7 @@ class AsrConfig(_Section):
     device: str | None = None  # None: cuda when available, else cpu
     compute_type: str | None = None  # faster-whisper; None: float16 on cuda, float32 on cpu
     batch_size: int = 8  # faster-whisper on cuda: windows decoded together
-    language: str | None = None  # None: from episode metadata, else detected
+    language: LanguageTag | None = None  # None: from episode metadata, else detected
     beam_size: int = 5
     best_of: int = 5  # candidates sampled at temperatures above 0
     condition_on_previous_text: bool = False  # True invites runaway repetition loops
@@ -54,7 +69,8 @@ class AsrConfig(_Section):
     vad_engine: str = "silero"  # silero | webrtc
     vad_threshold: float = 0.5  # silero speech probability
     automatic_captions: bool = False  # use a source's automatic captions in `captions`
-    caption_languages: list[str] = Field(default_factory=list)  # preferred, else the episode's
+    # preferred, else the episode's
+    caption_languages: list[LanguageTag] = Field(default_factory=list)
     no_speech_threshold: float = 0.6
     logprob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4  # above it a segment is a repetition loop
@@ -64,6 +80,8 @@ class AsrConfig(_Section):
 
 
 class DiarizeConfig(_Section):
+    """``[diarize]``: the diarization backend and the speaker-count bounds."""
+
     backend: str = "builtin"  # builtin | pyannote | none
     num_speakers: int | None = None
     min_speakers: int = 1
@@ -78,6 +96,8 @@ class DiarizeConfig(_Section):
 
 
 class TurnsConfig(_Section):
+    """``[turns]``: turn length (characters), islands (seconds) and name overrides."""
+
     max_turn_chars: int = 2500  # longer monologues split at sentence boundaries
     min_island_seconds: float = 1.0
     speakers: list[str] = Field(default_factory=list)  # override, in order of appearance
@@ -85,6 +105,9 @@ class TurnsConfig(_Section):
 
 
 class LLMConfig(_Section):
+    """``[llm]``: the OpenAI-compatible endpoint, model, retries (seconds) and
+    concurrency; ``context_tokens`` is the model's context window in tokens."""
+
     backend: str = "openai"
     base_url: str | None = None
     api_key: str | None = None
@@ -99,7 +122,10 @@ class LLMConfig(_Section):
 
 
 class EditorialConfig(_Section):
-    target_language: str = "zh-CN"
+    """``[editorial]``: target language, chunk sizes (tokens) and the front
+    matter's allowed categories and areas."""
+
+    target_language: LanguageTag = "zh-CN"
     chunk_min_tokens: int = 1500
     chunk_max_tokens: int = 3000
     context_turns: int = 3
@@ -113,6 +139,8 @@ class EditorialConfig(_Section):
 
 
 class PostConfig(_Section):
+    """``[post]``: the body template and the fixed front matter values."""
+
     template: Path | None = None  # a user's own Jinja2 body template replaces the built-in one
     layout: str = "post.njk"
     status: str = "evergreen"
@@ -121,6 +149,11 @@ class PostConfig(_Section):
 
 
 class Config(_Section):
+    """The whole configuration: top-level folders and one model per section.
+
+    Built by :func:`load_config` from the file, ``PODPOST_*`` variables and flags;
+    unknown keys are a ``ValidationError`` (reported as :class:`ConfigError`)."""
+
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("podpost")))
     drafts_dir: Path | None = None  # default: <data_dir>/drafts
     site_dir: Path | None = None  # the site's content folder for `podpost approve`
@@ -134,10 +167,12 @@ class Config(_Section):
 
     @property
     def episodes_dir(self) -> Path:
+        """``<data_dir>/episodes``: one folder per episode id."""
         return self.data_dir / "episodes"
 
     @property
     def drafts_path(self) -> Path:
+        """Where drafts are written: ``drafts_dir``, else ``<data_dir>/drafts``."""
         return self.drafts_dir or self.data_dir / "drafts"
 
 

@@ -15,7 +15,8 @@
     │   └── LLMOutputError                   it answered, but not usably (callers may repair)
     │       ├── LLMTruncatedError            the answer was cut off
     │       └── LLMRefusalError              the model refused
-    └── DraftConflictError          exit 7   a human edit, a different file, or a held lock
+    ├── DraftConflictError          exit 7   a human edit, a different file, or a held lock
+    └── StorageError                exit 1   podpost's own files or ledger cannot be written/read
 
 ``retryable`` is an attribute, not a branch of the tree: whether trying again may help is
 independent of what failed, and every retry layer asks ``error.retryable``.
@@ -27,11 +28,19 @@ happen and chained with ``raise ... from e`` so the traceback stays available in
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# ``scheme://user:password@``: a password never reaches a message (see pipeline.fetch.urls)
+_PASSWORD_IN_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*):[^/@\s]*@")
 
 
 class PodpostError(Exception):
-    """Base class. ``exit_code`` is what the CLI exits with."""
+    """Base class. ``exit_code`` is what the CLI exits with.
+
+    ``message`` says what went wrong, ``hint`` what to do (both one line; ``str(error)``
+    joins them); ``retryable`` overrides the class default for this instance.
+    """
 
     exit_code = 1
     retryable = False
@@ -39,15 +48,16 @@ class PodpostError(Exception):
     def __init__(
         self, message: str, *, hint: str | None = None, retryable: bool | None = None
     ) -> None:
-        self.message = message
+        self.message = _PASSWORD_IN_URL.sub(r"\1:***@", message)
         self.hint = hint
         if retryable is not None:
             self.retryable = retryable
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
+        """``message; hint`` with all whitespace collapsed to single spaces."""
         text = self.message if not self.hint else f"{self.message}; {self.hint}"
-        return " ".join(text.split())
+        return _PASSWORD_IN_URL.sub(r"\1:***@", " ".join(text.split()))
 
 
 class UsageError(PodpostError):
@@ -78,6 +88,15 @@ class UnknownBackendError(ConfigError):
 
 class MissingDependencyError(ConfigError):
     """An optional extra or credential is missing; the message says what to install or set."""
+
+    @classmethod
+    def program(cls, name: str, purpose: str) -> MissingDependencyError:
+        """An external program (``ffmpeg``...) that is not on PATH; ``purpose`` says what
+        podpost needs it for, e.g. ``"to decode audio"``."""
+        return cls(
+            f"{name} is not installed; podpost needs it {purpose}",
+            hint=f"install it (e.g. `apt-get install {name}`) and make sure it is on PATH",
+        )
 
 
 class SourceError(PodpostError):
@@ -126,6 +145,11 @@ class DraftConflictError(PodpostError):
     """Writing would overwrite a human edit or a different file, or another run holds the lock."""
 
     exit_code = 7
+
+
+class StorageError(PodpostError):
+    """A file, folder or the ledger database that podpost keeps cannot be written or read
+    (disk full, permissions, a damaged SQLite file); the message names the path."""
 
 
 class EditError(UsageError):

@@ -1,4 +1,7 @@
-"""The editorial step against the fake LLM server: complete, faithful, resilient, cached."""
+"""The editorial step against the fake LLM: complete, faithful, resilient, cached.
+
+Cases about the wire (statuses, timeouts, the real client's re-ask) talk to the fake server;
+cases about what the step does with answers script the in-process FakeClient."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import re
 
 import pytest
 
-from pipeline.config import Config
+from pipeline.config import Config, LLMConfig
 from pipeline.editorial import build_post
 from pipeline.editorial.units import clean_text
 from pipeline.errors import LLMError
@@ -14,6 +17,7 @@ from pipeline.llm import OpenAIClient
 from pipeline.models import FrontMatter, Turn, Turns
 from pipeline.post.parse import check_post, parse_post
 from pipeline.post.render import render_post
+from pipeline.testing.fakeclient import FakeClient
 from pipeline.testing.fakellm import FakeReply
 from tests.editorial_data import make_episode, make_turns
 
@@ -31,6 +35,19 @@ def run(llm_config, tmp_path, turns=None, **settings):
     client = OpenAIClient(config.llm, sleep=lambda s: None)
     turns = turns or make_turns(12)
     return build_post(make_episode(), turns, config, client, tmp_path / "cache")
+
+
+def run_in_process(tmp_path, turns=None, client=None, **settings):
+    """``run`` with a FakeClient (the fake server's answers, no HTTP); returns the result
+    and the client, whose ``history`` is the request log."""
+    client = client or FakeClient()
+    config = config_for(LLMConfig(model=client.model), tmp_path, **settings)
+    turns = turns or make_turns(12)
+    return build_post(make_episode(), turns, config, client, tmp_path / "cache"), client
+
+
+def ids_asked(call) -> list[str]:
+    return re.findall(r"^\[([0-9.]+)\] ", call.messages[1]["content"], re.MULTILINE)
 
 
 def translate_requests(fake):
@@ -111,8 +128,8 @@ def test_60_turn_episode_is_complete_faithful_and_well_formed(fake_llm, llm_conf
     assert result.usage.completion_tokens == sum(e["completion_tokens"] for e in log)
 
 
-def test_first_mention_rule_and_bold_in_originals(fake_llm, llm_config, tmp_path):
-    result = run(llm_config, tmp_path, make_turns(30))
+def test_first_mention_rule_and_bold_in_originals(tmp_path):
+    result, _ = run_in_process(tmp_path, make_turns(30))
     glossary = {g.term: g.translation for g in result.analysis.glossary}
     assert "Anthropic" in glossary and glossary["Anthropic"] != "Anthropic"
     text = render_post(result.post)
@@ -165,16 +182,15 @@ def _edit_turns(edit):
     return FakeReply(transform=transform)
 
 
-def test_missing_ids_are_asked_again_alone(fake_llm, llm_config, tmp_path):
-    fake_llm.push(_edit_turns(lambda turns: turns[:1] + turns[3:]), task="translate")
+def test_missing_ids_are_asked_again_alone(tmp_path):
+    fake = FakeClient()
+    fake.enqueue(_edit_turns(lambda turns: turns[:1] + turns[3:]), task="translate")
     turns = make_turns(12)
-    result = run(llm_config, tmp_path, turns, llm={"max_concurrency": 1})
+    result, _ = run_in_process(tmp_path, turns, fake, llm={"max_concurrency": 1})
     assert_complete_and_faithful(result, turns)
-    first, reask = translate_requests(fake_llm)[:2]
-    assert ids_of(reask) == ids_of(first)[1:3]
-    assert (
-        '"problems":{"1":"no translation was returned for id 1"' in reask["messages"][1]["content"]
-    )
+    first, reask = [c for c in fake.history if c.task == "translate"][:2]
+    assert ids_asked(reask) == ids_asked(first)[1:3]
+    assert '"problems":{"1":"no translation was returned for id 1"' in reask.messages[1]["content"]
 
 
 def test_extra_ids_are_ignored_and_noted(fake_llm, llm_config, tmp_path):
@@ -187,20 +203,21 @@ def test_extra_ids_are_ignored_and_noted(fake_llm, llm_config, tmp_path):
     assert "translation: unexpected id '999' ignored" in result.flags
 
 
-def test_swapped_ids_are_caught_and_repaired(fake_llm, llm_config, tmp_path):
+def test_swapped_ids_are_caught_and_repaired(tmp_path):
     def swap(turns):
         turns[1]["id"], turns[2]["id"] = turns[2]["id"], turns[1]["id"]
         return turns
 
-    fake_llm.push(_edit_turns(swap), task="translate")
+    fake = FakeClient()
+    fake.enqueue(_edit_turns(swap), task="translate")
     turns = make_turns(12)
-    result = run(llm_config, tmp_path, turns, llm={"max_concurrency": 1})
+    result, _ = run_in_process(tmp_path, turns, fake, llm={"max_concurrency": 1})
     assert_complete_and_faithful(result, turns)
     for post_turn, turn in zip(result.post.turns, turns.turns, strict=True):
         words = clean_text(turn.text).split()[:2]
         assert strip_bold(post_turn.translation[0]).startswith("【译】" + " ".join(words))
-    first, reask = translate_requests(fake_llm)[:2]
-    assert ids_of(reask) == ids_of(first)[1:3]
+    first, reask = [c for c in fake.history if c.task == "translate"][:2]
+    assert ids_asked(reask) == ids_asked(first)[1:3]
 
 
 def test_untranslated_answer_is_asked_again(fake_llm, llm_config, tmp_path):
@@ -349,7 +366,7 @@ def test_long_transcript_analysis_is_map_reduced(fake_llm, llm_config, tmp_path)
     assert_complete_and_faithful(result, turns)
 
 
-def test_analysis_values_outside_the_config_lists_are_replaced(fake_llm, llm_config, tmp_path):
+def test_analysis_values_outside_the_config_lists_are_replaced(tmp_path):
     def odd(request):
         answer = request.default()
         answer.update(category="cooking", area="tech-engineering",
@@ -357,8 +374,9 @@ def test_analysis_values_outside_the_config_lists_are_replaced(fake_llm, llm_con
         answer["sections"].append({"start": 999, "heading": "nowhere"})
         return answer
 
-    fake_llm.handle("analysis", odd)
-    result = run(llm_config, tmp_path, categories=["science", "ai-ml"])
+    fake = FakeClient()
+    fake.handle("analysis", odd)
+    result, _ = run_in_process(tmp_path, client=fake, categories=["science", "ai-ml"])
     front = result.post.front
     assert (front.category, front.area) == ("science", "tech-engineering")
     assert front.tags == ["large-language-models", "ai-safety"]
@@ -369,17 +387,17 @@ def test_analysis_values_outside_the_config_lists_are_replaced(fake_llm, llm_con
 # --- languages ------------------------------------------------------------------------
 
 
-def test_target_language_and_summary_label_follow_config_and_source(fake_llm, llm_config, tmp_path):
+def test_target_language_and_summary_label_follow_config_and_source(tmp_path):
     turns = Turns(language="de", turns=[
         Turn(id=0, speaker="Anna", start=0, end=2, text="Willkommen bei Anthropic, Jonas."),
         Turn(id=1, speaker="Jonas", start=2, end=4, text="Danke, Anna. Anthropic ist toll."),
     ])  # fmt: skip
-    result = run(llm_config, tmp_path, turns, target_language="fr")
+    result, fake = run_in_process(tmp_path, turns, target_language="fr")
     text = render_post(result.post)
     assert text.count("<summary>Original German</summary>") == 2
     assert result.post.turns[0].translation[0].startswith("[fr] ")
-    request = fake_llm.requests(task="translate")[0]
-    assert "from German into French (fr)" in request["messages"][0]["content"]
+    request = next(c for c in fake.history if c.task == "translate")
+    assert "from German into French (fr)" in request.messages[0]["content"]
 
 
 # --- 3b. resume after SIGKILL -----------------------------------------------------------

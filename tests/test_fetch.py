@@ -126,7 +126,7 @@ def test_rss_feed_item_by_guid_index_title(item, title, tmp_path, audio, media_s
     assert code == 0
     episode, _ = fetched(tmp_path, out)
     assert episode.kind == "feed" and episode.title == title and episode.show == "Feed Show"
-    assert episode.language == "en" and episode.source == feed_url
+    assert episode.language == "en-US" and episode.source == feed_url  # BCP 47, region kept
     if title == "Episode 3: Newest":
         assert episode.duration == 3723 and episode.url == "http://127.0.0.1/ep3"
         assert (episode.uploader, episode.description) == ("Show Author", "Third.")

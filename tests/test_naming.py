@@ -1,23 +1,23 @@
-"""Naming speaker clusters: the fake LLM's good and bad answers, the heuristic, overrides."""
+"""Naming speaker clusters: the LLM's good and bad answers, the heuristic, overrides.
+
+Most cases script the in-process :class:`FakeClient`; the ones about what the real client
+does on the wire (malformed JSON, statuses, an unreachable endpoint) use the fake server."""
 
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
-from pipeline.config import TurnsConfig
+from pipeline.config import LLMConfig, TurnsConfig
+from pipeline.errors import LLMError
 from pipeline.llm import OpenAIClient
 from pipeline.models import Episode, Speaker, Turn
+from pipeline.testing.fakeclient import FakeClient
 from pipeline.testing.fakellm import FakeLLM, FakeReply
-from pipeline.turns.naming import (
-    TASK,
-    apply_names,
-    candidates_from,
-    gather_evidence,
-    name_speakers,
-    names_in,
-)
+from pipeline.turns.evidence import candidates_from, gather_evidence, names_in
+from pipeline.turns.naming import TASK, apply_names, name_speakers
 
 EPISODE = Episode(
     id="local-test",
@@ -58,6 +58,15 @@ def _named(speakers: list[Speaker]) -> list[tuple[str, str, bool, str]]:
 @pytest.fixture
 def client(llm_config) -> OpenAIClient:
     return OpenAIClient(llm_config, sleep=lambda _: None)
+
+
+@pytest.fixture
+def fake() -> FakeClient:
+    return FakeClient()
+
+
+def _asked(call) -> str:
+    return call.messages[-1]["content"]
 
 
 HEURISTIC = [
@@ -101,51 +110,48 @@ def test_evidence_is_compact_and_telling():
     assert host.first_lines == [LINES[0][1], LINES[2][1]]
 
 
-def test_a_good_mapping_is_used_in_canonical_spelling(fake_llm: FakeLLM, client):
+def test_a_good_mapping_is_used_in_canonical_spelling(fake: FakeClient):
     # The model misspells the guest (as a transcript might); the metadata's spelling wins.
-    fake_llm.push(FakeReply(answer=_answer(S0="maya lindqvist", S1="Tomas Okafur")), task=TASK)
-    speakers = name_speakers(_turns(), EPISODE, TurnsConfig(), client)
+    fake.enqueue(_answer(S0="maya lindqvist", S1="Tomas Okafur"))
+    speakers = name_speakers(_turns(), EPISODE, TurnsConfig(), fake)
     assert _named(speakers) == FROM_LLM
-    [request] = fake_llm.requests(task=TASK)
-    asked = json.loads(request["messages"][-1]["content"])
+    [call] = fake.history
+    assert (call.task, call.temperature) == (TASK, 0.0)
+    asked = json.loads(_asked(call))
     assert asked["candidates"]["hosts"] == ["Maya Lindqvist"]
     assert asked["candidates"]["guests"] == ["Tomas Okafor"]
     assert [c["cluster"] for c in asked["clusters"]] == ["S0", "S1"]
 
 
-def test_a_duplicate_name_is_asked_again_once(fake_llm: FakeLLM, client):
-    fake_llm.push(
-        FakeReply(answer=_answer(S0="Tomas Okafor", S1="Tomas Okafor")),
-        FakeReply(answer=_answer(S0="Maya Lindqvist", S1="Tomas Okafor")),
-        task=TASK,
+def test_a_duplicate_name_is_asked_again_once(fake: FakeClient):
+    fake.enqueue(
+        _answer(S0="Tomas Okafor", S1="Tomas Okafor"),
+        _answer(S0="Maya Lindqvist", S1="Tomas Okafor"),
     )
-    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == FROM_LLM
-    second = fake_llm.requests(task=TASK)[1]["messages"][-1]["content"]
-    assert "'Tomas Okafor' is given to 2 clusters" in second
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), fake)) == FROM_LLM
+    assert "'Tomas Okafor' is given to 2 clusters" in _asked(fake.history[1])
 
 
-def test_a_duplicate_name_twice_falls_back_to_the_heuristic(fake_llm: FakeLLM, client):
-    bad = FakeReply(answer=_answer(S0="Tomas Okafor", S1="Tomas Okafor"))
-    fake_llm.push(bad, bad, task=TASK)
-    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == HEURISTIC
-    assert len(fake_llm.requests(task=TASK)) == 2
+def test_a_duplicate_name_twice_falls_back_to_the_heuristic(fake: FakeClient):
+    bad = _answer(S0="Tomas Okafor", S1="Tomas Okafor")
+    fake.enqueue(bad, bad)
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), fake)) == HEURISTIC
+    assert len(fake.history) == 2
 
 
-def test_an_unknown_cluster_is_rejected(fake_llm: FakeLLM, client):
-    bad = FakeReply(answer=_answer(S0="Maya Lindqvist", S7="Tomas Okafor"))
-    fake_llm.push(bad, bad, task=TASK)
-    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == HEURISTIC
-    second = fake_llm.requests(task=TASK)[1]["messages"][-1]["content"]
-    assert "cluster 'S7' does not exist" in second
+def test_an_unknown_cluster_is_rejected(fake: FakeClient):
+    bad = _answer(S0="Maya Lindqvist", S7="Tomas Okafor")
+    fake.enqueue(bad, bad)
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), fake)) == HEURISTIC
+    assert "cluster 'S7' does not exist" in _asked(fake.history[1])
 
 
-def test_a_name_that_is_not_a_candidate_is_rejected(fake_llm: FakeLLM, client):
-    fake_llm.push(
-        FakeReply(answer=_answer(S0="Oprah Winfrey", S1="Tomas Okafor")),
-        FakeReply(answer=_answer(S0="Maya Lindqvist", S1="unknown")),
-        task=TASK,
+def test_a_name_that_is_not_a_candidate_is_rejected(fake: FakeClient):
+    fake.enqueue(
+        _answer(S0="Oprah Winfrey", S1="Tomas Okafor"),
+        _answer(S0="Maya Lindqvist", S1="unknown"),
     )
-    speakers = name_speakers(_turns(), EPISODE, TurnsConfig(), client)
+    speakers = name_speakers(_turns(), EPISODE, TurnsConfig(), fake)
     # "unknown" is a valid answer: that cluster becomes a flagged placeholder.
     assert _named(speakers) == [
         ("S0", "Maya Lindqvist", True, "llm"),
@@ -167,10 +173,58 @@ def test_malformed_json_once_is_repaired_by_asking_again(fake_llm: FakeLLM, clie
     assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == FROM_LLM
 
 
-def test_a_server_error_ends_in_the_heuristic(fake_llm: FakeLLM, client):
+# --- could not name them (heuristic) versus unusable (the error goes up) -------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [FakeReply.truncated(), FakeReply.refused(), "no JSON at all"],
+    ids=["truncated", "refused", "not-json"],
+)
+def test_an_answer_that_cannot_be_used_means_the_heuristic(fake: FakeClient, answer):
+    fake.enqueue(answer)
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), fake)) == HEURISTIC
+    assert len(fake.history) == 1 and fake.pending == 0
+
+
+def test_an_unusable_llm_is_an_error_not_a_heuristic_result(fake: FakeClient):
+    fake.enqueue(FakeReply.unauthorized())
+    with pytest.raises(LLMError, match="401") as info:
+        name_speakers(_turns(), EPISODE, TurnsConfig(), fake)
+    assert (type(info.value), info.value.exit_code, info.value.retryable) == (LLMError, 6, False)
+
+
+def test_server_errors_after_every_retry_propagate_as_retryable(fake_llm: FakeLLM, client):
     fake_llm.push(*[FakeReply.server_error() for _ in range(4)], task=TASK)
-    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), client)) == HEURISTIC
+    with pytest.raises(LLMError, match="kept failing") as info:
+        name_speakers(_turns(), EPISODE, TurnsConfig(), client)
+    assert info.value.retryable is True
     assert [r["status"] for r in fake_llm.requests(task=TASK)] == [500] * 4
+
+
+def test_an_unknown_model_propagates(fake_llm: FakeLLM, client):
+    fake_llm.models = {"another-model"}
+    with pytest.raises(LLMError, match="does not know model 'fake-model'"):
+        name_speakers(_turns(), EPISODE, TurnsConfig(), client)
+
+
+def test_an_unreachable_endpoint_propagates(llm_config):
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = llm_config.model_copy(update={"base_url": f"http://127.0.0.1:{port}/v1"})
+    with pytest.raises(LLMError, match="cannot reach the LLM endpoint"):
+        name_speakers(_turns(), EPISODE, TurnsConfig(), OpenAIClient(config))
+
+
+def test_a_rejected_key_names_nobody_and_the_fixed_key_gets_the_llm_names(fake_llm: FakeLLM):
+    fake_llm.api_key = "right-key"
+    base = LLMConfig(base_url=fake_llm.base_url, api_key="wrong-key", model="fake-model")  # type: ignore[attr-defined]
+    with pytest.raises(LLMError, match="rejected the API key"):
+        name_speakers(_turns(), EPISODE, TurnsConfig(), OpenAIClient(base))
+    fixed = OpenAIClient(base.model_copy(update={"api_key": "right-key"}))
+    assert _named(name_speakers(_turns(), EPISODE, TurnsConfig(), fixed)) == FROM_LLM
+    assert [r["status"] for r in fake_llm.requests(task=TASK)] == [401, 200]
 
 
 def test_the_unscripted_fake_names_in_one_request(fake_llm, client):
@@ -179,26 +233,26 @@ def test_the_unscripted_fake_names_in_one_request(fake_llm, client):
     assert len(fake_llm.requests(task=TASK)) == 1
 
 
-def test_the_override_beats_the_llm(fake_llm: FakeLLM, client):
-    fake_llm.push(FakeReply(answer=_answer(S0="Tomas Okafor", S1="Maya Lindqvist")), task=TASK)
+def test_the_override_beats_the_llm(fake: FakeClient):
+    fake.enqueue(_answer(S0="Tomas Okafor", S1="Maya Lindqvist"))
     config = TurnsConfig(speakers=["Maya Lindqvist", "Tomas Okafor"])
-    speakers = name_speakers(_turns(), EPISODE, config, client)
+    speakers = name_speakers(_turns(), EPISODE, config, fake)
     assert _named(speakers) == [
         ("S0", "Maya Lindqvist", True, "override"),
         ("S1", "Tomas Okafor", True, "override"),
     ]
-    assert fake_llm.requests(task=TASK) == []
+    assert fake.history == [] and fake.pending == 1
 
 
-def test_a_partial_override_leaves_the_rest_to_the_llm(fake_llm: FakeLLM, client):
-    fake_llm.push(FakeReply(answer=_answer(S1="Tomas Okafor")), task=TASK)
+def test_a_partial_override_leaves_the_rest_to_the_llm(fake: FakeClient):
+    fake.enqueue(_answer(S1="Tomas Okafor"))
     config = TurnsConfig(speaker_map={"S0": "Maya L."})
-    speakers = name_speakers(_turns(), EPISODE, config, client)
+    speakers = name_speakers(_turns(), EPISODE, config, fake)
     assert _named(speakers) == [
         ("S0", "Maya L.", True, "override"),
         ("S1", "Tomas Okafor", True, "llm"),
     ]
-    asked = json.loads(fake_llm.requests(task=TASK)[0]["messages"][-1]["content"])
+    asked = fake.history[0].header
     assert asked["answer_for"] == ["S1"] and asked["already_named"] == {"S0": "Maya L."}
 
 

@@ -59,7 +59,7 @@ CASES: dict[str, tuple[Callable[[str], str], list[Problem]]] = {
     ),
     "wrong key order": (
         _swap_lines(4, 5),  # layout before guest
-        [Problem(4, "key 'layout' is out of order; 'guest' comes here (FORMAT.md)")],
+        [Problem(4, "key 'layout' is out of order; 'guest' comes here (FORMAT.md)", style=True)],
     ),
     "wrong type": (
         _replace_line(15, "draft: 'yes'"),
@@ -67,7 +67,7 @@ CASES: dict[str, tuple[Callable[[str], str], list[Problem]]] = {
     ),
     "unquoted date": (
         _replace_line(3, "date: 2026-03-04"),
-        [Problem(3, "'date' must be a quoted string 'YYYY-MM-DD'")],
+        [Problem(3, "'date' is unquoted; the blog's style is date: 'YYYY-MM-DD'", style=True)],
     ),
     "date not YYYY-MM-DD": (
         _replace_line(3, "date: 04/03/2026"),
@@ -82,7 +82,13 @@ CASES: dict[str, tuple[Callable[[str], str], list[Problem]]] = {
             "tags:\n  - compilers\n  - gpu-kernels\n  - open-source",
             "tags: [compilers, gpu-kernels, open-source]",
         ),
-        [Problem(8, "front matter is not in the blog's YAML style; expected: tags:")],
+        [
+            Problem(
+                8,
+                "'tags' is a flow list; the blog's style is a block list, '  - item' per line",
+                style=True,
+            )
+        ],
     ),
     "turn without its details block": (
         _delete_lines(46, 52),  # Jonas's first <details> ... </details> and its blank line

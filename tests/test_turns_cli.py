@@ -121,3 +121,24 @@ def test_none_diarizer_needs_no_audio_and_gives_one_speaker(interview2, tmp_path
     saved = store.load(folder / store.TURNS_FILE, Turns)
     assert [(s.label, s.name) for s in saved.speakers] == [("S0", "Maya Lindqvist")]
     assert len(saved.turns) == 1
+
+
+def test_a_rejected_key_writes_no_turns_and_the_fixed_key_names_by_llm(
+    interview2, tmp_path, capsys, fake_llm: FakeLLM
+):
+    # Heuristic names written after a 401 would stay after the key is fixed; none are.
+    folder = _episode_dir(interview2, tmp_path / "episode")
+    config = _config(tmp_path, fake_llm.base_url)  # type: ignore[attr-defined]
+    args = ["--config", str(config), "turns", str(folder), "--diarizer", "none"]
+    fake_llm.api_key = "another-key"
+    assert _run(args) == 6
+    err = capsys.readouterr().err
+    assert err.startswith("error: the LLM endpoint") and "rejected the API key (401" in err
+    assert not (folder / store.TURNS_FILE).exists()
+    fake_llm.api_key = "k"  # the key the config holds
+    assert _run(args) == 0, capsys.readouterr().err
+    saved = store.load(folder / store.TURNS_FILE, Turns)
+    assert [(s.label, s.name, s.source) for s in saved.speakers] == [
+        ("S0", "Maya Lindqvist", "llm")
+    ]
+    assert [r["status"] for r in fake_llm.requests(task=TASK)] == [401, 200]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -20,6 +21,9 @@ from pipeline.review.flags import (
     reviews_json,
     source_link,
 )
+
+if TYPE_CHECKING:
+    from pipeline.review.reask import Reasker
 
 
 def resolve_draft(draft: str, config: Config) -> Path:
@@ -114,7 +118,7 @@ def preview_command(
 
     config = settings(ctx).config()
     path = resolve_draft(draft, config)
-    app = preview.create_app(path, episodes_dir=config.episodes_dir)
+    app = preview.create_app(path, episodes_dir=config.episodes_dir, reasker=_reasker(config))
     try:
         sock = preview.bind(port)
     except OSError as e:
@@ -128,6 +132,32 @@ def preview_command(
 
         webbrowser.open(url)
     preview.serve(app, sock)
+
+
+def _reasker(config: Config) -> Reasker:
+    """Asking the LLM again from the preview: the run's client settings, made on first use,
+    and the tokens counted in the episode's run record like a run's."""
+    from pipeline.llm import LLMClient, Usage, make_client  # the SDK loads only here
+    from pipeline.review.reask import Reasker
+    from pipeline.run.state import add_tokens
+
+    made: list[LLMClient] = []
+
+    def client() -> LLMClient:
+        if not made:
+            made.append(make_client(config.llm))
+        return made[0]
+
+    def on_usage(episode_dir: Path | None, usage: Usage) -> None:
+        if episode_dir is not None:
+            add_tokens(episode_dir, usage.prompt_tokens + usage.completion_tokens)
+
+    return Reasker(
+        client,
+        target=config.editorial.target_language,
+        context_turns=config.editorial.context_turns,
+        on_usage=on_usage,
+    )
 
 
 def approve_command(

@@ -1,4 +1,4 @@
-"""`podpost run|resume|render|status|ingest|schedule`: driving whole runs (issue 6).
+"""`podpost run|resume|render|status|ingest|schedule`: driving whole runs.
 
 Prefect is imported only inside the commands that run a flow, after
 ``flows.prefect_setup.quiet_defaults`` has set its defaults, so other commands stay fast.
@@ -17,6 +17,7 @@ import typer
 from pipeline.cli.common import Settings, settings
 from pipeline.config import Config, deep_merge
 from pipeline.errors import InputFileError, PodpostError, UsageError
+from pipeline.fetch.urls import remember as remember_password
 from pipeline.run.state import RUN_FILE, load_state, status
 
 STEP_OPTIONS = "Options override the config file for this run; `podpost resume` reuses them."
@@ -156,6 +157,7 @@ def register(app: typer.Typer) -> None:
         local = Path(source).expanduser()
         if "://" not in source and local.exists():
             source = str(local.resolve())  # so `podpost resume` works from any folder
+        source = remember_password(source)  # Prefect and run.json see user:***@ only
         result = _run(s, source, item, overrides, wait, retry_failed)
         typer.echo(result["draft"])
 
@@ -293,6 +295,7 @@ def register(app: typer.Typer) -> None:
         )
         s.config(**overrides)
         since_date = _date(since)
+        feed = remember_password(feed)  # Prefect and the ledger see user:***@ only
         prepare_prefect()
         from flows.ingest import ingest_flow
         from flows.prefect_setup import command_line_run

@@ -62,6 +62,9 @@ ANSWER_RESERVE = 6000  # tokens kept free for the instructions and the answer
 
 @dataclass
 class Analysis:
+    """What the analysis gave: the validated answer, review ``flags``, and what it cost
+    (``usage``; ``requests`` = ``usage.requests``, 0 when it came from the cache)."""
+
     out: AnalysisOut
     flags: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
@@ -99,6 +102,14 @@ def analyse(
     client: LLMClient,
     cache: Cache,
 ) -> Analysis:
+    """Glossary, outline and front matter values for the episode, in one request or, when
+    the transcript is over ``[llm] context_tokens``, map-reduced over parts.
+
+    ``source_language``/``target`` are language codes, ``target_name`` the target's name
+    for the prompt. Answers are cached per part and whole in ``cache``; an answer that
+    cannot be used ends in a minimal analysis with a flag (not cached, so the next run
+    asks again). Raises :class:`~pipeline.errors.LLMError` when the endpoint is unusable.
+    """
     lines = _lines(turns)
     header: dict[str, Any] = {
         "task": TASK_ANALYSIS,

@@ -23,6 +23,8 @@ _WORD_CHAR = re.compile(r"\w")
 
 @dataclass(frozen=True)
 class Failure:
+    """A turn left without a translation: its id, speaker and the last problem seen."""
+
     turn_id: int
     speaker: str
     reason: str
@@ -93,6 +95,20 @@ def _render_translation(
     return bolded
 
 
+def translation_paragraphs(
+    original: str,
+    result: UnitResult,
+    glossary: list[GlossaryEntry],
+    mentioned: set[str],
+) -> tuple[list[str], list[str]]:
+    """One unit's validated translation as post paragraphs with its key terms bolded, and
+    the terms to bold in the original. ``mentioned`` (lowercased terms whose first mention
+    in the post already has its ``（Term）``) is updated."""
+    terms = _translation_terms(original, result.terms, glossary)
+    rendered = _render_translation(result.translation, terms, mentioned)
+    return [p for p in rendered.split("\n") if p], [source for source, _, _ in terms]
+
+
 def assemble_turns(
     turns: list[Turn],
     units: list[Unit],
@@ -101,6 +117,12 @@ def assemble_turns(
     glossary: list[GlossaryEntry],
     source_language_name: str,
 ) -> tuple[list[tuple[int, PostTurn]], list[Failure]]:
+    """The post's turns, as ``(turn id, PostTurn)`` in transcript order, and the failures.
+
+    Each turn's units' translations become its paragraphs (one per unit); glossary terms
+    are bolded, and glossed with the original at their first mention in the post; a turn
+    with a failed unit gets no translation and a :class:`Failure`.
+    """
     by_turn: dict[int, list[Unit]] = {}
     for unit in units:
         by_turn.setdefault(unit.turn_id, []).append(unit)
@@ -120,11 +142,11 @@ def assemble_turns(
             failures.append(Failure(turn.id, speaker, "; ".join(reasons)))
         else:
             for unit in pieces:
-                result = results[unit.id]
-                terms = _translation_terms(unit.text, result.terms, glossary)
-                source_terms += [source for source, _, _ in terms]
-                rendered = _render_translation(result.translation, terms, mentioned)
-                paragraphs += [p for p in rendered.split("\n") if p]
+                done, sources = translation_paragraphs(
+                    unit.text, results[unit.id], glossary, mentioned
+                )
+                paragraphs += done
+                source_terms += sources
         if reasons:  # the original still gets its glossary terms bolded
             source_terms = [m.group() for g in glossary if (m := in_text(g.term, original))]
         post_turns.append((

@@ -28,10 +28,11 @@ from pipeline.editorial.analysis import analyse
 from pipeline.editorial.assemble import Failure, assemble_turns, sections_from_outline
 from pipeline.editorial.cache import Cache
 from pipeline.editorial.translate import ChunkResult, Job, Translator, translate_chunks
-from pipeline.editorial.units import language_name, make_units, plan_chunks
+from pipeline.editorial.units import make_units, plan_chunks
 from pipeline.editorial.wire import AnalysisOut
 from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
+from pipeline.langtags import language_name
 from pipeline.llm import LLMClient, Usage
 from pipeline.models import Episode, FrontMatter, Post, Turns
 
@@ -40,6 +41,9 @@ RESULT_FILE = "editorial.json"
 
 @dataclass
 class EditorialResult:
+    """The editorial step's result: the ``post``, the ``analysis`` it used, turns that
+    failed, review flags, and the cost (``usage``, chunks asked and cached, ``seconds``)."""
+
     post: Post
     analysis: AnalysisOut
     failures: list[Failure] = field(default_factory=list)
@@ -63,6 +67,7 @@ class EditorialResult:
         }
 
     def save_summary(self, path: Path) -> Path:
+        """Write :meth:`summary` as JSON to ``path`` atomically; returns ``path``."""
         return write_atomic(path, json.dumps(self.summary(), ensure_ascii=False, indent=2))
 
 
@@ -105,6 +110,14 @@ def build_post(
     retry_failed: bool = False,
     on_chunk: Callable[[int, int, ChunkResult], None] | None = None,
 ) -> EditorialResult:
+    """The editorial step: analysis, then chunked translation, then the assembled post.
+
+    ``cache_dir`` keeps every finished request (None: no cache), so a rerun asks only for
+    what did not finish; ``retry_failed`` asks again for units that failed before;
+    ``on_chunk(index, total, result)`` is called as each chunk finishes (any thread).
+    Turns whose translation keeps failing are listed in ``failures``, not raised. Raises
+    :class:`~pipeline.errors.LLMError` when the endpoint cannot be used.
+    """
     started = time.monotonic()
     cache = Cache(cache_dir)
     settings = config.editorial

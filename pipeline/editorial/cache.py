@@ -17,11 +17,14 @@ from pipeline.fsutil import write_atomic
 
 
 def cache_key(kind: str, inputs: Any) -> str:
+    """``<kind>-<32 hex digits>``: a sha256 of ``kind`` and the JSON of ``inputs``."""
     raw = json.dumps([kind, inputs], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return f"{kind}-{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:32]}"
 
 
 class Cache:
+    """JSON objects by key in ``folder`` (one file each); ``folder`` None caches nothing."""
+
     def __init__(self, folder: Path | None) -> None:
         self.folder = Path(folder) if folder is not None else None
 
@@ -30,6 +33,7 @@ class Cache:
         return self.folder / f"{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
+        """The object stored under ``key``; None when missing or unreadable."""
         if self.folder is None:
             return None
         try:
@@ -39,5 +43,6 @@ class Cache:
         return data if isinstance(data, dict) else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
+        """Store ``value`` under ``key`` atomically (:class:`StorageError` if it cannot)."""
         if self.folder is not None:
             write_atomic(self._path(key), json.dumps(value, ensure_ascii=False, indent=1))

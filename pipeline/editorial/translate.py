@@ -53,6 +53,12 @@ merge, split, skip, summarise or reorder lines, and never answer ids that were n
 "source" copied exactly from the original line, "target" copied exactly from your translation.
 - If the header has "problems", your earlier answer for those ids had them: fix them."""
 
+# Added only when an editor asks again for one turn with a note (a re-ask), so the prompt
+# and the cache keys of ordinary runs stay as they were.
+EDITOR_NOTE_RULE = """
+- The header's "editor_note" is from the editor who asked for this translation again: \
+follow it."""
+
 
 @dataclass(frozen=True)
 class Job:
@@ -68,6 +74,9 @@ class Job:
 
 @dataclass
 class ChunkResult:
+    """One chunk's outcome: usable ``results`` and ``failed`` units by unit id, notes for
+    review, what it cost, and whether it came from the cache."""
+
     results: dict[str, UnitResult] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # unit id -> last problem
     notes: list[str] = field(default_factory=list)
@@ -76,6 +85,7 @@ class ChunkResult:
     fallback: dict[str, UnitResult] = field(default_factory=dict)  # minor-only answers
 
     def to_json(self) -> dict[str, Any]:
+        """The cached form (results, failures, notes, usage)."""
         return {
             "results": [r.to_json() for r in self.results.values()],
             "failed": self.failed,
@@ -85,25 +95,45 @@ class ChunkResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ChunkResult:
+        """A result read back from the cache (``cached=True``, no usage: nothing spent)."""
         results = [UnitResult.from_json(r) for r in data.get("results", [])]
         return cls({r.id: r for r in results}, dict(data.get("failed", {})),
                    list(data.get("notes", [])), Usage(), cached=True)  # fmt: skip
 
 
 def glossary_for(glossary: tuple[GlossaryEntry, ...], units: list[Unit]) -> list[GlossaryEntry]:
+    """The glossary entries whose term occurs in some unit's text."""
     return [g for g in glossary if any(in_text(g.term, u.text) for u in units)]
 
 
 class Translator:
-    def __init__(self, client: LLMClient, job: Job, units: list[Unit], cache: Cache) -> None:
+    """Translates chunks of units with the client, validating, re-asking and splitting,
+    and caching each finished chunk. Safe to call from several threads at once.
+
+    ``reask`` marks an editor's request to translate again (from the review page): its
+    values join the cache key, so a re-ask never reuses the run's answer, and a non-empty
+    ``reask["editor_note"]`` is sent in the request's header with a rule to follow it.
+    """
+
+    def __init__(
+        self,
+        client: LLMClient,
+        job: Job,
+        units: list[Unit],
+        cache: Cache,
+        *,
+        reask: dict[str, str] | None = None,
+    ) -> None:
         self.client = client
         self.job = job
         self.units = units
         self.position = {u.id: i for i, u in enumerate(units)}
         self.cache = cache
+        self.reask = reask
+        self.note = (reask or {}).get("editor_note", "").strip()
         self.system = SYSTEM.format(
             source=job.source_language, target=job.target, target_name=job.target_name
-        )
+        ) + (EDITOR_NOTE_RULE if self.note else "")
 
     def _context(self, units: list[Unit]) -> list[Unit]:
         return context_lines(self.units, self.position[units[0].id], self.job.context_turns)
@@ -112,22 +142,27 @@ class Translator:
         return glossary_for(self.job.glossary, units)
 
     def key(self, chunk: list[Unit]) -> str:
-        return cache_key(
-            "translate",
-            {
-                "prompt": [PROMPT_VERSION, self.system],  # a prompt edit is a cache miss
-                "model": self.job.model,
-                "source": self.job.source_language,
-                "target": self.job.target,
-                "units": [[u.id, u.speaker, u.text] for u in chunk],
-                "context": [[u.id, u.speaker, u.text] for u in self._context(chunk)],
-                "glossary": [[g.term, g.translation] for g in self._glossary(chunk)],
-            },
-        )  # fmt: skip
+        """The cache key of ``chunk``: prompt, model, languages, units, context, glossary
+        (and the re-ask's values, for a re-ask)."""
+        inputs: dict[str, object] = {
+            "prompt": [PROMPT_VERSION, self.system],  # a prompt edit is a cache miss
+            "model": self.job.model,
+            "source": self.job.source_language,
+            "target": self.job.target,
+            "units": [[u.id, u.speaker, u.text] for u in chunk],
+            "context": [[u.id, u.speaker, u.text] for u in self._context(chunk)],
+            "glossary": [[g.term, g.translation] for g in self._glossary(chunk)],
+        }  # fmt: skip
+        if self.reask is not None:
+            inputs["reask"] = self.reask
+        return cache_key("translate", inputs)
 
     # -- one chunk ----------------------------------------------------------------------
 
     def run_chunk(self, chunk: list[Unit], *, retry_failed: bool = False) -> ChunkResult:
+        """The chunk's result, from the cache when there (with ``retry_failed``, only its
+        failed units are asked again). Raises :class:`~pipeline.errors.LLMError` when the
+        endpoint is unusable; answers that cannot be used end as failed units."""
         key = self.key(chunk)
         cached = self.cache.get(key)
         if cached is not None:
@@ -159,6 +194,8 @@ class Translator:
             "glossary": {g.term: g.translation for g in glossary},
             "context": [Line(u.id, u.speaker, u.text).render() for u in self._context(units)],
         }
+        if self.note:
+            header["editor_note"] = self.note
         if problems:
             header["problems"] = {i: "; ".join(p) for i, p in problems.items() if p}
         lines = [Line(u.id, u.speaker, u.text) for u in units]

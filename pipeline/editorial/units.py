@@ -11,26 +11,11 @@ import math
 import re
 from dataclasses import dataclass
 
+from pipeline.langtags import language_name as language_name  # names live in langtags
 from pipeline.llm import estimate_tokens
 from pipeline.models import Turn
 
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?…])\s+")
-
-LANGUAGE_NAMES = {
-    "ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French",
-    "he": "Hebrew", "hi": "Hindi", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
-    "ko": "Korean", "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian",
-    "sv": "Swedish", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian", "vi": "Vietnamese",
-    "zh": "Chinese", "zh-cn": "Simplified Chinese", "zh-hans": "Simplified Chinese",
-    "zh-tw": "Traditional Chinese", "zh-hant": "Traditional Chinese",
-    "pt-br": "Brazilian Portuguese",
-}  # fmt: skip
-
-
-def language_name(code: str) -> str:
-    """``en`` -> ``English``; unknown codes come back as given (the label stays truthful)."""
-    key = code.strip().lower().replace("_", "-")
-    return LANGUAGE_NAMES.get(key) or LANGUAGE_NAMES.get(key.split("-")[0]) or code.strip()
 
 
 def clean_text(text: str) -> str:
@@ -40,6 +25,9 @@ def clean_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class Unit:
+    """What one line of a translation request holds: a turn, or a piece of a long one
+    (``id`` ``"7"`` or ``"7.0"``, ``"7.1"``...), with its speaker and text."""
+
     id: str
     turn_id: int
     speaker: str
@@ -47,6 +35,7 @@ class Unit:
 
     @property
     def tokens(self) -> int:
+        """Estimated tokens of the line as sent (text plus its id and speaker)."""
         return estimate_tokens(self.text) + 6  # the line's id and speaker
 
 

@@ -44,23 +44,29 @@ class UnitResult:
     flags: list[str] = field(default_factory=list)  # minor problems accepted
 
     def to_json(self) -> dict:
+        """The cached form; ``terms`` as two-item lists."""
         return {"id": self.id, "translation": self.translation,
                 "terms": [list(t) for t in self.terms], "flags": self.flags}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict) -> UnitResult:
+        """A result read back from :meth:`to_json`'s form."""
         return cls(data["id"], data["translation"], [tuple(t) for t in data["terms"]],
                    list(data.get("flags", [])))  # fmt: skip
 
 
 @dataclass
 class Verdict:
+    """The check of one answer: a usable ``result`` (None when a ``fatal`` problem makes
+    it unusable), and the problems found; ``minor`` ones are accepted and flagged."""
+
     result: UnitResult | None  # None when a fatal problem makes the answer unusable
     fatal: list[str] = field(default_factory=list)
     minor: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
+        """Fatal problems, then minor ones."""
         return self.fatal + self.minor
 
 
@@ -83,6 +89,8 @@ def in_text(term: str, text: str) -> re.Match[str] | None:
 
 
 def target_script_present(translation: str, original: str, target: str) -> bool:
+    """Whether ``translation`` is in ``target``'s script (CJK, Cyrillic...); for
+    Latin-script targets, whether it differs from ``original`` at all."""
     script = _SCRIPTS.get(target.split("-")[0].lower())
     if script is not None:
         return bool(script.search(translation))
@@ -98,6 +106,9 @@ def check_unit(
     glossary: list[GlossaryEntry],
     check_start: bool = True,
 ) -> Verdict:
+    """Check the model's ``answer`` for ``unit``: not empty, balanced bold, begins like the
+    original (``check_start``), in the target script, numbers and glossary terms kept, a
+    plausible length. Never raises; problems are in the verdict."""
     fatal: list[str] = []
     minor: list[str] = []
     text = answer.translation.strip()

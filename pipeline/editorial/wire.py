@@ -33,22 +33,28 @@ _LINE_RE = re.compile(r"^\[(?P<id>[0-9.]+)\] (?P<speaker>[^:\n]*?): (?P<text>.*)
 
 @dataclass(frozen=True)
 class Line:
+    """One transcript line of a request: ``[id] Speaker: text``."""
+
     id: str
     speaker: str
     text: str
 
     def render(self) -> str:
+        """The line as sent: one line, single spaces, no ``:`` in the speaker."""
         text = " ".join(self.text.split())
         speaker = " ".join(self.speaker.replace(":", " ").split())
         return f"[{self.id}] {speaker}: {text}"
 
 
 def user_message(header: dict[str, Any], lines: list[Line]) -> str:
+    """A request's user message: the header as one line of JSON, a blank line, the lines."""
     head = json.dumps(header, ensure_ascii=False, separators=(",", ":"))
     return head + "\n\n" + "\n".join(line.render() for line in lines)
 
 
 def parse_user_message(text: str) -> tuple[dict[str, Any], list[Line]]:
+    """``(header, lines)`` back from :func:`user_message`'s text; ``ValueError`` when the
+    first line is not JSON. Lines that do not parse are skipped."""
     head, _, rest = text.partition("\n")
     header = json.loads(head)
     lines = []
@@ -67,17 +73,23 @@ class _Out(BaseModel):
 
 
 class GlossaryEntry(_Out):
+    """A key term and its one translation for the whole post."""
+
     term: str = Field(description="the term exactly as the source spells it")
     translation: str = Field(description="its one canonical translation; names stay as they are")
     kind: str = Field("concept", description="person, organization, product, work or concept")
 
 
 class OutlineSection(_Out):
+    """Where a section starts (a turn id) and its heading."""
+
     start: int = Field(description="id of the turn where the section starts")
     heading: str = Field(description="section heading in the target language")
 
 
 class AnalysisOut(_Out):
+    """The analysis answer: front matter values, the glossary and the outline."""
+
     title: str
     summary: str
     tags: list[str] = Field(default_factory=list)
@@ -96,6 +108,8 @@ class AnalysisOut(_Out):
 
 
 class TermOut(_Out):
+    """A key term as it appears in the original and in the translation."""
+
     source: str = Field(description="a key term, an exact substring of the original")
     target: str = Field(description="its rendering, an exact substring of the translation")
 
@@ -106,6 +120,8 @@ def _id_text(value: Any) -> Any:
 
 
 class TurnOut(_Out):
+    """One translated line: its id, its first words (to catch swapped ids), the text."""
+
     id: Annotated[str, BeforeValidator(_id_text)]
     source_start: str = Field(description="the first three words of the original, verbatim")
     translation: str
@@ -113,6 +129,8 @@ class TurnOut(_Out):
 
 
 class TranslateOut(_Out):
+    """The translation answer: one entry per line asked for (a bare list is accepted)."""
+
     turns: list[TurnOut]
 
     @model_validator(mode="before")

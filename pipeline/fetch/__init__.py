@@ -1,4 +1,9 @@
 """Fetch stage: an episode source to ``episode.json`` and its audio.
 
-Sources: a yt-dlp URL, a podcast feed item, a direct media URL or a local file.
+Sources: a yt-dlp URL, a podcast feed item, a direct media URL or a local file. The entry
+point is :func:`pipeline.fetch.core.fetch_episode`; :func:`pipeline.fetch.feeds.list_feed`
+lists what a feed or playlist offers. Modules, each readable on its own: ``core`` (which
+kind of source), ``urls`` (URL safety, passwords), ``http`` (GET, timeouts, retries),
+``media`` (ffprobe, limits), ``local``, ``direct`` (media URLs and feed items), ``feeds``
+(RSS/Atom through feedparser), ``ytdlp``, ``episodes`` (ids and folders).
 """

@@ -1,52 +1,75 @@
-"""Podcast feeds and playlists: parse RSS/Atom, pick one item, list what a source holds.
+"""Podcast feeds: parse RSS/Atom with feedparser, name each item, pick one, list a source.
 
-Public API:
-    FeedItem                                   # one entry batch ingestion can fetch
-    list_feed(url, config) -> list[FeedItem]   # RSS/Atom feed, or a yt-dlp playlist/channel
-        (flat extraction: no per-video requests). Pass ``item.source`` and ``item.item`` to
-        ``pipeline.fetch.core.fetch_episode(source, config, item=...)``.
-    parse_feed(xml_bytes, url) -> Feed         # pure
-    select_item(feed, item, url) -> Entry      # by guid, 1-based index or title; None: newest
+    parse_feed(data, url, *, charset=None) -> Feed   # pure; ``url`` is the feed's final URL
+    select_item(feed, item, url) -> Entry            # by key, guid, 1-based index or title
+    list_feed(url, config) -> list[FeedItem]         # RSS/Atom, or a yt-dlp playlist/channel
+    looks_like_feed(response) -> bool
 
-Parsed with the standard library (``xml.etree``, which refuses external entities), with the
-iTunes and Podcasting 2.0 namespaces (``<podcast:transcript>``).
+feedparser reads RSS 0.9x/1.0/2.0 and Atom in any declared or BOM-marked encoding, treats
+namespace spellings feed readers treat as one as one (``http://www.itunes.com/DTDs/
+Podcast-1.0.dtd`` is the iTunes namespace) and decodes entities. podpost adds what it does
+not do: leading whitespace before ``<?xml`` is dropped; text whose type is HTML becomes plain
+text (entities decoded once, by the HTML parser); ``<podcast:transcript>`` (both the current
+and the legacy Podcasting 2.0 namespace URI) and relative enclosure and transcript URLs,
+resolved against the feed's final URL and any ``xml:base``, come from a defusedxml parse of
+the same bytes.
+
+Item identity: an item's ``key`` is its guid when no other item of the feed has that guid.
+Items sharing a guid are told apart by their enclosure URL, else by title and date; the
+oldest of them keeps the bare guid, so an item already processed keeps its key (and its
+episode id ``feed-<sha of the key>``) when a copy-pasted guid appears later.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import io
 import re
-import xml.etree.ElementTree as ET
+from collections import defaultdict
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any, ClassVar
+from xml.etree.ElementTree import Element
 
+import defusedxml.ElementTree as SafeET
+import feedparser
 from pydantic import BaseModel
 
 from pipeline.config import Config
 from pipeline.errors import SourceError
+from pipeline.fetch.episodes import digest, language_tag
+from pipeline.fetch.http import HttpResponse, http_get
+from pipeline.fetch.urls import redact, remember, resolve
 
-NS = {
-    "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
-    "podcast": "https://podcastindex.org/namespace/1.0",
-    "content": "http://purl.org/rss/1.0/modules/content/",
-    "atom": "http://www.w3.org/2005/Atom",
-    "dc": "http://purl.org/dc/elements/1.1/",
+PODCAST_NAMESPACES = {
+    "https://podcastindex.org/namespace/1.0",
+    "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md",  # legacy
 }
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 # what the captions backend can read, best first
 TRANSCRIPT_TYPES = ["text/vtt", "application/x-subrip", "application/srt", "text/srt",
                     "application/json"]  # fmt: skip
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml")
+_BOMS = [
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),  # before UTF-16 LE, whose BOM it starts with
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+]
 
 
 class FeedItem(BaseModel):
     """One episode a feed or playlist offers."""
 
-    source: str  # what to pass to fetch_episode
-    item: str | None = None  # its ``item=`` argument (the guid for RSS feeds)
-    guid: str
+    source: str  # what to pass to fetch_episode (redacted: never a password)
+    item: str | None = None  # its ``item=`` argument (the item key for RSS/Atom feeds)
+    guid: str  # its identity in the source: the item key, or the video id
     title: str = ""
     url: str | None = None  # the item's own page, when known
     date: dt.date | None = None
-    duration: float | None = None
+    duration: float | None = None  # seconds
 
 
 @dataclass
@@ -57,12 +80,13 @@ class Entry:
     author: str = ""
     description: str = ""
     date: dt.date | None = None
-    duration: float | None = None
-    enclosure_url: str | None = None
+    duration: float | None = None  # seconds
+    enclosure_url: str | None = None  # absolute
     enclosure_type: str | None = None
-    enclosure_length: int | None = None
-    transcript_url: str | None = None
+    enclosure_length: int | None = None  # bytes, as the feed claims
+    transcript_url: str | None = None  # absolute
     transcript_type: str | None = None
+    key: str = ""  # unique within the feed (see the module docstring)
 
 
 @dataclass
@@ -74,16 +98,63 @@ class Feed:
     entries: list[Entry] = field(default_factory=list)
 
 
-def _text(node: ET.Element | None, path: str) -> str:
-    if node is None:
-        return ""
-    found = node.find(path, NS)
-    return " ".join((found.text or "").split()) if found is not None else ""
+# --- text -------------------------------------------------------------------------------
 
 
-def _duration(value: str) -> float | None:
+class _PlainText(HTMLParser):
+    _BREAKS: ClassVar[set[str]] = {
+        "br",
+        "p",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+    }
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in self._BREAKS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._BREAKS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Markup removed, entities decoded once, whitespace collapsed."""
+    parser = _PlainText()
+    parser.feed(html)
+    parser.close()
+    return " ".join("".join(parser.parts).split())
+
+
+def _text(detail: Any, fallback: Any = "") -> str:
+    """A feedparser text construct (``title_detail`` ...) as plain text."""
+    if not detail:
+        return " ".join(str(fallback or "").split())
+    value = str(detail.get("value") or "")
+    if detail.get("type") in ("text/html", "application/xhtml+xml"):
+        return html_to_text(value)
+    return " ".join(value.split())
+
+
+def _duration(value: str | None) -> float | None:
     """itunes:duration is seconds, ``MM:SS`` or ``HH:MM:SS``."""
-    value = value.strip()
+    value = (value or "").strip()
     if not value:
         return None
     try:
@@ -96,127 +167,232 @@ def _duration(value: str) -> float | None:
     return total
 
 
-def _rfc822_date(value: str) -> dt.date | None:
-    value = value.strip()
-    if not value:
+def _date(entry: Any) -> dt.date | None:
+    """The calendar date as the publisher wrote it (not moved to UTC)."""
+    for key in ("published", "updated"):
+        raw = str(entry.get(key) or "").strip()
+        if not raw:
+            continue
+        try:
+            return email.utils.parsedate_to_datetime(raw).date()
+        except (TypeError, ValueError):
+            pass
+        match = re.match(r"\d{4}-\d{2}-\d{2}", raw)
+        if match:
+            try:
+                return dt.date.fromisoformat(match.group(0))
+            except ValueError:
+                pass
+        parsed = entry.get(f"{key}_parsed")
+        if parsed:
+            return dt.date(*parsed[:3])
+    return None
+
+
+# --- the bytes ------------------------------------------------------------------------------
+
+
+def _normalise(
+    data: bytes, charset: str | None, errors: str = "strict"
+) -> tuple[bytes, str | None]:
+    """Drop whitespace before ``<?xml`` (an XML parser refuses it, feed readers do not).
+    A BOM-marked UTF-16/32 document is re-encoded as UTF-8 with its declaration fixed."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            text = data.decode(codec, errors).lstrip()
+            text = re.sub(r"^<\?xml[^>]*\?>", "", text).lstrip()
+            return b'<?xml version="1.0" encoding="utf-8"?>\n' + text.encode("utf-8"), None
+    return data.lstrip(b" \t\r\n"), charset
+
+
+def _local(tag: Any) -> tuple[str, str]:
+    """``{namespace}name`` -> (namespace, name)."""
+    if not isinstance(tag, str):
+        return "", ""
+    if tag.startswith("{"):
+        namespace, _, name = tag[1:].partition("}")
+        return namespace, name
+    return "", tag
+
+
+@dataclass
+class _RawItem:
+    enclosures: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    transcripts: list[tuple[str, str]] = field(default_factory=list)  # (url, mime type)
+    guid: str | None = None  # as written: feedparser resolves a "permalink" guid
+
+
+def _walk(node: Element, base: str, items: list[_RawItem], current: _RawItem | None) -> None:
+    base = resolve(base, node.get(XML_BASE)) or base
+    namespace, name = _local(node.tag)
+    if name == "item" or (name == "entry" and namespace != ""):
+        current = _RawItem()
+        items.append(current)
+    elif current is not None:
+        if name == "enclosure" and namespace == "" and node.get("url"):
+            url = resolve(base, node.get("url"))
+            current.enclosures.append((str(url), node.get("type"), node.get("length")))
+        elif name == "link" and node.get("rel") == "enclosure" and node.get("href"):
+            url = resolve(base, node.get("href"))
+            current.enclosures.append((str(url), node.get("type"), node.get("length")))
+        elif (name == "guid" and namespace == "") or (name == "id" and "atom" in namespace.lower()):
+            current.guid = current.guid or " ".join((node.text or "").split()) or None
+        elif name == "transcript" and namespace in PODCAST_NAMESPACES and node.get("url"):
+            url = resolve(base, node.get("url"))
+            current.transcripts.append((str(url), (node.get("type") or "").lower()))
+    for child in node:
+        _walk(child, base, items, current)
+
+
+def _raw_items(data: bytes, url: str) -> list[_RawItem] | None:
+    """Enclosures and transcripts per item from a defusedxml parse; None if it fails."""
+    try:
+        root = SafeET.fromstring(data)
+    except Exception:  # not well-formed, or a DTD with entities: feedparser's values only
         return None
-    try:
-        return email.utils.parsedate_to_datetime(value).date()
-    except (TypeError, ValueError):
-        pass
-    match = re.match(r"\d{4}-\d{2}-\d{2}", value)  # Atom and sloppy feeds use ISO dates
-    return dt.date.fromisoformat(match.group(0)) if match else None
+    items: list[_RawItem] = []
+    _walk(root, url, items, None)
+    return items
 
 
-def _transcript(item: ET.Element) -> tuple[str | None, str | None]:
-    offers = [
-        (t.get("url"), (t.get("type") or "").lower())
-        for t in item.findall("podcast:transcript", NS)
-        if t.get("url")
-    ]
-    ranked = sorted(
-        offers,
-        key=lambda o: TRANSCRIPT_TYPES.index(o[1]) if o[1] in TRANSCRIPT_TYPES else 99,
-    )
-    return ranked[0] if ranked else (None, None)
+# --- the feed -------------------------------------------------------------------------------
 
 
-def _rss_entry(item: ET.Element) -> Entry:
-    enclosure = item.find("enclosure")
-    length = enclosure.get("length") if enclosure is not None else None
-    transcript_url, transcript_type = _transcript(item)
-    title = _text(item, "title")
-    enclosure_url = enclosure.get("url") if enclosure is not None else None
-    description = (
-        _text(item, "description")
-        or _text(item, "itunes:summary")
-        or _text(item, "content:encoded")
-    )
+def _is_web(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def _rank(mime: str) -> int:
+    return TRANSCRIPT_TYPES.index(mime) if mime in TRANSCRIPT_TYPES else 99
+
+
+def _entry(parsed: Any, raw: _RawItem | None, url: str) -> Entry:
+    base = (parsed.get("title_detail") or {}).get("base") or url
+    enclosures = raw.enclosures if raw is not None else []
+    if not enclosures:
+        enclosures = [
+            (str(resolve(base, e.get("href"))), e.get("type"), e.get("length"))
+            for e in parsed.get("enclosures", [])
+            if e.get("href")
+        ]
+    media = [e for e in enclosures if str(e[1] or "").startswith(("audio/", "video/"))]
+    found = media or enclosures
+    enclosure_url, enclosure_type, length = found[0] if found else (None, None, None)
+    transcripts = raw.transcripts if raw is not None else []
+    if raw is None:  # feedparser keeps one transcript per prefix, unresolved
+        transcripts = [
+            (str(resolve(base, value.get("url"))), str(value.get("type") or "").lower())
+            for key, value in parsed.items()
+            if key.endswith("_transcript") and isinstance(value, dict) and value.get("url")
+        ]
+    transcript = min(transcripts, key=lambda t: _rank(t[1]), default=(None, None))
+    author = parsed.get("author_detail", {}).get("name") or parsed.get("author") or ""
+    description = _text(parsed.get("summary_detail"))
+    if not description and parsed.get("content"):
+        description = _text(parsed["content"][0])
+    title = _text(parsed.get("title_detail"), parsed.get("title"))
+    guid = (raw.guid if raw is not None else None) or parsed.get("id")
+    link = str(parsed.get("link") or "")
+    if parsed.get("guidislink") and link == parsed.get("id") and not _is_web(str(guid)):
+        link = ""  # feedparser made the link of a "permalink" guid that is no URL
+    length = str(length or "")
     return Entry(
-        guid=_text(item, "guid") or enclosure_url or _text(item, "link") or title,
+        guid=str(guid or enclosure_url or link or title),
         title=title,
-        link=_text(item, "link") or None,
-        author=_text(item, "itunes:author") or _text(item, "dc:creator") or _text(item, "author"),
+        link=link if _is_web(link) else None,
+        author=" ".join(str(author).split()),
         description=description,
-        date=_rfc822_date(_text(item, "pubDate") or _text(item, "dc:date")),
-        duration=_duration(_text(item, "itunes:duration")),
+        date=_date(parsed),
+        duration=_duration(parsed.get("itunes_duration")),
         enclosure_url=enclosure_url,
-        enclosure_type=enclosure.get("type") if enclosure is not None else None,
-        enclosure_length=int(length) if length and length.isdigit() and int(length) else None,
-        transcript_url=transcript_url,
-        transcript_type=transcript_type,
+        enclosure_type=enclosure_type,
+        enclosure_length=int(length) if length.isdigit() and int(length) else None,
+        transcript_url=transcript[0],
+        transcript_type=transcript[1],
     )
 
 
-def _atom_entry(entry: ET.Element) -> Entry:
-    enclosure = next(
-        (
-            link
-            for link in entry.findall("atom:link", NS)
-            if link.get("rel") == "enclosure" and link.get("href")
-        ),
-        None,
-    )
-    page = next(
-        (
-            link.get("href")
-            for link in entry.findall("atom:link", NS)
-            if link.get("rel") in (None, "alternate")
-        ),
-        None,
-    )
-    length = enclosure.get("length") if enclosure is not None else None
-    transcript_url, transcript_type = _transcript(entry)
-    return Entry(
-        guid=_text(entry, "atom:id")
-        or (enclosure.get("href", "") if enclosure is not None else ""),
-        title=_text(entry, "atom:title"),
-        link=page,
-        author=_text(entry, "atom:author/atom:name"),
-        description=_text(entry, "atom:summary") or _text(entry, "atom:content"),
-        date=_rfc822_date(_text(entry, "atom:published") or _text(entry, "atom:updated")),
-        duration=_duration(_text(entry, "itunes:duration")),
-        enclosure_url=enclosure.get("href") if enclosure is not None else None,
-        enclosure_type=enclosure.get("type") if enclosure is not None else None,
-        enclosure_length=int(length) if length and length.isdigit() and int(length) else None,
-        transcript_url=transcript_url,
-        transcript_type=transcript_type,
-    )
-
-
-def parse_feed(data: bytes, url: str) -> Feed:
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as e:
-        raise SourceError(f"{url} is not a valid RSS/Atom feed ({e})", hint="check the URL") from e
-    if root.tag == f"{{{NS['atom']}}}feed":
-        return Feed(
-            title=_text(root, "atom:title"),
-            author=_text(root, "atom:author/atom:name"),
-            language=root.get("{http://www.w3.org/XML/1998/namespace}lang"),
-            entries=[_atom_entry(e) for e in root.findall("atom:entry", NS)],
+def _assign_keys(entries: list[Entry]) -> None:
+    """Unique keys: the guid, or guid#<hash> for all but the oldest item sharing it."""
+    by_guid: dict[str, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        by_guid[entry.guid].append(entry)
+    for guid, group in by_guid.items():
+        if len(group) == 1:
+            group[0].key = guid
+            continue
+        # the oldest (ties: the last in the feed, which lists newest first) keeps the guid
+        order = sorted(
+            range(len(group)),
+            key=lambda i: (group[i].date or dt.date.min, -i),
         )
-    channel = root.find("channel")
-    if root.tag != "rss" or channel is None:
-        raise SourceError(f"{url} is XML but not an RSS or Atom feed", hint="check the URL")
+        group[order[0]].key = guid
+        taken = {guid}
+        enclosures = [e.enclosure_url for e in group]
+        for index in order[1:]:
+            entry = group[index]
+            if entry.enclosure_url and enclosures.count(entry.enclosure_url) == 1:
+                tell = redact(entry.enclosure_url)
+            else:
+                tell = f"{entry.title}\n{entry.date}"
+            key = f"{guid}#{digest(tell)[:8]}"
+            number = 2
+            while key in taken:  # the same title and date too: the place in the feed
+                key = f"{guid}#{digest(tell + chr(10) + str(number))[:8]}"
+                number += 1
+            taken.add(key)
+            entry.key = key
+
+
+def parse_feed(data: bytes, url: str, *, charset: str | None = None) -> Feed:
+    """Parse RSS or Atom bytes. ``url`` is where they came from after redirects (relative
+    URLs resolve against it); ``charset`` is the HTTP Content-Type's, if any.
+    Errors: ``SourceError`` when the bytes are no RSS or Atom feed."""
+    data, charset = _normalise(data, charset)
+    content_type = "application/xml" + (f"; charset={charset}" if charset else "")
+    result = feedparser.parse(
+        io.BytesIO(data),
+        response_headers={"content-location": url, "content-type": content_type},
+        resolve_relative_uris=True,
+        sanitize_html=True,
+    )
+    if not result.get("version") and not result.entries:
+        reason = result.get("bozo_exception")
+        raise SourceError(
+            f"{redact(url)} is not a valid RSS/Atom feed" + (f" ({reason})" if reason else ""),
+            hint="check the URL",
+        )
+    raw = _raw_items(data, url)
+    if raw is not None and len(raw) != len(result.entries):
+        raw = None  # the two parsers disagree on what an item is: trust feedparser alone
+    entries = [
+        _entry(parsed, raw[index] if raw is not None else None, url)
+        for index, parsed in enumerate(result.entries)
+    ]
+    _assign_keys(entries)
+    channel = result.feed
+    author = channel.get("author_detail", {}).get("name") or channel.get("author") or ""
     return Feed(
-        title=_text(channel, "title"),
-        author=_text(channel, "itunes:author") or _text(channel, "managingEditor"),
-        language=_text(channel, "language") or None,
-        link=_text(channel, "link") or None,
-        entries=[_rss_entry(i) for i in channel.findall("item")],
+        title=_text(channel.get("title_detail"), channel.get("title")),
+        author=" ".join(str(author).split()),
+        language=language_tag(channel.get("language")),
+        link=channel.get("link") or None,
+        entries=entries,
     )
 
 
 def select_item(feed: Feed, item: str | None, url: str) -> Entry:
-    """By exact guid, then 1-based index, then title (exact, then unique substring)."""
+    """By exact key (the guid for most items), then 1-based index, then title (exact, then
+    unique substring); None: the newest item. Errors: ``SourceError`` (no such item, or
+    several match)."""
+    url = redact(url)
     if not feed.entries:
         raise SourceError(f"the feed {url} has no items", hint="check the feed URL")
     if item is None:
         dated = [e for e in feed.entries if e.date]
         return max(dated, key=lambda e: e.date or dt.date.min) if dated else feed.entries[0]
     for entry in feed.entries:
-        if entry.guid == item:
+        if entry.key == item:
             return entry
     if item.strip().isdigit():
         index = int(item)
@@ -240,58 +416,37 @@ def select_item(feed: Feed, item: str | None, url: str) -> Entry:
     )
 
 
+def looks_like_feed(response: HttpResponse) -> bool:
+    """Whether an HTTP response is an RSS/Atom document (by type, else by its first bytes)."""
+    if response.content_type in _FEED_TYPES:
+        return True
+    head, _ = _normalise(response.head, None, errors="replace")  # a cut-off head
+    start = head[:512].lower()
+    return (start.startswith(b"<?xml") and (b"<rss" in start or b"<feed" in start)) or (
+        start.startswith((b"<rss", b"<feed", b"<rdf:rdf"))
+    )
+
+
 def list_feed(url: str, config: Config) -> list[FeedItem]:
     """Every episode an RSS/Atom feed or a yt-dlp playlist/channel offers, newest first
-    as the source orders them. A single video gives a one-item list."""
-    from pipeline.fetch import core as fetch
+    as the source orders them. A single video gives a one-item list. Pass ``item.source``
+    and ``item.item`` to ``fetch_episode``."""
+    from pipeline.fetch.ytdlp import playlist_entries
 
-    response = fetch.http_get(url, config)
-    if fetch.looks_like_feed(response):
-        feed = parse_feed(response.head, url)
+    url = remember(url)
+    response = http_get(url, config)
+    if looks_like_feed(response):
+        feed = parse_feed(response.head, response.url, charset=response.charset)
         return [
             FeedItem(
                 source=url,
-                item=e.guid,
-                guid=e.guid,
+                item=e.key,
+                guid=e.key,
                 title=e.title,
-                url=e.link or e.enclosure_url,
+                url=redact(e.link or e.enclosure_url or "") or None,
                 date=e.date,
                 duration=e.duration,
             )
             for e in feed.entries
         ]
-    return _list_playlist(url, config)
-
-
-def _list_playlist(url: str, config: Config) -> list[FeedItem]:
-    from yt_dlp import YoutubeDL
-
-    from pipeline.fetch import core as fetch
-
-    options = fetch.ytdlp_options(config, extract_flat="in_playlist", noplaylist=False)
-    with YoutubeDL(options) as ydl:
-        info = fetch.with_retries(
-            config, fetch.ytdlp_call, url, lambda: ydl.extract_info(url, download=False)
-        )
-    entries = info.get("entries") if info.get("_type") in ("playlist", "multi_video") else [info]
-    items = []
-    for entry in entries or []:
-        if not entry:
-            continue
-        if entry.get("_type") in ("url", "url_transparent"):  # flat: a page per video
-            source = entry.get("url") or url
-        elif entry.get("webpage_url") not in (None, url):
-            source = entry["webpage_url"]
-        else:  # media embedded in the listed page itself: its own URL
-            source = entry.get("url") or url
-        items.append(
-            FeedItem(
-                source=source,
-                guid=str(entry.get("id") or source),
-                title=entry.get("title") or "",
-                url=source,
-                date=fetch.info_date(entry),
-                duration=entry.get("duration"),
-            )
-        )
-    return items
+    return [FeedItem(**entry) for entry in playlist_entries(url, config)]

@@ -14,7 +14,10 @@ from pipeline.post.parse import parse_post
 
 
 def read_text(source: str | Path) -> str:
-    """Read UTF-8 text from a path, or from stdin when ``source`` is ``-``."""
+    """Read UTF-8 text from a path, or from stdin when ``source`` is ``-``.
+
+    Raises ``InputFileError`` for a missing or unreadable file or bytes that are not UTF-8.
+    """
     if str(source) == "-":
         raw = sys.stdin.buffer.read()
         name = "stdin"
@@ -38,10 +41,19 @@ def read_text(source: str | Path) -> str:
 
 
 def load_post(source: str | Path) -> Post:
+    """Read and parse a post file (``-`` for stdin), other YAML styles leniently.
+
+    Raises ``InputFileError`` (missing, unreadable, not UTF-8) or ``PostFormatError``
+    (``FILE:LINE: problem``) for a post that does not parse.
+    """
     return parse_post(read_text(source), name=str(source))
 
 
 def post_from_json(text: str, *, name: str = "input") -> Post:
+    """Build a Post from the JSON `podpost post parse` writes; ``name`` names it in errors.
+
+    Raises ``InputFileError`` for text that is not JSON or not a post (first field named).
+    """
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

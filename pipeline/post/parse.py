@@ -7,35 +7,29 @@ them all. Pure functions over text.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-import yaml
 from pydantic import ValidationError
 
 from pipeline.errors import PostFormatError
-from pipeline.models import DATE_RE, TAG_RE, FrontMatter, Post, PostTurn, Section
-from pipeline.post import yaml_style
+from pipeline.models import Post, PostTurn, Section
+from pipeline.post.front import BOOL_KEYS, FRONT_KEYS, LIST_KEYS, read_front
+from pipeline.post.problems import Problem, Problems
 from pipeline.post.text import unescape_heading, unescape_inline, unescape_paragraph
 
-FRONT_KEYS = list(FrontMatter.model_fields)
-LIST_KEYS = {
-    k
-    for k, f in FrontMatter.model_fields.items()
-    if f.annotation is not None and getattr(f.annotation, "__origin__", None) is list
-}
-BOOL_KEYS = {"draft"}
+__all__ = [
+    "BOOL_KEYS",
+    "FRONT_KEYS",
+    "LIST_KEYS",
+    "Problem",
+    "analyze",
+    "check_post",
+    "parse_post",
+]
 HEADING_RE = re.compile(r"^(#{1,6})(?:[ \t]+(.*))?$")
 LABEL_RE = re.compile(r"^\*\*(?P<speaker>[^*]+)\*\*:(?P<rest>.*)$")
 SUMMARY_RE = re.compile(r"^<summary>Original (?P<language>.+)</summary>$")
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    line: int
-    message: str
 
 
 @dataclass
@@ -48,48 +42,53 @@ class _Block:
         return self.lines[0]
 
 
-@dataclass
-class _Analysis:
-    problems: list[Problem] = field(default_factory=list)
-
-    def add(self, line: int, message: str) -> None:
-        self.problems.append(Problem(line, message))
-
-
 def analyze(text: str) -> tuple[Post | None, list[Problem]]:
-    """Parse ``text`` as far as possible; return the post (None if any problem) and problems."""
-    result = _Analysis()
+    """Parse ``text`` (a whole post file) as far as possible, collecting every problem.
+
+    Returns ``(post, problems)``: ``problems`` sorted by line; ``post`` is None when any of
+    them is an error, and the parsed post when there are none or only style problems
+    (front matter in another valid YAML style). Never raises for bad input.
+    """
+    result = Problems()
     lines = text.split("\n")
     if text.endswith("\n"):
         result.add(len(lines) - 1, "file ends with a newline; a post ends right after </details>")
         lines = text.rstrip("\n").split("\n")
-    for number, line in enumerate(lines, 1):
-        if line != line.rstrip():
-            result.add(number, "trailing whitespace")
     if not lines or lines[0] != "---":
         result.add(1, "the file must start with a '---' line opening the front matter")
-        return None, sorted(result.problems)
-    try:
-        close = lines.index("---", 1)
-    except ValueError:
+    close = lines.index("---", 1) if "---" in lines[1:] else len(lines)
+    for number, line in enumerate(lines, 1):
+        if line != line.rstrip():
+            # YAML ignores it in the front matter: there it changes no value.
+            result.add(number, "trailing whitespace", style=1 < number <= close)
+    if lines[0] != "---":
+        return None, result.sorted()
+    if close == len(lines):
         result.add(1, "the front matter is never closed by a '---' line")
-        return None, sorted(result.problems)
-    front = _front_matter(lines[1:close], result)
+        return None, result.sorted()
+    front = read_front(lines[1:close], result)
     sections = _body(lines[close + 1 :], close + 2, result)
-    if result.problems or front is None:
-        return None, sorted(result.problems)
+    if result.errors or front is None:
+        return None, result.sorted()
     try:
-        return Post(front=front, sections=sections), []
+        return Post(front=front, sections=sections), result.sorted()
     except ValidationError as e:
         result.add(close + 2, f"invalid post: {e.errors()[0]['msg']}")
-        return None, sorted(result.problems)
+        return None, result.sorted()
 
 
 def parse_post(text: str, *, name: str = "post") -> Post:
+    """Parse a post file's text into the Post model, reading other YAML styles leniently.
+
+    ``name`` names the file in the message. Raises ``PostFormatError`` ("NAME:LINE: problem
+    (and N more problems)", with the line) on the first error; style problems alone do not
+    raise (``check_post`` lists them).
+    """
     post, problems = analyze(text)
     if post is None:
-        first = problems[0]
-        extra = len(problems) - 1
+        errors = [p for p in problems if not p.style]
+        first = errors[0]
+        extra = len(errors) - 1
         more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
         raise PostFormatError(
             f"{name}:{first.line}: {first.message}{more}",
@@ -100,107 +99,17 @@ def parse_post(text: str, *, name: str = "post") -> Post:
 
 
 def check_post(text: str) -> list[Problem]:
+    """Every departure from FORMAT.md in ``text``, errors and style alike, sorted by line.
+
+    An empty list means the file is exactly what podpost would write for its post.
+    """
     return analyze(text)[1]
-
-
-# --- front matter ---------------------------------------------------------------------
-
-
-def _key_lines(front_lines: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for offset, line in enumerate(front_lines):
-        match = re.match(r"^([^\s:#'\"-][^:]*):(?:\s|$)", line)
-        if match and match.group(1) not in found:
-            found[match.group(1)] = offset + 2  # +1 for 1-based, +1 for the opening '---'
-    return found
-
-
-def _front_matter(front_lines: list[str], result: _Analysis) -> FrontMatter | None:
-    close_line = len(front_lines) + 2
-    try:
-        data = yaml_style.load_metadata("\n".join(front_lines))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 2
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        result.add(line, f"front matter is not valid YAML: {problem}")
-        return None
-    if not isinstance(data, dict):
-        result.add(2, "front matter must be a mapping of keys to values")
-        return None
-    where = _key_lines(front_lines)
-    before = len(result.problems)
-    for key in FRONT_KEYS:
-        if key not in data:
-            result.add(close_line, f"missing front matter key '{key}'")
-    for key in data:
-        if key not in FRONT_KEYS:
-            result.add(where.get(str(key), 2), f"unexpected front matter key '{key}'")
-    present = [k for k in data if k in FRONT_KEYS]
-    expected = [k for k in FRONT_KEYS if k in data]
-    for got, want in zip(present, expected, strict=True):
-        if got != want:
-            result.add(
-                where.get(got, 2), f"key '{got}' is out of order; '{want}' comes here (FORMAT.md)"
-            )
-            break
-    for key in present:
-        _check_value(key, data[key], where.get(key, 2), result)
-    if len(result.problems) > before:
-        return None
-    front = FrontMatter.model_validate({k: data[k] for k in FRONT_KEYS})
-    canonical = yaml_style.HANDLER.export(front.model_dump()).split("\n")
-    if canonical != front_lines:
-        for offset, (got_line, want_line) in enumerate(zip(front_lines, canonical, strict=False)):
-            if got_line != want_line:
-                result.add(
-                    offset + 2,
-                    f"front matter is not in the blog's YAML style; expected: {want_line}",
-                )
-                break
-        else:
-            result.add(close_line, "front matter is not in the blog's YAML style")
-    return front
-
-
-def _check_value(key: str, value: Any, line: int, result: _Analysis) -> None:
-    if key in BOOL_KEYS:
-        if not isinstance(value, bool):
-            result.add(line, f"'{key}' must be true or false")
-        return
-    if key in LIST_KEYS:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            result.add(line, f"'{key}' must be a list of strings (or [])")
-            return
-        for item in value:
-            if item != item.strip() or "\n" in item:
-                result.add(line, f"'{key}' item {item!r} has surrounding whitespace or a newline")
-        if key == "tags":
-            for tag in value:
-                if not TAG_RE.match(tag):
-                    result.add(line, f"tag {tag!r} must be lowercase and hyphenated")
-        return
-    if key == "date" and isinstance(value, dt.date):
-        result.add(line, "'date' must be a quoted string 'YYYY-MM-DD'")
-        return
-    if not isinstance(value, str):
-        result.add(line, f"'{key}' must be a string (quote it)")
-        return
-    if value != value.strip() or "\n" in value:
-        result.add(line, f"'{key}' has surrounding whitespace or a newline")
-    if key == "date":
-        try:
-            valid = bool(DATE_RE.match(value)) and bool(dt.date.fromisoformat(value))
-        except ValueError:
-            valid = False
-        if not valid:
-            result.add(line, f"'date' {value!r} is not a date in the form YYYY-MM-DD")
 
 
 # --- body -------------------------------------------------------------------------------
 
 
-def _blocks(lines: list[str], first_line: int, result: _Analysis) -> list[_Block]:
+def _blocks(lines: list[str], first_line: int, result: Problems) -> list[_Block]:
     if lines and lines[0] == "":
         result.add(first_line, "blank line after the front matter; the body starts right after ---")
     blocks: list[_Block] = []
@@ -228,7 +137,7 @@ def _is_heading(block: _Block) -> bool:
     return bool(HEADING_RE.match(block.text))
 
 
-def _body(lines: list[str], first_line: int, result: _Analysis) -> list[Section]:
+def _body(lines: list[str], first_line: int, result: Problems) -> list[Section]:
     blocks = _blocks(lines, first_line, result)
     if not blocks:
         result.add(first_line, "the post has no body; it needs at least one turn")
@@ -271,12 +180,12 @@ def _body(lines: list[str], first_line: int, result: _Analysis) -> list[Section]
     return sections
 
 
-def _single_line(block: _Block, result: _Analysis) -> None:
+def _single_line(block: _Block, result: Problems) -> None:
     if len(block.lines) > 1:
         result.add(block.line + 1, "a paragraph spans several lines; each paragraph is one line")
 
 
-def _turn(blocks: list[_Block], start: int, result: _Analysis) -> tuple[PostTurn | None, int]:
+def _turn(blocks: list[_Block], start: int, result: Problems) -> tuple[PostTurn | None, int]:
     label = blocks[start]
     _single_line(label, result)
     match = LABEL_RE.match(label.text)

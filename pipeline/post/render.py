@@ -41,7 +41,10 @@ def _environment(folder: Path) -> jinja2.Environment:
 
 
 def load_template(path: Path | None = None) -> jinja2.Template:
-    """The built-in body template, or a user's own file (config ``[post] template``)."""
+    """The built-in body template, or a user's own file (config ``[post] template``).
+
+    Raises ``ConfigError`` when ``path`` does not exist or has a Jinja2 syntax error.
+    """
     if path is None:
         return _environment(builtin_template_dir()).get_template(BODY_TEMPLATE)
     path = Path(path).expanduser()
@@ -59,6 +62,11 @@ def load_template(path: Path | None = None) -> jinja2.Template:
 
 
 def render_body(post: Post, template: jinja2.Template | None = None) -> str:
+    """The Markdown after the front matter, without a final newline.
+
+    ``template`` defaults to the built-in one; it gets ``sections`` and ``front``. Raises
+    ``ConfigError`` when a user's template uses an undefined value.
+    """
     template = template or load_template()
     try:
         body = template.render(sections=post.sections, front=post.front)
@@ -71,5 +79,9 @@ def render_body(post: Post, template: jinja2.Template | None = None) -> str:
 
 
 def render_post(post: Post, template: jinja2.Template | None = None) -> str:
-    """The whole file: front matter, body, no trailing newline."""
+    """The whole file: front matter in the blog's YAML style, the body, no trailing newline.
+
+    ``parse_post(render_post(p)) == p`` for every valid post, and ``check_post`` of the
+    result is empty. Raises ``ConfigError`` for a broken user template.
+    """
     return yaml_style.dump(post.front.model_dump(), render_body(post, template))

@@ -37,6 +37,7 @@ def escape_inline(text: str) -> str:
 
 
 def unescape_inline(text: str) -> str:
+    """Inverse of ``escape_inline``: the character references it wrote become characters."""
     # One left-to-right pass, so "&amp;lt;" comes back as "&lt;", not "<".
     return _REFERENCE_RE.sub(lambda m: _REFERENCE[m.group()], text)
 
@@ -55,6 +56,7 @@ def escape_paragraph(text: str) -> str:
 
 
 def unescape_paragraph(text: str) -> str:
+    """Inverse of ``escape_paragraph``: drops its leading backslash, then ``unescape_inline``."""
     # Raw backslashes are always written as &#92;, so a literal one here is ours.
     if text.startswith("\\"):
         text = text[1:]
@@ -75,6 +77,7 @@ def escape_heading(text: str) -> str:
 
 
 def unescape_heading(text: str) -> str:
+    """Inverse of ``escape_heading`` (for heading text after ``### ``)."""
     trailing = _TRAILING_HASHES_ESCAPED_RE.search(text)
     if trailing:
         text = text[: trailing.start()] + trailing.group(1)

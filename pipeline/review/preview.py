@@ -1,256 +1,142 @@
 """`podpost preview`: a local page showing a draft as the blog renders it, beside a review view.
 
-The page is server-rendered (Jinja2 with autoescaping) plus a little vanilla JS
-(``preview_assets/preview.js``) that posts the editor's changes as JSON to ``/api/save``.
-Saving applies the edits to the parsed post, validates them with the post model, renders the
-file and runs the same checker as ``podpost post check`` on it; only a clean result is written
-(atomically). Anything else is refused with the reason and the file is left as it was. A save
-against a file that changed on disk since the page loaded is refused too.
+The page (:mod:`pipeline.review.page`, plus a little vanilla JS in ``preview_assets/``)
+lets an editor listen, fix and save. Routes:
 
-The blog view is rendered from the *re-rendered* post (so every transcript or model text is
-escaped by the post renderer) with markdown-it-py's CommonMark preset and raw HTML on, as
-Eleventy does; a strict Content-Security-Policy keeps any surprise from running script.
+* ``GET /``: the page; ``GET /audio``: the episode's own audio from its folder, with HTTP
+  range requests (206 + Content-Range, Starlette's FileResponse), so seeking works.
+* ``POST /api/save``: the page's form (front matter, speaker renames, headings,
+  translations), see :func:`pipeline.review.saving.save_edits`.
+* ``POST /api/edit``: one structural edit of one turn (``op``: ``speaker``, ``split``,
+  ``merge``, ``translation``), see :mod:`pipeline.review.edits`.
+* ``POST /api/reask``: a new translation of one turn from the LLM, returned and not written
+  (:mod:`pipeline.review.reask`); the page accepts it through ``/api/edit``.
+
+Every change is validated with the same checker as ``podpost post check`` and written
+atomically; anything refused says why (422), a save against a file changed on disk since
+the page loaded is refused (409), and the file is left as it was. :class:`pipeline.review.
+guard.Guard` answers only the preview's own Host and Origin and caps request bodies; a
+strict Content-Security-Policy keeps any surprise in the text from running script.
 """
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import jinja2
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from markdown_it import MarkdownIt
-from markupsafe import Markup, escape
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.errors import EditError
-from pipeline.fsutil import write_atomic
-from pipeline.models import FrontMatter, Post
-from pipeline.post.parse import LIST_KEYS, analyze, check_post
-from pipeline.post.render import render_body, render_post
-from pipeline.review.flags import (
-    DraftReview,
-    flags_by_turn,
-    format_time,
-    load_record,
-    read_draft,
-    review_text,
-    sha256_text,
-    source_link,
-)
+from pipeline import store
+from pipeline.errors import EditError, LLMError
+from pipeline.models import Episode, Post, Transcript
+from pipeline.review import edits
+from pipeline.review.flags import DraftReview, load_record, read_draft, review_text, sha256_text
+from pipeline.review.guard import MAX_BODY, Guard
+from pipeline.review.page import ASSETS, render_page
+from pipeline.review.reask import Reasker
+from pipeline.review.saving import Edits, apply_edits, commit, save_edits
 
-ASSETS = Path(__file__).parent / "preview_assets"
+__all__ = ["Edits", "apply_edits", "create_app", "serve", "start"]
+
 HOST = "127.0.0.1"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "media-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
 )
-_BOLD_RE = re.compile(r"\*\*(.+?)\*\*")
+AUDIO_TYPES = {".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".mp4": "audio/mp4",
+               ".aac": "audio/aac", ".ogg": "audio/ogg", ".oga": "audio/ogg",
+               ".opus": "audio/ogg", ".webm": "audio/webm", ".wav": "audio/wav",
+               ".flac": "audio/flac"}  # fmt: skip
 
 
-class Edits(BaseModel):
-    """What the page sends: the whole editable state, keyed by position."""
+class TurnEdit(BaseModel):
+    """One structural edit of turn ``turn`` (1-based), as the page sends it."""
 
     model_config = ConfigDict(extra="forbid")
 
     base_sha256: str
-    front: dict[str, str | bool | list[str]] = Field(default_factory=dict)
-    speakers: dict[str, str] = Field(default_factory=dict)  # old name -> new name
-    headings: list[str | None] = Field(default_factory=list)  # one per section
-    translations: list[str] = Field(default_factory=list)  # one per turn; lines = paragraphs
+    op: Literal["speaker", "split", "merge", "translation"]
+    turn: int
+    speaker: str = ""  # speaker: the new name; split: the second part's speaker
+    at: int | None = None  # split: one of edits.original_cuts
+    translation_at: tuple[int, int] | None = None  # split: one of edits.translation_cuts
+    paragraphs: list[str] = Field(default_factory=list)  # translation
 
 
-# --- applying edits (pure) ------------------------------------------------------------
+class Reask(BaseModel):
+    """What the page sends to ask the LLM again for turn ``turn`` (1-based)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_sha256: str
+    turn: int
+    note: str = ""
 
 
-def paragraphs(text: str) -> list[str]:
-    """A textarea's text -> translation paragraphs: each non-blank line is one paragraph."""
-    return [line.strip() for line in text.replace("\r", "\n").split("\n") if line.strip()]
-
-
-def _where(loc: tuple[Any, ...], post: dict[str, Any]) -> str:
-    if loc[:1] == ("front",) and len(loc) > 1:
-        return f"front matter '{loc[1]}'"
-    if loc[:1] == ("sections",) and len(loc) > 1 and isinstance(loc[1], int):
-        section = loc[1]
-        if len(loc) > 3 and loc[2] == "turns" and isinstance(loc[3], int):
-            number = sum(len(s["turns"]) for s in post["sections"][:section]) + loc[3] + 1
-            field = loc[4] if len(loc) > 4 else "turn"
-            what = "speaker name" if field == "speaker" else field
-            return f"turn {number} {what}"
-        return f"section {section + 1} heading"
-    return ".".join(str(part) for part in loc) or "post"
-
-
-def apply_edits(post: Post, edits: Edits) -> tuple[Post, str]:
-    """The edited post and its file text; raises EditError with the reason when invalid."""
-    data = post.model_dump()
-    for key, value in edits.front.items():
-        if key not in FrontMatter.model_fields:
-            raise EditError(f"unknown front matter key '{key}'")
-        if key in LIST_KEYS:
-            items = value if isinstance(value, list) else str(value).split("\n")
-            value = [item.strip() for item in items if str(item).strip()]
-        elif isinstance(value, str):
-            value = value.strip()
-        data["front"][key] = value
-    turns = [turn for section in data["sections"] for turn in section["turns"]]
-    if edits.translations and len(edits.translations) != len(turns):
-        raise EditError(
-            f"the page sent {len(edits.translations)} translations for {len(turns)} turns",
-            ["reload the page and edit again"],
-        )
-    for turn, text in zip(turns, edits.translations, strict=False):
-        turn["translation"] = paragraphs(text)
-    for turn in turns:
-        if turn["speaker"] in edits.speakers:
-            turn["speaker"] = edits.speakers[turn["speaker"]].strip()
-    if edits.headings and len(edits.headings) != len(data["sections"]):
-        raise EditError(
-            "the page sent headings for a different number of sections",
-            ["reload the page and edit again"],
-        )
-    for index, (section, heading) in enumerate(zip(data["sections"], edits.headings, strict=False)):
-        heading = (heading or "").strip()
-        if not heading and index == 0 and section["heading"] is None:
-            continue  # the opening section may stay without a heading
-        section["heading"] = heading
+def audio_file(episode_dir: Path | None) -> Path | None:
+    """The episode's audio in its folder, when there is one."""
+    if episode_dir is None:
+        return None
     try:
-        edited = Post.model_validate(data)
-    except ValidationError as e:
-        first = e.errors()[0]
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] in ("string_too_short", "too_short"):
-            message = "must not be empty"
-        raise EditError(f"{_where(tuple(first['loc']), data)}: {message}") from e
-    text = render_post(edited)
-    problems = check_post(text)  # the same checker as `podpost post check`
-    if problems:
-        raise EditError(
-            "the edited post does not pass the post check",
-            [f"line {p.line}: {p.message}" for p in problems],
-        )
-    return edited, text
+        episode = store.load(Path(episode_dir) / store.EPISODE_FILE, Episode)
+    except Exception:  # no or unreadable episode.json: the page works without audio
+        return None
+    path = Path(episode_dir) / (episode.audio_file or "")
+    return path if episode.audio_file and path.is_file() else None
 
 
-def save_edits(draft_path: Path, edits: Edits) -> str:
-    """Apply ``edits`` to the draft on disk and write it atomically; returns the new text."""
-    current = read_draft(draft_path)
-    if sha256_text(current) != edits.base_sha256:
-        raise EditError(
-            "the draft changed on disk since this page was loaded; nothing was saved",
-            ["reload the page (your edits in it will be lost) and edit again"],
-        )
-    post, problems = _parse(current)
-    if post is None:
-        raise EditError("the draft on disk does not pass the post check; fix it first", problems)
-    _, text = apply_edits(post, edits)
-    if text != current:
-        write_atomic(draft_path, text)
-    return text
+def word_ends(episode_dir: Path | None) -> list[float]:
+    """Ends of the transcript's words and segments (seconds): where a split may fall."""
+    try:
+        transcript = store.load(Path(episode_dir or "") / store.TRANSCRIPT_FILE, Transcript)
+    except Exception:  # no transcript: a split falls in proportion to the text
+        return []
+    return sorted({s.end for s in transcript.segments} | {
+        w.end for s in transcript.segments for w in s.words})  # fmt: skip
 
 
-def _parse(text: str) -> tuple[Post | None, list[str]]:
-    post, problems = analyze(text)
-    return post, [f"line {p.line}: {p.message}" for p in problems]
-
-
-# --- rendering the page -----------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": True})  # Eleventy's markdown-it has html on
-
-
-def blog_html(post: Post) -> Markup:
-    """The body as the blog shows it. Text is escaped by the post renderer before this."""
-    return Markup(_markdown().render(render_body(post)))
-
-
-def bold_html(text: str) -> Markup:
-    """Plain text with ``**bold**`` shown bold, everything else escaped."""
-    return Markup(_BOLD_RE.sub(lambda m: f"<strong>{m.group(1)}</strong>", str(escape(text))))
-
-
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(ASSETS)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["bold"] = bold_html
-    env.filters["clock"] = format_time
-    return env
-
-
-def _front_fields(post: Post) -> list[dict[str, Any]]:
-    fields = []
-    for key, value in post.front.model_dump().items():
-        kind = "list" if key in LIST_KEYS else "bool" if isinstance(value, bool) else "text"
-        shown = "\n".join(value) if kind == "list" else value
-        fields.append({"key": key, "kind": kind, "value": shown})
-    return fields
-
-
-def render_page(review: DraftReview, *, saved: bool = False) -> str:
-    template = _environment().get_template("page.html.j2")
-    post = review.post
-    if post is None:
-        return template.render(
-            review=review,
-            post=None,
-            saved=saved,
-            sha256=sha256_text(review.text),
-            name=review.path.name,
-        )
-    by_turn = flags_by_turn(review.flags)
-    sections, number = [], 0
-    for section in post.sections:
-        turns = []
-        for turn in section.turns:
-            number += 1
-            start = review.times[number - 1] if review.times else None
-            flags = by_turn.get(number, [])
-            turns.append(
-                {
-                    "number": number,
-                    "turn": turn,
-                    "start": start,
-                    "link": source_link(post.front.source, start),
-                    "flags": flags,
-                    "worst": flags[0].severity if flags else "",
-                    "translation": "\n".join(turn.translation),
-                }
-            )
-        sections.append({"heading": section.heading, "turns": turns})
-    return template.render(
-        review=review,
-        post=post,
-        saved=saved,
-        name=review.path.name,
-        sha256=sha256_text(review.text),
-        blog=blog_html(post),
-        sections=sections,
-        speakers=list(dict.fromkeys(turn.speaker for turn in post.turns)),
-        front_fields=_front_fields(post),
+def apply_turn_edit(
+    request: TurnEdit, review: DraftReview, boundaries: Callable[[], list[float]]
+) -> Callable[[Post], edits.Edited]:
+    """The :mod:`pipeline.review.edits` operation a request asks for, over ``review``'s
+    spans (the review was made from the text ``request.base_sha256`` names)."""
+    spans = review.spans or [None] * len(review.post.turns if review.post else [])
+    number = request.turn
+    if request.op == "speaker":
+        return lambda post: edits.set_speaker(post, spans, number, request.speaker)
+    if request.op == "merge":
+        return lambda post: edits.merge_into_previous(post, spans, number)
+    if request.op == "translation":
+        return lambda post: edits.set_translation(post, spans, number, request.paragraphs)
+    if request.at is None:
+        raise EditError("a split needs the place to cut (at)")
+    at = request.at
+    return lambda post: edits.split_turn(
+        post, spans, number, at, request.speaker, request.translation_at, boundaries()
     )
 
 
-# --- the app ----------------------------------------------------------------------------
+def _refused(e: EditError) -> JSONResponse:
+    status = 409 if "changed on disk" in e.reason else 422
+    return JSONResponse({"ok": False, "reason": e.reason, "problems": e.problems}, status)
 
 
-def create_app(draft_path: Path, *, episodes_dir: Path | None = None) -> FastAPI:
+def create_app(
+    draft_path: Path,
+    *,
+    episodes_dir: Path | None = None,
+    reasker: Reasker | None = None,
+    max_body: int = MAX_BODY,
+) -> FastAPI:
+    """The preview of ``draft_path``; ``reasker`` enables asking the LLM again."""
     draft_path = Path(draft_path)
     app = FastAPI(title="podpost preview", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -273,7 +159,16 @@ def create_app(draft_path: Path, *, episodes_dir: Path | None = None) -> FastAPI
 
     @app.get("/", response_class=HTMLResponse)
     def page(saved: int = 0) -> HTMLResponse:
-        return HTMLResponse(render_page(current_review(), saved=bool(saved)))
+        review = current_review()
+        return HTMLResponse(
+            render_page(
+                review,
+                saved=bool(saved),
+                record=load_record(draft_path),
+                audio=audio_file(review.episode_dir) is not None,
+                can_reask=reasker is not None,
+            )
+        )
 
     @app.get("/assets/{name}")
     def asset(name: str) -> Response:
@@ -281,6 +176,14 @@ def create_app(draft_path: Path, *, episodes_dir: Path | None = None) -> FastAPI
         if name not in types:  # only these two files, never a path from the request
             return JSONResponse({"detail": "not found"}, status_code=404)
         return FileResponse(ASSETS / name, media_type=types[name])
+
+    @app.get("/audio")
+    def audio() -> Response:
+        path = audio_file(current_review().episode_dir)
+        if path is None:
+            return JSONResponse({"detail": "this episode has no audio here"}, status_code=404)
+        kind = AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        return FileResponse(path, media_type=kind)  # answers Range with 206
 
     @app.get("/favicon.ico")
     def favicon() -> Response:
@@ -291,16 +194,44 @@ def create_app(draft_path: Path, *, episodes_dir: Path | None = None) -> FastAPI
         return JSONResponse(current_review().to_dict(turns=True))
 
     @app.post("/api/save")
-    def save(edits: Edits) -> JSONResponse:
+    def save(request: Edits) -> JSONResponse:
         try:
-            text = save_edits(draft_path, edits)
+            text = save_edits(draft_path, request)
         except EditError as e:
-            status = 409 if "changed on disk" in e.reason else 422
-            return JSONResponse(
-                {"ok": False, "reason": e.reason, "problems": e.problems}, status_code=status
-            )
+            return _refused(e)
         return JSONResponse({"ok": True, "sha256": sha256_text(text)})
 
+    @app.post("/api/edit")
+    def edit(request: TurnEdit) -> JSONResponse:
+        try:
+            review = current_review()
+            change = apply_turn_edit(request, review, lambda: word_ends(review.episode_dir))
+            text = commit(draft_path, request.base_sha256, change)
+        except EditError as e:
+            return _refused(e)
+        except ValidationError as e:  # a model check the edit functions did not map
+            return _refused(EditError(str(e.errors()[0]["msg"])))
+        return JSONResponse({"ok": True, "sha256": sha256_text(text)})
+
+    @app.post("/api/reask")
+    def reask(request: Reask) -> JSONResponse:
+        if reasker is None:
+            return _refused(EditError("asking the LLM again is off in this preview"))
+        review = current_review()
+        try:
+            if review.post is None or sha256_text(review.text) != request.base_sha256:
+                raise EditError(
+                    "the draft changed on disk since this page was loaded; nothing was asked",
+                    ["reload the page and ask again"],
+                )
+            proposal = reasker.ask(review.post, request.turn, request.note, review.episode_dir)
+        except EditError as e:
+            return _refused(e)
+        except LLMError as e:
+            return JSONResponse({"ok": False, "reason": e.one_line(), "problems": []}, 502)
+        return JSONResponse({"ok": not proposal.problems, **proposal.to_dict()})
+
+    app.add_middleware(Guard, max_body=max_body)  # outermost: checked before anything else
     return app
 
 
@@ -317,6 +248,7 @@ def bind(port: int = 0) -> socket.socket:
 
 
 def url_of(sock: socket.socket) -> str:
+    """The page's address for a socket from :func:`bind`."""
     return f"http://{HOST}:{sock.getsockname()[1]}/"
 
 
@@ -335,11 +267,14 @@ def serve(app: FastAPI, sock: socket.socket) -> None:
 
 @dataclass
 class RunningServer:
+    """A preview served in a background thread by :func:`start`."""
+
     url: str
     server: Any
     thread: threading.Thread
 
     def stop(self) -> None:
+        """Ask the server to finish, and wait (up to 10 s) for its thread."""
         self.server.should_exit = True
         self.thread.join(timeout=10)
 

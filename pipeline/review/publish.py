@@ -42,8 +42,13 @@ def target_path(content_dir: Path, front: FrontMatter) -> Path:
 
 
 def approved_text(draft_text: str, *, name: str = "draft") -> str:
-    """The draft as published: ``draft: false``, checked by the same checker as `post check`."""
-    problems = check_post(draft_text)
+    """The draft as published: ``draft: false``, checked by the same checker as `post check`.
+
+    Front matter in another valid YAML style (style problems only) is accepted: the
+    published file is rendered again, in the blog's style. Raises ``PostFormatError``
+    listing up to five errors otherwise.
+    """
+    problems = [p for p in check_post(draft_text) if not p.style]
     if problems:
         listing = "; ".join(f"line {p.line}: {p.message}" for p in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""

@@ -18,12 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
+from pipeline.models import Turn
 
 State = Literal["drafted", "edited", "approved", "rejected"]
 STATES: tuple[State, ...] = ("drafted", "edited", "approved", "rejected")
 
 
 class Decision(BaseModel):
+    """An approval or a rejection, and the text it was made on."""
+
     model_config = ConfigDict(extra="ignore")
 
     state: Literal["approved", "rejected"]
@@ -34,6 +37,8 @@ class Decision(BaseModel):
 
 
 class DraftRecord(BaseModel):
+    """The sidecar ``<name>.meta.json`` of a draft (see the module docstring)."""
+
     model_config = ConfigDict(extra="ignore")
 
     version: int = 1
@@ -42,18 +47,25 @@ class DraftRecord(BaseModel):
     episode_id: str | None = None
     episode_dir: str | None = None
     decisions: list[Decision] = Field(default_factory=list)
+    # The text as generated, so the preview can show what changed since.
+    generated_text: str | None = None
+    # The episode's turns as the preview's split/merge left them (None: turns.json as is).
+    turns: list[Turn] | None = None
 
 
 def sha256_text(text: str) -> str:
+    """Hex sha256 of ``text`` encoded as UTF-8."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def record_path(draft_path: Path) -> Path:
+    """Where the record of ``draft_path`` lives: ``<name>.meta.json`` beside it."""
     draft_path = Path(draft_path)
     return draft_path.with_name(f"{draft_path.stem}.meta.json")
 
 
 def load_record(draft_path: Path) -> DraftRecord | None:
+    """The draft's record, None when it has none; InputFileError when it is broken."""
     path = record_path(draft_path)
     try:
         return DraftRecord.model_validate_json(path.read_bytes())
@@ -67,6 +79,7 @@ def load_record(draft_path: Path) -> DraftRecord | None:
 
 
 def save_record(draft_path: Path, record: DraftRecord) -> Path:
+    """Write the record atomically beside the draft; returns its path."""
     return write_atomic(record_path(draft_path), record.model_dump_json(indent=2) + "\n")
 
 
@@ -85,6 +98,8 @@ def generation_record(
     """Record ``text`` as what the pipeline generated at ``draft_path``; returns the record path."""
     record = load_record(draft_path) or DraftRecord()
     record.generated_sha256 = sha256_text(text)
+    record.generated_text = text
+    record.turns = None  # a new generation follows turns.json again
     record.generated_at = _now(now)
     record.episode_id = episode_id or record.episode_id
     if episode_dir is not None:
@@ -101,6 +116,7 @@ def record_decision(
     target: Path | None = None,
     now: dt.datetime | None = None,
 ) -> Path:
+    """Append an approval or rejection of ``text`` to the draft's record."""
     record = load_record(draft_path) or DraftRecord()
     record.decisions.append(
         Decision(
@@ -115,6 +131,7 @@ def record_decision(
 
 
 def state_of(text: str, record: DraftRecord | None) -> State:
+    """The review state of ``text`` given its record (see :func:`review_state`)."""
     if record is None:
         return "drafted"
     current = sha256_text(text)
@@ -128,6 +145,7 @@ def state_of(text: str, record: DraftRecord | None) -> State:
 
 
 def read_draft(draft_path: Path) -> str:
+    """The draft's text; InputFileError (one line) when it cannot be read."""
     try:
         return Path(draft_path).read_text(encoding="utf-8")
     except FileNotFoundError as e:

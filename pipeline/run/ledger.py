@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config
+from pipeline.errors import StorageError
+from pipeline.fsutil import STORAGE_HINT
 from pipeline.run.state import now_iso
 
 LEDGER_FILE = "ledger.sqlite3"
@@ -82,9 +84,21 @@ class FetchFailure:
 
 
 class Ledger:
+    """The ledger at ``path`` (created with its tables when missing).
+
+    Every method raises :class:`~pipeline.errors.StorageError` when SQLite cannot use the
+    file (locked past the busy timeout, damaged, not writable).
+    """
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StorageError(
+                f"cannot create the folder of the ledger {self.path}: {e.strerror or e}",
+                hint=STORAGE_HINT,
+            ) from e
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
@@ -94,8 +108,15 @@ class Ledger:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=60)) as db, db:
-            yield db
+        try:
+            with closing(sqlite3.connect(self.path, timeout=60)) as db, db:
+                yield db
+        except sqlite3.Error as e:
+            raise StorageError(
+                f"the ledger {self.path} cannot be used: {e}",
+                hint="if another ingestion holds it, wait and rerun; if it is damaged, move it "
+                "away (podpost starts a new one and forgets which feed items are done)",
+            ) from e
 
     # --- sources --------------------------------------------------------------------------
 

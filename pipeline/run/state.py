@@ -268,14 +268,14 @@ class StatusRow(_Model):
     error: str | None
     draft: str | None
     tokens: int
-    review: str | None  # drafted | edited | approved | rejected (issue 7), None without a draft
+    review: str | None  # drafted | edited | approved | rejected, None without a draft
     updated: str | None
 
 
 def _review_state(draft: str | None) -> str | None:
     if not draft or not Path(draft).is_file():
         return None
-    from pipeline.review import flags as review  # issue 7 owns the draft record
+    from pipeline.review import flags as review  # the review stage owns the draft record
 
     try:
         return review.review_state(Path(draft))
@@ -339,3 +339,12 @@ def status(config: Config) -> list[StatusRow]:
             )
     rows.sort(key=lambda r: r.updated or "", reverse=True)
     return rows
+
+
+def add_tokens(folder: Path, tokens: int) -> None:
+    """Count ``tokens`` spent on the episode outside a run (a re-ask from the preview) in its
+    run.json, so ``podpost status`` shows everything the episode cost. No run.json: no-op."""
+    state = load_state(folder)
+    if state is not None and tokens:
+        state.tokens += tokens
+        save_state(folder, state)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import TranscriptionError
+from pipeline.errors import MissingDependencyError, TranscriptionError
 
 SAMPLE_RATE = 16000
 _BYTES = 2  # int16
@@ -21,14 +21,19 @@ _BYTES = 2  # int16
 
 @dataclass(frozen=True)
 class PcmFile:
+    """Decoded audio on disk: 16 kHz mono signed 16-bit little-endian samples, read in
+    windows so a three-hour episode never sits in memory whole."""
+
     path: Path
 
     @property
     def samples(self) -> int:
+        """How many samples the file holds."""
         return self.path.stat().st_size // _BYTES
 
     @property
     def seconds(self) -> float:
+        """Its duration in seconds."""
         return self.samples / SAMPLE_RATE
 
     def read(self, start: float = 0.0, end: float | None = None) -> np.ndarray:
@@ -41,9 +46,15 @@ class PcmFile:
 
 
 def decode_pcm(source: Path, target: Path) -> PcmFile:
+    """Decode ``source``'s first audio stream with ffmpeg into ``target`` as 16 kHz mono
+    s16le PCM. Raises :class:`MissingDependencyError` without ffmpeg and
+    :class:`TranscriptionError` when ffmpeg cannot decode it."""
     command = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(source), "-map", "0:a:0"]
     command += ["-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", str(target)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True)
+    except FileNotFoundError as e:
+        raise MissingDependencyError.program("ffmpeg", "to decode audio") from e
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "ffmpeg failed"
         raise TranscriptionError(f"cannot decode {source}: {tail}", hint="fetch the episode again")

@@ -25,11 +25,17 @@ Progress = Callable[[float, float], None]
 
 
 class AsrBackend(Protocol):
+    """A transcription backend, made from the config by :func:`make_backend`."""
+
     name: str
 
     def transcribe(
         self, episode: Episode, episode_dir: Path, progress: Progress | None = None
-    ) -> Transcript: ...
+    ) -> Transcript:
+        """The episode's transcript from the audio (or captions) in ``episode_dir``;
+        ``progress(done s, total s)`` as it goes. Raises a
+        :class:`~pipeline.errors.PodpostError` subclass when it cannot."""
+        ...
 
 
 ASR_BACKENDS: Registry[AsrBackend] = Registry("ASR", "asr.backend")
@@ -64,4 +70,6 @@ def _auto(config: Config) -> AsrBackend:
 
 
 def make_backend(name: str, config: Config) -> AsrBackend:
+    """The backend registered as ``name`` (``whisper``, ``captions``, ``auto``);
+    :class:`~pipeline.errors.UnknownBackendError` lists the names otherwise."""
     return ASR_BACKENDS.get(name)(config)

@@ -1,9 +1,27 @@
 """Parse the transcripts a source already has into ``Segment`` lists (pure; no I/O).
 
 Public API:
-    parse_captions(text, fmt) -> list[Segment]   # fmt: "vtt" | "srt" | "json"
-    parse_vtt(text), parse_srt(text), parse_podcast_json(text)
+    parse_captions(text, fmt, *, duration=None) -> list[Segment]   # fmt: "vtt" | "srt" | "json"
+    parse_vtt(text), parse_srt(text), parse_podcast_json(text, duration=None)
     caption_format(name_or_mime) -> str | None   # file extension or MIME type -> fmt
+
+Which library reads what, and why:
+
+- **WebVTT: webvtt-py.** It follows the WebVTT parsing rules: NOTE, STYLE and REGION
+  blocks, cue identifiers, a timing line that starts a new cue even without a blank line
+  before it, and cue text kept exactly as written (tags, inline timestamps, lines of a
+  single space), which the voice spans and YouTube's rolling captions below need. pysubs2
+  reads WebVTT with its SubRip reader, which takes a caption line holding two inline
+  timestamps for a timing line and drops every ``<v>`` span.
+- **SubRip: pysubs2** (``keep_html_tags``). Any line with two timestamps starts a cue, so
+  cues glued together without blank lines or index numbers come apart, and short fields
+  (``0:00:01,5``) read right; the ``srt`` package reads glued cues as one and ``,5`` as
+  5 ms. With its tags kept, only SubRip's own markup is removed here (``cuetext``).
+- **Podcasting 2.0 JSON:** the standard ``json`` module (``podcast_json``).
+
+A cue's text becomes one segment per ``<v Name>`` voice span or dialogue line, with its
+speaker and without the dash (``cuetext``); a cue that ends before or when it starts keeps
+its text and speaker, its end clamped, with a warning.
 
 WebVTT includes YouTube's rolling-caption style, where each cue repeats the line before it
 and new words carry inline ``<00:00:01.520>`` timestamps: each line of speech comes out once,
@@ -12,20 +30,22 @@ timed by the cue that introduced it, with word timings from the inline timestamp
 
 from __future__ import annotations
 
-import html
-import json
+import logging
 import re
-from dataclasses import dataclass, field
 
 from pipeline.errors import InputFileError
 from pipeline.models import Segment, Word
+from pipeline.transcribe.cuetext import Cue, clean_line, cue_segments, fix_times
+from pipeline.transcribe.podcast_json import parse_podcast_json
+
+__all__ = ["caption_format", "parse_captions", "parse_podcast_json", "parse_srt", "parse_vtt"]
+
+log = logging.getLogger(__name__)
 
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
-_CUE_TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}")
 _INLINE_TS = re.compile(rf"<{_TIME}>")
-_TAG = re.compile(r"<[^>]*>")
-_VOICE = re.compile(r"<v(?:\.[^ >]*)?\s+([^>]+)>")
-_ASS_TAG = re.compile(r"\{\\[^}]*\}")
+# "00:00:01,000 --> ..." in a .vtt: SubRip's comma, which WebVTT readers skip as invalid.
+_COMMA_TIME = re.compile(r"(\d{2}:\d{2}),(\d{3})")
 
 _MIME_FORMATS = {
     "text/vtt": "vtt",
@@ -53,64 +73,62 @@ def _seconds(groups: tuple[str | None, ...]) -> float:
     hours, minutes, seconds, fraction = groups
     millis = int(fraction.ljust(3, "0")) if fraction else 0
     total_ms = ((int(hours or 0) * 60 + int(minutes or 0)) * 60 + int(seconds or 0)) * 1000
-    total_ms += millis
-    return total_ms / 1000
+    return (total_ms + millis) / 1000
 
 
-@dataclass
-class _Cue:
-    start: float
-    end: float
-    lines: list[str] = field(default_factory=list)
+# --- reading cues with the libraries ---------------------------------------------------
 
 
-def _blocks(text: str) -> list[list[str]]:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    # only an empty line ends a cue: YouTube's cues hold lines of a single space
-    return [block.split("\n") for block in re.split(r"\n{2,}", text)]
+def _vtt_cues(text: str) -> list[Cue]:
+    import webvtt
+    from webvtt.errors import MalformedCaptionError, MalformedFileError
+
+    body = text.removeprefix("\ufeff")
+    if not body.startswith("WEBVTT"):
+        raise InputFileError("not a WebVTT file (no WEBVTT header)", hint="check the caption file")
+    lines = [
+        _COMMA_TIME.sub(r"\1.\2", line) if "-->" in line else line for line in body.splitlines()
+    ]
+    try:
+        captions = webvtt.from_string("\n".join(lines)).captions
+    except (MalformedFileError, MalformedCaptionError) as e:
+        raise InputFileError(f"not a valid WebVTT file: {e}", hint="check the caption file") from e
+    timings = sum("-->" in line for line in lines)
+    if timings > len(captions):
+        log.warning("WebVTT: %d cue(s) with unreadable timings skipped", timings - len(captions))
+    return [
+        Cue(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000, c.lines)
+        for c in captions
+    ]
 
 
-def _cues(text: str) -> list[_Cue]:
-    cues = []
-    for lines in _blocks(text):
-        for index, line in enumerate(lines):
-            match = _CUE_TIMING.match(line)
-            if match:
-                groups = match.groups()
-                cue = _Cue(_seconds(groups[:4]), _seconds(groups[4:]), lines[index + 1 :])
-                cues.append(cue)
-                break
-    return cues
+def _srt_cues(text: str) -> list[Cue]:
+    import pysubs2
+
+    try:
+        events = pysubs2.SSAFile.from_string(text, format_="srt", keep_html_tags=True).events
+    except (pysubs2.Pysubs2Error, ValueError) as e:
+        raise InputFileError(f"not a valid SubRip file: {e}", hint="check the caption file") from e
+    if not events and text.strip():
+        raise InputFileError(
+            "not a SubRip file (no 00:00:00,000 --> 00:00:00,000 timing lines)",
+            hint="check the caption file",
+        )
+    # pysubs2 joins a cue's lines with SubStation's \N line break
+    return [Cue(e.start / 1000, e.end / 1000, e.text.split("\\N")) for e in events]
 
 
-def _clean(line: str) -> str:
-    line = _ASS_TAG.sub("", _TAG.sub("", line))
-    return " ".join(html.unescape(line).replace("\u200e", "").replace("\u200f", "").split())
+# --- YouTube's rolling captions ---------------------------------------------------------
 
 
-def _speaker(lines: list[str]) -> str | None:
-    for line in lines:
-        match = _VOICE.search(line)
-        if match:
-            return html.unescape(match.group(1)).strip()
-    return None
-
-
-def _segment(start: float, end: float, lines: list[str]) -> Segment | None:
-    text = " ".join(filter(None, (_clean(line) for line in lines)))
-    if not text:
-        return None
-    return Segment(start=start, end=end, text=text, speaker=_speaker(lines))
-
-
-def _is_rolling(cues: list[_Cue]) -> bool:
+def _is_rolling(cues: list[Cue]) -> bool:
     """YouTube's automatic style: inline word timestamps, or cues repeating the line before."""
     if any(_INLINE_TS.search(line) for cue in cues for line in cue.lines):
         return True
     multi = repeats = 0
     previous: list[str] = []
     for cue in cues:
-        lines = [c for c in (_clean(line) for line in cue.lines) if c]
+        lines = [c for c in (clean_line(line, "vtt") for line in cue.lines) if c]
         if len(lines) > 1:
             multi += 1
             repeats += bool(previous) and lines[0] == previous[-1]
@@ -125,7 +143,7 @@ def _words(line: str, start: float, end: float) -> list[Word]:
     texts = pieces[::5]
     times = [start] + [_seconds(tuple(pieces[i : i + 4])) for i in range(1, len(pieces), 5)]
     spans: list[tuple[float, str]] = [
-        (t, _clean(x)) for t, x in zip(times, texts, strict=True) if _clean(x)
+        (t, clean_line(x, "vtt")) for t, x in zip(times, texts, strict=True) if clean_line(x, "vtt")
     ]
     words = []
     for index, (t, text) in enumerate(spans):
@@ -135,13 +153,13 @@ def _words(line: str, start: float, end: float) -> list[Word]:
     return words
 
 
-def _rolling_segments(cues: list[_Cue]) -> list[Segment]:
+def _rolling_segments(cues: list[Cue]) -> list[Segment]:
     segments: list[Segment] = []
     recent: list[str] = []  # the lines on screen: a repeat of one of them is not new speech
     for cue in cues:
         on_screen = []
         for line in cue.lines:
-            text = _clean(line)
+            text = clean_line(line, "vtt")
             if not text:
                 continue
             on_screen.append(text)
@@ -154,87 +172,32 @@ def _rolling_segments(cues: list[_Cue]) -> list[Segment]:
     return segments
 
 
+# --- the formats ------------------------------------------------------------------------
+
+
 def parse_vtt(text: str) -> list[Segment]:
-    if not text.lstrip("\ufeff").startswith("WEBVTT"):
-        raise InputFileError("not a WebVTT file (no WEBVTT header)", hint="check the caption file")
-    cues = _cues(text)
+    """Segments of a WebVTT file; raises ``InputFileError`` without a ``WEBVTT`` header."""
+    cues = fix_times(_vtt_cues(text), "WebVTT")
     if _is_rolling(cues):
         return _rolling_segments(cues)
-    return [s for cue in cues if (s := _segment(cue.start, cue.end, cue.lines))]
+    return [segment for cue in cues for segment in cue_segments(cue, "vtt")]
 
 
 def parse_srt(text: str) -> list[Segment]:
-    return [s for cue in _cues(text) if (s := _segment(cue.start, cue.end, cue.lines))]
+    """Segments of a SubRip file; raises ``InputFileError`` when it holds no cue at all."""
+    cues = fix_times(_srt_cues(text), "SubRip")
+    return [segment for cue in cues for segment in cue_segments(cue, "srt")]
 
 
-def _merge_words(items: list[dict]) -> list[Segment]:
-    """Word-level JSON transcripts become sentence segments (same speaker, up to . ? !)."""
-    segments: list[Segment] = []
-    words: list[Word] = []
-    speaker: str | None = None
-
-    def flush() -> None:
-        if words:
-            text = " ".join(w.text for w in words)
-            segments.append(
-                Segment(
-                    start=words[0].start,
-                    end=words[-1].end,
-                    text=text,
-                    words=list(words),
-                    speaker=speaker,
-                )
-            )
-            words.clear()
-
-    for item in items:
-        body = " ".join(str(item.get("body", "")).split())
-        if not body:
-            continue
-        if item.get("speaker") != speaker:
-            flush()
-            speaker = item.get("speaker")
-        words.append(Word(start=float(item["startTime"]), end=float(item["endTime"]), text=body))
-        if body[-1] in ".?!":
-            flush()
-    flush()
-    return segments
-
-
-def parse_podcast_json(text: str) -> list[Segment]:
-    """Podcasting 2.0 JSON: ``{"segments": [{"startTime", "endTime", "body", "speaker"}]}``."""
-    try:
-        data = json.loads(text)
-        items = data["segments"]
-        if not isinstance(items, list):
-            raise TypeError("segments is not a list")
-        bodies = [str(item.get("body", "")).strip() for item in items]
-        word_level = bool(bodies) and sum(" " not in b for b in bodies) * 2 > len(bodies) > 3
-        if word_level:
-            return _merge_words(items)
-        segments = []
-        for item, body in zip(items, bodies, strict=True):
-            if body:
-                segments.append(
-                    Segment(
-                        start=float(item["startTime"]),
-                        end=float(item["endTime"]),
-                        text=" ".join(body.split()),
-                        speaker=item.get("speaker") or None,
-                    )
-                )
-        return segments
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise InputFileError(
-            f"not a Podcasting 2.0 JSON transcript: {e}",
-            hint="expected {'segments': [{'startTime', 'endTime', 'body'}]}",
-        ) from e
-
-
-def parse_captions(text: str, fmt: str) -> list[Segment]:
-    parsers = {"vtt": parse_vtt, "srt": parse_srt, "json": parse_podcast_json}
-    if fmt not in parsers:
-        raise InputFileError(
-            f"unsupported caption format {fmt!r}", hint="use a .vtt, .srt or .json transcript"
-        )
-    return parsers[fmt](text)
+def parse_captions(text: str, fmt: str, *, duration: float | None = None) -> list[Segment]:
+    """Segments of a caption file in ``fmt``; ``duration`` (seconds) ends the last segment
+    of a JSON transcript that gives no end. Raises ``InputFileError`` for unreadable input."""
+    if fmt == "vtt":
+        return parse_vtt(text)
+    if fmt == "srt":
+        return parse_srt(text)
+    if fmt == "json":
+        return parse_podcast_json(text, duration)
+    raise InputFileError(
+        f"unsupported caption format {fmt!r}", hint="use a .vtt, .srt or .json transcript"
+    )

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 from pipeline.config import Config
 from pipeline.errors import TranscriptionError
 from pipeline.fsutil import write_atomic
+from pipeline.langtags import language_base, normalize_language
 from pipeline.models import Episode, SubtitleTrack, Transcript
+from pipeline.textcodec import Decoded, decode_text
 from pipeline.transcribe.captions import caption_format, parse_captions
 
 if TYPE_CHECKING:  # pipeline.transcribe.backends imports this module
@@ -36,6 +38,7 @@ class CaptionSource:
     language: str | None
     file: str | None = None  # inside the episode folder
     url: str | None = None
+    name: str | None = None  # what messages call it: the user's own file name, or the URL
 
     @property
     def label(self) -> str:
@@ -43,7 +46,7 @@ class CaptionSource:
 
 
 def _base(language: str | None) -> str:
-    return (language or "").split("-")[0].split("_")[0].lower()
+    return language_base(language) or ""
 
 
 class CaptionsBackend:
@@ -53,12 +56,16 @@ class CaptionsBackend:
         self.config = config
         self._http = http
 
-    def _get(self, url: str) -> bytes:
+    def _get(self, url: str, episode: Episode) -> bytes:
         if self._http is not None:
             return self._http(url)
         from pipeline.fetch.core import http_get
+        from pipeline.fetch.urls import UrlPolicy
 
-        return http_get(url, self.config).head
+        # The transcript URL was named by a feed, not typed by the user: the same policy as
+        # the enclosure's applies to it and to every redirect on the way.
+        policy = UrlPolicy.for_source(episode.source, self.config)
+        return http_get(url, self.config, policy=policy).head
 
     def _preferred(self, episode: Episode) -> list[str]:
         wanted = [*self.config.asr.caption_languages, self.config.asr.language, episode.language]
@@ -70,7 +77,7 @@ class CaptionsBackend:
             return None
         for language in self._preferred(episode):
             for track in usable:
-                if _base(track.language.removesuffix("-orig")) == language:
+                if _base(track.language) == language:
                     return track
         if len(usable) == 1:
             return usable[0]
@@ -86,8 +93,9 @@ class CaptionsBackend:
         human = [t for t in episode.subtitles if t.url and not t.file and not t.automatic]
         machine = [t for t in episode.subtitles if t.automatic]
         if (track := self._pick(sidecars, episode)) and (episode_dir / str(track.file)).is_file():
+            name = self._sidecar_name(episode, track)
             return CaptionSource("sidecar", str(caption_format(track.ext)), track.language,
-                                 file=track.file)  # fmt: skip
+                                 file=track.file, name=name)  # fmt: skip
         if track := self._pick(human, episode):
             return CaptionSource("subtitles", str(caption_format(track.ext)), track.language,
                                  url=track.url)  # fmt: skip
@@ -99,16 +107,25 @@ class CaptionsBackend:
                                  file=track.file, url=track.url)  # fmt: skip
         return None
 
-    def _read(self, source: CaptionSource, episode_dir: Path) -> str:
+    @staticmethod
+    def _sidecar_name(episode: Episode, track: SubtitleTrack) -> str | None:
+        if episode.kind == "local" and track.name:
+            return str(Path(episode.source).with_name(track.name))
+        return track.name
+
+    def _read(self, source: CaptionSource, episode_dir: Path, episode: Episode) -> Decoded:
         if source.file and (episode_dir / source.file).is_file():
             raw = (episode_dir / source.file).read_bytes()
         elif source.url:
-            raw = self._get(source.url)
+            raw = self._get(source.url, episode)
             name = f"captions.{source.kind}.{source.language or 'und'}.{source.fmt}"
             write_atomic(episode_dir / name, raw)  # keep what was used, for review
         else:
             raise TranscriptionError(f"caption file {source.file} is missing from {episode_dir}")
-        return raw.decode("utf-8-sig", errors="replace")
+        from pipeline.fetch.urls import redact  # a password in the URL stays out of messages
+
+        name = source.name or redact(source.url or "") or str(episode_dir / str(source.file))
+        return decode_text(raw, name, language=normalize_language(source.language))
 
     def transcribe(
         self, episode: Episode, episode_dir: Path, progress: Progress | None = None
@@ -119,13 +136,20 @@ class CaptionsBackend:
                 f"episode {episode.id} has no human-made transcript or subtitles",
                 hint="use --backend whisper (or auto), or set asr.automatic_captions = true",
             )
-        segments = parse_captions(self._read(source, episode_dir), source.fmt)
-        language = _base(source.language) if _base(source.language) not in ("", "und") else None
+        decoded = self._read(source, episode_dir, episode)
+        segments = parse_captions(decoded.text, source.fmt, duration=episode.duration)
+        language = (
+            normalize_language(source.language)
+            or normalize_language(episode.language)
+            or normalize_language(self.config.asr.language)
+            or "en"
+        )
         return Transcript(
-            language=language or episode.language or self.config.asr.language or "en",
+            language=language,
             backend=self.name,
             model=source.label,
             segments=segments,
+            encoding=decoded.encoding,
         )
 
 

@@ -39,6 +39,7 @@ import numpy as np
 
 from pipeline.config import Config
 from pipeline.errors import TranscriptionError
+from pipeline.langtags import language_base
 from pipeline.models import Episode, Segment, Transcript, Word
 from pipeline.transcribe.audio import PcmFile, decode_pcm
 from pipeline.transcribe.timeline import Timeline
@@ -163,12 +164,17 @@ class SpeechDecoder:
     def transcribe(
         self, episode: Episode, episode_dir: Path, progress: Progress | None = None
     ) -> Transcript:
+        """The episode's audio transcribed; :class:`TranscriptionError` when there is no
+        audio or decoding fails."""
         if not episode.audio_file or not (episode_dir / episode.audio_file).is_file():
             raise TranscriptionError(
                 f"episode {episode.id} has no audio in {episode_dir}",
                 hint="run `podpost fetch` for it first",
             )
-        language = "en" if self.english_only else (self.asr.language or episode.language)
+        language = self.asr.language or episode.language
+        language = language_base(language) or language  # whisper takes "en", not "en-US"
+        if self.english_only:
+            language = "en"
         prompt = initial_prompt(episode)
         with tempfile.TemporaryDirectory(prefix=".asr-", dir=episode_dir) as tmp:
             pcm = decode_pcm(episode_dir / episode.audio_file, Path(tmp) / "audio.s16le")

@@ -27,6 +27,8 @@ def transcribe_episode(
     backend: AsrBackend | None = None,
     progress: Progress | None = None,
 ) -> Transcript:
+    """The transcribe step: run ``backend`` (default: ``[asr] backend``) on the episode and
+    save ``transcript.json`` in ``episode_dir``; returns the transcript."""
     backend = backend or make_backend(config.asr.backend, config)
     transcript = backend.transcribe(episode, Path(episode_dir), progress)
     store.save(Path(episode_dir) / store.TRANSCRIPT_FILE, transcript)
@@ -34,6 +36,8 @@ def transcribe_episode(
 
 
 def load_episode_dir(path: Path) -> tuple[Episode, Path]:
+    """The episode stored in folder ``path``, and the folder; :class:`InputFileError`
+    when it is not an episode folder or its ``episode.json`` is invalid."""
     folder = Path(path)
     if not (folder / store.EPISODE_FILE).is_file():
         raise InputFileError(

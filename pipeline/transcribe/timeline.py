@@ -21,11 +21,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Timeline:
+    """Speech regions (seconds in the episode) joined into one stream for the ASR, and the
+    mapping of times in that stream back to the episode."""
+
     regions: tuple[tuple[float, float], ...]
     offsets: tuple[float, ...]  # where each region begins in the joined stream
 
     @classmethod
     def of(cls, regions: Sequence[tuple[float, float]]) -> Timeline:
+        """The timeline of ``regions``; ``ValueError`` unless sorted and disjoint."""
         offsets: list[float] = []
         at = 0.0
         for start, end in regions:
@@ -37,6 +41,7 @@ class Timeline:
 
     @property
     def duration(self) -> float:
+        """Seconds of the joined stream (the regions' total length)."""
         if not self.regions:
             return 0.0
         last_start, last_end = self.regions[-1]

@@ -76,6 +76,7 @@ def _webrtc_block(samples: np.ndarray, threshold: float) -> list[tuple[float, fl
 
 
 def merge(regions: list[tuple[float, float]], gap: float) -> list[tuple[float, float]]:
+    """``regions`` sorted, with those less than ``gap`` seconds apart joined."""
     merged: list[tuple[float, float]] = []
     for start, end in sorted(regions):
         if merged and start - merged[-1][1] <= gap + 1e-9:
@@ -127,5 +128,6 @@ def speech_stretches(
 def speech_regions(
     pcm: PcmFile, engine: str = "silero", threshold: float = 0.5
 ) -> list[tuple[float, float]]:
-    """Speech regions in seconds: stretches merged across pauses under ``MIN_SILENCE``."""
+    """Speech regions ``(start s, end s)`` of ``pcm``, padded and merged across pauses under
+    ``MIN_SILENCE``; ``engine`` is ``silero`` or ``webrtc`` (:class:`ConfigError` otherwise)."""
     return merge(speech_stretches(pcm, engine, threshold), gap=MIN_SILENCE)

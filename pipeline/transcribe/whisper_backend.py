@@ -96,6 +96,11 @@ def _set_alignment_heads(model: Any, path: Path) -> None:
 
 
 class WhisperBackend(SpeechDecoder):
+    """The ``whisper`` ASR backend: VAD, windowed decoding, loop filtering, word times.
+
+    ``model`` replaces the checkpoint ``[asr] model`` names (tests pass a tiny one);
+    ``decoded_clips`` holds the ``(start s, end s)`` clips given to whisper in the last run."""
+
     name = "whisper"
 
     def __init__(self, config: Config, model: Any | None = None) -> None:
@@ -104,6 +109,7 @@ class WhisperBackend(SpeechDecoder):
 
     @property
     def model(self) -> Any:
+        """The whisper model, loaded on first use (:class:`TranscriptionError` if it cannot)."""
         if self._model is None:
             self._model = load_model(self.asr.model, self.asr.device)
         return self._model

@@ -43,6 +43,9 @@ _SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’»)\]]*$")
 
 @dataclass(frozen=True)
 class Token:
+    """A word of the transcript with its times (seconds) and where it sits: the end of a
+    sentence, the start or end of a caption segment."""
+
     start: float
     end: float
     text: str  # as it appears in the transcript, with its leading separator
@@ -62,6 +65,8 @@ def same_text(a: str, b: str) -> bool:
 
 
 def is_sentence_end(word: str) -> bool:
+    """Whether ``word`` ends a sentence (``.!?…`` and CJK stops, closing quotes allowed),
+    abbreviations such as "Dr." excepted."""
     word = word.strip()
     return bool(_SENTENCE_END.search(word)) and word.lower() not in _ABBREVIATIONS
 
@@ -104,6 +109,8 @@ def _segment_tokens(segment: Segment) -> list[Token]:
 
 
 def tokenize(transcript: Transcript) -> list[Token]:
+    """Every word of the non-empty segments, in order; words without their own times get
+    times spread over their segment (``estimated``)."""
     return [t for s in transcript.segments if s.text.strip() for t in _segment_tokens(s)]
 
 
@@ -271,15 +278,33 @@ def _turn_times(
 
 
 def build_turn_list(
-    transcript: Transcript, spans: Sequence[SpeakerSpan], config: TurnsConfig
+    transcript: Transcript,
+    spans: Sequence[SpeakerSpan],
+    config: TurnsConfig,
+    *,
+    captioned: bool = False,
 ) -> list[Turn]:
-    """The turns of a transcript, labelled with the diarization's cluster labels."""
+    """The turns of a transcript, labelled with the diarization's cluster labels.
+
+    ``captioned``: ``spans`` are :func:`caption_speakers`' (one per spoken segment, in
+    order), so each segment's words take its own caption's speaker as they are. Time overlap,
+    island absorbing and snapping to sentence ends are guesses for acoustic spans; applied
+    to a caption's named speaker they would hand a short or zero-length line to a neighbour.
+    """
     tokens = tokenize(transcript)
     if not tokens:
         return []
-    labels = label_tokens(tokens, spans)
-    labels = absorb_islands(tokens, labels, config.min_island_seconds)
-    labels = snap_changes(tokens, labels)
+    if captioned:
+        spoken = [s for s in transcript.segments if s.text.strip()]
+        labels = [
+            span.speaker
+            for span, segment in zip(spans, spoken, strict=True)
+            for _ in _segment_tokens(segment)
+        ]
+    else:
+        labels = label_tokens(tokens, spans)
+        labels = absorb_islands(tokens, labels, config.min_island_seconds)
+        labels = snap_changes(tokens, labels)
     pieces = [
         (labels[a], piece)
         for a, b in _runs(labels)
@@ -353,7 +378,7 @@ def build_turns(
             audio_path = store.episode_dir(config, episode.id) / episode.audio_file
         diarizer = diarizer or DIARIZERS.get(config.diarize.backend)(config.diarize)
         spans, names = diarizer(audio_path, expected_speakers(episode, config)), {}
-    turns = build_turn_list(transcript, spans, config.turns)
+    turns = build_turn_list(transcript, spans, config.turns, captioned=captioned is not None)
     speakers = name_speakers(turns, episode, config.turns, client, captioned=names)
     return Turns(
         language=transcript.language,

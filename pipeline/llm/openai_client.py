@@ -1,12 +1,4 @@
-"""The LLM client: any OpenAI-compatible endpoint, structured output, our own retries.
-
-Usage (stages take the client as a parameter, so tests hand them one pointed at the fake
-server of :mod:`pipeline.testing.fakellm`)::
-
-    client = make_client(config.llm)            # by name: [llm] backend = "openai"
-    reply = client.complete_json(messages, MySchema, task="speaker_names")
-    reply.value      # a validated MySchema instance
-    reply.usage      # Usage(prompt_tokens=..., completion_tokens=..., requests=...)
+"""The OpenAI-compatible client: chat completions, structured output, our own retries.
 
 Structured output goes down a ladder, remembered per client once an endpoint refuses a
 rung: ``json_schema`` response format, then ``json_object`` (JSON mode), then plain text
@@ -23,22 +15,20 @@ dropped connections are retried with exponential backoff and jitter, honouring
 at once. An endpoint that cannot be reached at all fails at once too, saying what to set.
 
 Output problems a caller can repair (JSON that does not validate after one re-ask,
-truncation, refusal) raise :class:`LLMOutputError` subclasses; the editorial steps catch
-them and split or re-ask, other callers let them end the run.
+truncation, refusal) raise :class:`LLMOutputError` subclasses; every other failure is an
+:class:`LLMError` that says the endpoint is unusable as configured (``retryable`` when
+waiting may help).
 """
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-import json_repair
 import openai
 import tenacity
 from pydantic import BaseModel, ValidationError
@@ -50,11 +40,9 @@ from pipeline.errors import (
     LLMRefusalError,
     LLMTruncatedError,
 )
-from pipeline.registry import Registry
+from pipeline.llm.parse import Mode, parse_json_text, short_problem, with_schema
+from pipeline.llm.types import CallRecord, Reply, T, Usage
 
-T = TypeVar("T", bound=BaseModel)
-
-Mode = Literal["json_schema", "json_object", "text"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "text")
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 TASK_HEADER = "X-Podpost-Task"
@@ -65,107 +53,6 @@ SETUP_HINT = (
     "for the offline fake run `python -m pipeline.testing.fakellm --port 8089` and use "
     "base_url = 'http://127.0.0.1:8089/v1'"
 )
-
-
-# --- tokens and usage -----------------------------------------------------------------
-
-_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
-
-def estimate_tokens(text: str) -> int:
-    """Tokenizer-free estimate (no tokenizer files can be downloaded): one token per CJK
-    character, one per four other characters. Good enough to size chunks; the endpoint's
-    own ``usage`` is what gets recorded."""
-    cjk = len(_CJK_RE.findall(text))
-    return cjk + (len(text) - cjk + 3) // 4
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    requests: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-            self.requests + other.requests,
-        )
-
-    @staticmethod
-    def total(usages: Sequence[Usage]) -> Usage:
-        result = Usage()
-        for usage in usages:
-            result = result + usage
-        return result
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "requests": self.requests,
-        }
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One HTTP request that got an answer (successful or not) from the endpoint."""
-
-    task: str
-    mode: str
-    status: int
-    usage: Usage
-    finish_reason: str | None
-    seconds: float
-
-
-@dataclass
-class Reply(Generic[T]):
-    value: T
-    usage: Usage  # every request this call made, retries and re-asks included
-    finish_reason: str | None = None
-    mode: str = "json_schema"
-    raw: str = ""
-
-
-# --- parsing model text ---------------------------------------------------------------
-
-_THINK_RE = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
-_FENCE_RE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
-
-
-def strip_reasoning(text: str) -> str:
-    text = _THINK_RE.sub("", text)
-    # An unclosed block at the start (the answer was cut inside it) leaves nothing usable.
-    if re.match(r"\s*<(think|thinking|reasoning)>", text, re.IGNORECASE):
-        return ""
-    fenced = _FENCE_RE.match(text)
-    return (fenced.group(1) if fenced else text).strip()
-
-
-def parse_json_text(text: str, *, repair: bool) -> Any:
-    """The JSON value in ``text``; with ``repair``, mend it with json_repair if needed."""
-    cleaned = strip_reasoning(text)
-    try:
-        return json.loads(cleaned)
-    except ValueError:
-        if not repair:
-            raise
-    start = min((i for i in (cleaned.find("{"), cleaned.find("[")) if i >= 0), default=-1)
-    if start < 0:
-        raise ValueError("no JSON object in the answer")
-    value = json_repair.loads(cleaned[start:])
-    if value in ("", None):
-        raise ValueError("no JSON object in the answer")
-    return value
-
-
-def schema_prompt(schema: type[BaseModel]) -> str:
-    return (
-        "Reply with one JSON object only, no prose and no code fences, matching this JSON "
-        f"schema:\n{json.dumps(schema.model_json_schema(), ensure_ascii=False)}"
-    )
 
 
 # --- the client -----------------------------------------------------------------------
@@ -210,8 +97,13 @@ _TOO_LONG_RE = re.compile(r"context[ _]length|maximum context|too many tokens|to
 
 
 class OpenAIClient:
-    """Chat completions over the ``openai`` SDK. Thread-safe; at most ``max_concurrency``
-    requests are in flight at once, however many threads call it."""
+    """Chat completions over the ``openai`` SDK, for one ``[llm]`` configuration.
+
+    Thread-safe; at most ``config.max_concurrency`` requests are in flight at once, however
+    many threads call it. ``sleep`` waits between retries (tests pass a recorder); ``sdk``
+    replaces the SDK client. ``calls`` logs every answered request as a
+    :class:`CallRecord`. Raises :class:`LLMError` at once when ``config.api_key`` is empty.
+    """
 
     def __init__(
         self,
@@ -240,13 +132,16 @@ class OpenAIClient:
 
     @property
     def model(self) -> str:
+        """``[llm] model``: the model every request asks for."""
         return self.config.model
 
     @property
     def mode(self) -> Mode:
+        """The structured-output rung in use now (it only steps down, never back up)."""
         return MODES[self._mode_index]
 
     def usage(self) -> Usage:
+        """Everything this client has spent so far, over all threads and tasks."""
         with self._lock:
             return Usage.total([c.usage for c in self.calls])
 
@@ -288,6 +183,12 @@ class OpenAIClient:
             raise LLMError(f"cannot reach the LLM endpoint {self.base_url}", hint=SETUP_HINT) from e
         except openai.APIStatusError as e:
             raise self._status_error(e) from e
+        except openai.APIError as e:  # a 200 whose body is not a chat completion
+            raise LLMError(
+                f"the LLM endpoint {self.base_url} answered with something that is not a chat "
+                f"completion ({type(e).__name__}: {e})",
+                hint="check that [llm] base_url points at an OpenAI-compatible /v1 API",
+            ) from e
 
     def _status_error(self, e: openai.APIStatusError) -> Exception:
         detail = _status_message(e)
@@ -376,7 +277,17 @@ class OpenAIClient:
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> Reply[T]:
-        """Ask for one JSON object matching ``schema``; re-ask once if it does not validate."""
+        """One JSON object matching ``schema``; re-asks once when the answer does not validate.
+
+        ``messages`` are chat messages (``{"role": ..., "content": ...}``); ``task`` names the
+        request in the ``X-Podpost-Task`` header and the call log; ``temperature`` defaults
+        to ``[llm] temperature``; ``max_tokens`` caps the answer (None: the endpoint's cap).
+
+        Raises :class:`LLMRefusalError` (refused), :class:`LLMTruncatedError` (cut off at
+        the output limit, or the request is over the context), :class:`LLMOutputError`
+        (invalid twice), each with ``.usage`` set; :class:`LLMError` when the endpoint
+        cannot be used (auth, model, unreachable, retries exhausted: ``retryable`` then).
+        """
         usages: list[Usage] = []
         problem: str | None = None
         raw = ""
@@ -396,6 +307,8 @@ class OpenAIClient:
                 asked, schema, task, temperature, max_tokens
             )
             usages.append(_usage(completion, attempts))
+            if not getattr(completion, "choices", None):
+                raise _spent(LLMOutputError(f"the {task} answer has no choices"), usages)
             choice = completion.choices[0]
             finish = choice.finish_reason
             message = choice.message
@@ -419,7 +332,7 @@ class OpenAIClient:
                 value = schema.model_validate(parse_json_text(raw, repair=True))
                 return Reply(value, Usage.total(usages), finish, mode, raw)
             except (ValueError, ValidationError) as e:
-                problem = _short_problem(e)
+                problem = short_problem(e)
         raise _spent(
             LLMOutputError(f"the {task} answer is not valid JSON for its schema: {problem}"), usages
         )
@@ -438,7 +351,7 @@ class OpenAIClient:
             mode = MODES[index]
             request: dict[str, Any] = {
                 "model": self.config.model,
-                "messages": _with_schema(messages, schema, mode),
+                "messages": with_schema(messages, schema, mode),
                 "temperature": self.config.temperature if temperature is None else temperature,
             }
             if max_tokens:
@@ -492,71 +405,3 @@ def _usage(completion: Any, requests: int = 1) -> Usage:
         getattr(usage, "completion_tokens", 0) or 0,
         requests,
     )
-
-
-def _with_schema(
-    messages: list[dict[str, str]], schema: type[BaseModel], mode: Mode
-) -> list[dict[str, str]]:
-    """JSON schema mode carries the schema in ``response_format``; lower rungs need it in
-    the prompt (JSON mode also insists that the prompt says "JSON")."""
-    note = "Reply with one JSON object only." if mode == "json_schema" else schema_prompt(schema)
-    messages = list(messages)
-    if messages and messages[0]["role"] == "system":
-        messages[0] = {**messages[0], "content": messages[0]["content"] + "\n\n" + note}
-    else:
-        messages.insert(0, {"role": "system", "content": note})
-    return messages
-
-
-def _short_problem(e: Exception) -> str:
-    if isinstance(e, ValidationError):
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top)"
-        return f"{where}: {first['msg']} ({e.error_count()} problem(s))"
-    return str(e)[:200]
-
-
-# --- backends by name -----------------------------------------------------------------
-
-
-class LLMClient(Protocol):
-    """What stages need from a client; tests may hand them any object with these."""
-
-    @property
-    def model(self) -> str: ...
-
-    def complete_json(
-        self,
-        messages: list[dict[str, str]],
-        schema: type[T],
-        *,
-        task: str,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-    ) -> Reply[T]: ...
-
-
-backends: Registry[OpenAIClient] = Registry("LLM", "[llm] backend")
-
-
-@backends.register("openai")
-def _openai_backend(config: LLMConfig, **kwargs: Any) -> OpenAIClient:
-    return OpenAIClient(config, **kwargs)
-
-
-def make_client(config: LLMConfig, **kwargs: Any) -> OpenAIClient:
-    """The client named by ``[llm] backend`` (``openai`` covers every compatible server)."""
-    return backends.get(config.backend)(config, **kwargs)
-
-
-__all__ = [
-    "CallRecord",
-    "LLMClient",
-    "OpenAIClient",
-    "Reply",
-    "Usage",
-    "estimate_tokens",
-    "make_client",
-    "parse_json_text",
-    "strip_reasoning",
-]

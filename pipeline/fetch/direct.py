@@ -1,0 +1,121 @@
+"""Episodes behind one HTTP URL: a direct media file, or an item of a podcast feed.
+
+    fetch_direct(url, response, config, progress) -> Episode
+    fetch_feed_item(url, response, item, config, progress, policy) -> Episode
+
+``url`` is the user's source, already redacted (see :mod:`pipeline.fetch.urls`);
+``response`` is what ``http_get`` answered for it (its ``url`` is the final one, after
+redirects). A feed item's enclosure and transcript URLs are named by the feed, so they
+must pass ``policy`` before any connection to them. Errors: ``SourceError`` (no such
+item, no enclosure, no audio, over the limits, a refused URL), ``NetworkError``.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from pathlib import Path
+
+from pipeline import store
+from pipeline.config import Config
+from pipeline.errors import SourceError
+from pipeline.fetch.episodes import digest, existing, language_tag, save
+from pipeline.fetch.feeds import parse_feed, select_item
+from pipeline.fetch.http import HttpResponse, http_get
+from pipeline.fetch.media import check_limits, only_audio, probe_media, probe_new, tag_fields
+from pipeline.fetch.urls import CREDENTIALS, UrlPolicy, redact
+from pipeline.fetch.ytdlp import ProgressHook, download_media
+from pipeline.models import Episode
+
+_MEDIA_MAGIC = (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"RIFF", b"OggS", b"fLaC",
+                b"\x1aE\xdf\xa3")  # fmt: skip
+
+
+def looks_like_media(response: HttpResponse) -> bool:
+    """Audio or video, by Content-Type or by the file's first bytes."""
+    kind = response.content_type
+    if kind.startswith(("audio/", "video/")) or kind == "application/ogg":
+        return True
+    head = response.head
+    return head.startswith(_MEDIA_MAGIC) or head[4:8] == b"ftyp"
+
+
+def _url_title(url: str, filename: str | None) -> str:
+    name = filename or urllib.parse.unquote(Path(urllib.parse.urlparse(url).path).name)
+    return Path(name).stem or url
+
+
+def fetch_direct(
+    url: str, response: HttpResponse, config: Config, progress: ProgressHook | None
+) -> Episode:
+    """A media file at ``url``: probed for audio and limits first, then downloaded."""
+    episode_id = f"url-{digest(url)}"
+    if (known := existing(config, episode_id)) is not None:
+        return known
+    facts = probe_new(url, config, response.length, hint="pick a source with sound")
+    folder = store.episode_dir(config, episode_id)
+    path = download_media(url, folder, config, progress)
+    episode = Episode(
+        id=episode_id,
+        source=url,
+        kind="direct",
+        url=url,
+        title=facts.tags.get("title") or _url_title(url, response.filename),
+        **tag_fields(facts),
+        audio_file=only_audio(path, facts, folder),
+    )
+    return save(episode, config)
+
+
+def fetch_feed_item(
+    url: str,
+    response: HttpResponse,
+    item: str | None,
+    config: Config,
+    progress: ProgressHook | None,
+    policy: UrlPolicy,
+) -> Episode:
+    """The feed item ``item`` (key, guid, index or title; None: the newest) of the feed
+    whose whole body is ``response.head``."""
+    feed = parse_feed(response.head, response.url, charset=response.charset)
+    entry = select_item(feed, item, url)
+    episode_id = f"feed-{digest(entry.key)}"
+    if (known := existing(config, episode_id)) is not None:
+        return known
+    if not entry.enclosure_url:
+        raise SourceError(f"feed item {entry.title!r} has no enclosure", hint="pick another item")
+    enclosure = CREDENTIALS.remember(policy.check(entry.enclosure_url, "enclosure"))
+    transcript = None
+    if entry.transcript_url:
+        transcript = CREDENTIALS.remember(policy.check(entry.transcript_url, "transcript URL"))
+    media = http_get(enclosure, config, limit=16, policy=policy)  # 404 before anything heavy
+    facts = probe_media(media.url, config)
+    if not facts.has_audio:
+        raise SourceError(
+            f"the enclosure of {entry.title!r} has no audio stream", hint="pick another item"
+        )
+    check_limits(
+        enclosure,
+        config,
+        entry.duration if entry.duration is not None else facts.duration,
+        media.length or entry.enclosure_length,
+    )
+    folder = store.episode_dir(config, episode_id)
+    path = download_media(media.url, folder, config, progress)
+    episode = Episode(
+        id=episode_id,
+        source=url,
+        kind="feed",
+        url=redact(entry.link or enclosure),
+        title=entry.title,
+        show=feed.title,
+        uploader=entry.author or feed.author,
+        date=entry.date,
+        description=entry.description,
+        duration=entry.duration if entry.duration is not None else facts.duration,
+        language=language_tag(feed.language),
+        chapters=facts.chapters,
+        transcript_url=transcript,
+        transcript_type=entry.transcript_type,
+        audio_file=only_audio(path, facts, folder),
+    )
+    return save(episode, config)

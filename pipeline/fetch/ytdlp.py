@@ -1,0 +1,309 @@
+"""Everything that goes through yt-dlp: sites it knows, generic pages, media downloads.
+
+    fetch_ytdlp(url, config, progress, ie) -> Episode   # metadata, audio, subtitle tracks
+    download_media(url, folder, config, progress) -> Path   # folder/audio.<ext>, resumable
+    playlist_entries(url, config) -> list[dict]          # flat: source, guid, title, date,
+                                                         # duration (seconds)
+    specific_extractor(url) -> extractor class | None    # not the generic one
+    classify_ytdlp_error(message, url) -> PodpostError   # yt-dlp message -> our error
+    ytdlp_options(config, **extra) -> dict
+
+yt-dlp's own retries are off: :func:`pipeline.fetch.http.with_retries` is the one retry
+layer (``[fetch] retries``), and ``socket_timeout`` is ``[fetch] timeout``. A URL's password
+goes in an ``Authorization`` header, never in the URL yt-dlp sees or reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pipeline import store
+from pipeline.config import Config
+from pipeline.errors import NetworkError, PodpostError, SourceError, UsageError
+from pipeline.fetch.episodes import digest, existing, language_tag, parse_date, safe_id, save
+from pipeline.fetch.http import USER_AGENT, auth_header, with_retries
+from pipeline.fetch.media import AUDIO_STEM, check_limits, only_audio, probe_media
+from pipeline.fetch.urls import redact, strip_userinfo
+from pipeline.models import Chapter, Episode, SubtitleTrack
+
+ProgressHook = Callable[[dict[str, Any]], None]
+T = TypeVar("T")
+
+_GENERIC_EXTRACTORS = {"generic", "html5mediaembed"}
+
+
+class _Logger:
+    """yt-dlp talks a lot; podpost reports through its own errors instead."""
+
+    def debug(self, msg: str) -> None: ...
+    def info(self, msg: str) -> None: ...
+    def warning(self, msg: str) -> None: ...
+    def error(self, msg: str) -> None: ...
+
+
+def ytdlp_options(config: Config, url: str | None = None, **extra: Any) -> dict[str, Any]:
+    """yt-dlp's options for podpost; ``url`` adds its basic-auth header when one is known."""
+    headers = {"User-Agent": USER_AGENT}
+    if url is not None and (auth := auth_header(url)) is not None:
+        headers["Authorization"] = auth
+    options: dict[str, Any] = {
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "logger": _Logger(),
+        "socket_timeout": config.fetch.timeout,
+        "retries": 0,  # with_retries retries whole calls, with backoff
+        "extractor_retries": 0,
+        "fragment_retries": 3,
+        "noplaylist": True,
+        "format": "bestaudio/best",
+        "cachedir": False,
+        "http_headers": headers,
+    }
+    options.update(extra)
+    return options
+
+
+_YTDLP_PATTERNS: list[tuple[str, type[PodpostError], str, str]] = [
+    (r"private video|sign in|members[- ]only|login required|http error 40[13]",
+     SourceError, "is private or needs sign-in", "use a public URL"),
+    (r"video unavailable|has been removed|no longer available|account .*terminated|"
+     r"http error 410|this video is not available",
+     SourceError, "is removed or unavailable", "check the URL"),
+    (r"http error 404|not found", SourceError, "is not found (HTTP 404)", "check the URL"),
+    (r"requested format is not available|no audio",
+     SourceError, "has no audio stream", "pick a source with sound"),
+    (r"unsupported url|no video formats found|no media|unable to extract",
+     SourceError, "holds no media yt-dlp can find", "pass the page or file that has the audio"),
+    (r"failed to resolve|name or service not known|nodename nor servname|getaddrinfo failed",
+     NetworkError, "could not be reached (its host name does not resolve)",
+     "check the network connection and the host name"),
+    (r"http error (429|5\d\d)|timed out|connection (reset|refused|aborted)|temporary failure|"
+     r"remote end closed|incomplete read|network is unreachable",
+     NetworkError, "could not be reached", "try again later"),
+]  # fmt: skip
+
+
+def classify_ytdlp_error(message: str, url: str) -> PodpostError:
+    """Turn a yt-dlp error message into our one-line error (first matching pattern wins)."""
+    url = redact(url)
+    text = redact(re.sub(r"^ERROR:\s*", "", message.strip()))
+    lower = text.lower()
+    for pattern, cls, what, hint in _YTDLP_PATTERNS:
+        if re.search(pattern, lower):
+            return cls(f"{url} {what}", hint=hint)
+    return SourceError(f"{url}: {text.splitlines()[0][:200]}", hint="check the URL")
+
+
+def ytdlp_call(url: str, fn: Callable[[], T]) -> T:
+    """``fn()`` with yt-dlp's errors translated into ours (see classify_ytdlp_error)."""
+    from yt_dlp.utils import DownloadError, ExtractorError
+
+    try:
+        return fn()
+    except (DownloadError, ExtractorError) as e:
+        raise classify_ytdlp_error(str(e), url) from e
+
+
+def specific_extractor(url: str) -> Any | None:
+    """The yt-dlp extractor class for ``url`` other than the generic one, if any."""
+    from yt_dlp.extractor import gen_extractor_classes
+
+    for ie in gen_extractor_classes():
+        if ie.ie_key() != "Generic" and ie.suitable(url) and ie.working():
+            return ie
+    return None
+
+
+def _track(lang: str, formats: list[dict[str, Any]], automatic: bool) -> SubtitleTrack | None:
+    if not formats:
+        return None
+    by_ext = {f.get("ext"): f for f in formats}
+    chosen = next((by_ext[e] for e in ("vtt", "srt", "json") if e in by_ext), formats[0])
+    return SubtitleTrack(
+        language=lang if lang.lower().endswith("-orig") else language_tag(lang) or lang,
+        ext=str(chosen.get("ext") or "vtt"),
+        url=chosen.get("url"),
+        name=chosen.get("name"),
+        automatic=automatic,
+    )
+
+
+def _subtitle_tracks(info: dict[str, Any], language: str | None) -> list[SubtitleTrack]:
+    tracks = []
+    for lang, formats in sorted((info.get("subtitles") or {}).items()):
+        if lang != "live_chat" and (track := _track(lang, formats, automatic=False)):
+            tracks.append(track)
+    # automatic captions come machine-translated into ~100 languages: keep the original only
+    for lang, formats in sorted((info.get("automatic_captions") or {}).items()):
+        if (lang.endswith("-orig") or lang == language) and (
+            track := _track(lang, formats, automatic=True)
+        ):
+            tracks.append(track)
+    return tracks
+
+
+def info_date(info: dict[str, Any]) -> dt.date | None:
+    """The release (else upload) date of a yt-dlp info dict."""
+    for key in ("release_date", "upload_date"):
+        if parsed := parse_date(info.get(key)):
+            return parsed
+    for key in ("release_timestamp", "timestamp"):
+        if info.get(key):
+            return dt.datetime.fromtimestamp(info[key], tz=dt.UTC).date()
+    return None
+
+
+def _title(info: dict[str, Any]) -> str:
+    title = str(info.get("title") or "")
+    # yt-dlp numbers the media elements of a page: "Page title (1)"
+    if info.get("extractor_key") == "HTML5MediaEmbed":
+        title = re.sub(r" \(\d+\)$", "", title)
+    return title
+
+
+def _download(
+    url: str, folder: Path, config: Config, progress: ProgressHook | None, run: Callable
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    options = ytdlp_options(
+        config,
+        url,
+        outtmpl={"default": str(folder / f"{AUDIO_STEM}.%(ext)s")},
+        progress_hooks=[progress] if progress else [],
+    )
+    from yt_dlp import YoutubeDL
+
+    with YoutubeDL(options) as ydl:
+        done = with_retries(config, ytdlp_call, url, lambda: run(ydl))
+    downloads = done.get("requested_downloads") or [{}]
+    path = Path(downloads[0].get("filepath") or downloads[0].get("_filename") or "")
+    if not path.is_file():
+        raise SourceError(
+            f"yt-dlp reported no file for {redact(url)}", hint="try again or report it"
+        )
+    return path
+
+
+def fetch_ytdlp(url: str, config: Config, progress: ProgressHook | None, ie: Any | None) -> Episode:
+    """A page or site yt-dlp reads (``ie``: its specific extractor, None for generic pages).
+    Errors: ``SourceError``, ``NetworkError``, ``UsageError`` (a playlist or channel)."""
+    from yt_dlp import YoutubeDL
+
+    shown = redact(url)
+    if ie is not None:
+        temp_id = ie.get_temp_id(url)
+        if temp_id and (known := existing(config, f"{ie.ie_key().lower()}-{safe_id(temp_id)}")):
+            return known
+    clean = strip_userinfo(url)
+    with YoutubeDL(ytdlp_options(config, url)) as ydl:
+        info = with_retries(
+            config, ytdlp_call, url, lambda: ydl.extract_info(clean, download=False)
+        )
+    if info.get("_type") in ("playlist", "multi_video"):
+        raise UsageError(
+            f"{shown} is a playlist or channel, not one episode",
+            hint="use `podpost ingest` (or pipeline.fetch.feeds.list_feed) to take its episodes",
+        )
+    extractor = str(info.get("extractor_key") or "generic").lower()
+    if extractor in _GENERIC_EXTRACTORS:  # their ids are file names, not unique
+        episode_id = f"url-{digest(shown)}"
+    else:
+        episode_id = f"{extractor}-{safe_id(str(info['id']))}"
+    if (known := existing(config, episode_id)) is not None:
+        return known
+
+    formats = list(info.get("requested_formats") or [info])
+    if all(f.get("acodec") == "none" for f in formats):
+        raise SourceError(f"{shown} has no audio stream", hint="pick a source with sound")
+    duration = info.get("duration")
+    sizes = [int(f.get("filesize") or f.get("filesize_approx") or 0) for f in formats]
+    size = sum(sizes) if all(sizes) else None
+    media_url = formats[0].get("url")
+    remote_http = str(formats[0].get("protocol", "http")) in ("http", "https")
+    if (duration is None or size is None) and media_url and remote_http:
+        facts = probe_media(media_url, config)  # generic pages: sizes come from the file itself
+        if not facts.has_audio:
+            raise SourceError(f"{shown} has no audio stream", hint="pick a source with sound")
+        duration = duration if duration is not None else facts.duration
+        size = size if size is not None else facts.size
+    check_limits(url, config, duration, size)
+
+    folder = store.episode_dir(config, episode_id)
+    path = _download(
+        url, folder, config, progress, lambda ydl: ydl.process_ie_result(dict(info), download=True)
+    )
+    episode = Episode(
+        id=episode_id,
+        source=shown,
+        kind="ytdlp",
+        url=redact(info.get("webpage_url") or url),
+        title=_title(info),
+        show=info.get("series") or info.get("channel") or info.get("uploader") or "",
+        uploader=info.get("uploader") or info.get("channel") or "",
+        date=info_date(info),
+        description=info.get("description") or "",
+        duration=duration,
+        language=language_tag(info.get("language")),
+        chapters=[
+            Chapter(start=c["start_time"], end=c.get("end_time"), title=c.get("title") or "")
+            for c in info.get("chapters") or []
+        ],
+        subtitles=_subtitle_tracks(info, info.get("language")),
+        audio_file=only_audio(path, probe_media(path, config), folder),
+    )
+    return save(episode, config)
+
+
+def download_media(
+    url: str, folder: Path, config: Config, progress: ProgressHook | None = None
+) -> Path:
+    """Download one media URL with yt-dlp into ``folder/audio.<ext>`` (resumes a .part)."""
+    clean = strip_userinfo(url)
+    return _download(
+        url,
+        folder,
+        config,
+        progress,
+        lambda ydl: ydl.extract_info(clean, force_generic_extractor=True),
+    )
+
+
+def playlist_entries(url: str, config: Config) -> list[dict[str, Any]]:
+    """Every episode of a yt-dlp playlist, channel or page with several media, flat (no
+    request per video): dicts with ``source``, ``guid``, ``title``, ``date``, ``duration``.
+    A single video gives one entry."""
+    from yt_dlp import YoutubeDL
+
+    options = ytdlp_options(config, url, extract_flat="in_playlist", noplaylist=False)
+    clean = strip_userinfo(url)
+    with YoutubeDL(options) as ydl:
+        info = with_retries(
+            config, ytdlp_call, url, lambda: ydl.extract_info(clean, download=False)
+        )
+    entries = info.get("entries") if info.get("_type") in ("playlist", "multi_video") else [info]
+    items = []
+    for entry in entries or []:
+        if not entry:
+            continue
+        if entry.get("_type") in ("url", "url_transparent"):  # flat: a page per video
+            source = entry.get("url") or url
+        elif entry.get("webpage_url") not in (None, url, clean):
+            source = entry["webpage_url"]
+        else:  # media embedded in the listed page itself: its own URL
+            source = entry.get("url") or url
+        source = redact(source)
+        items.append(
+            {
+                "source": source,
+                "guid": str(entry.get("id") or source),
+                "title": entry.get("title") or "",
+                "date": info_date(entry),
+                "duration": entry.get("duration"),
+            }
+        )
+    return items

@@ -1,0 +1,68 @@
+"""The LLM client: any OpenAI-compatible endpoint, structured output, our own retries.
+
+Usage (stages take the client as a parameter, so tests hand them the in-process
+:class:`pipeline.testing.fakeclient.FakeClient`, or a real client pointed at the fake server
+of :mod:`pipeline.testing.fakellm`)::
+
+    client = make_client(config.llm)            # by name: [llm] backend = "openai"
+    reply = client.complete_json(messages, MySchema, task="speaker_names")
+    reply.value      # a validated MySchema instance
+    reply.usage      # Usage(prompt_tokens=..., completion_tokens=..., requests=...)
+
+The package's modules:
+
+- :mod:`pipeline.llm.types`: ``Usage``, ``Reply``, ``CallRecord``, the ``LLMClient``
+  protocol and ``estimate_tokens``;
+- :mod:`pipeline.llm.parse`: model text to JSON (reasoning blocks, fences, repair);
+- :mod:`pipeline.llm.openai_client`: the client over the ``openai`` SDK, its structured
+  output ladder, retries and the translation of SDK errors into :mod:`pipeline.errors`.
+
+Errors: :class:`~pipeline.errors.LLMOutputError` and its subclasses when the endpoint
+answered but not usably (callers may repair: split, re-ask, fall back);
+:class:`~pipeline.errors.LLMError` itself when the endpoint cannot be used as configured
+(no key, 401/403, unknown model, unreachable, retries exhausted).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.config import LLMConfig
+from pipeline.llm.openai_client import SETUP_HINT, TASK_HEADER, OpenAIClient
+from pipeline.llm.parse import parse_json_text, schema_prompt, strip_reasoning
+from pipeline.llm.types import CallRecord, LLMClient, Reply, Usage, estimate_tokens
+from pipeline.registry import Registry
+
+backends: Registry[OpenAIClient] = Registry("LLM", "[llm] backend")
+
+
+@backends.register("openai")
+def _openai_backend(config: LLMConfig, **kwargs: Any) -> OpenAIClient:
+    return OpenAIClient(config, **kwargs)
+
+
+def make_client(config: LLMConfig, **kwargs: Any) -> OpenAIClient:
+    """The client named by ``[llm] backend`` (``openai`` covers every compatible server).
+
+    ``kwargs`` go to the client (``sleep=`` for tests). Raises
+    :class:`~pipeline.errors.UnknownBackendError` for an unknown backend name and
+    :class:`~pipeline.errors.LLMError` when no API key is configured.
+    """
+    return backends.get(config.backend)(config, **kwargs)
+
+
+__all__ = [
+    "SETUP_HINT",
+    "TASK_HEADER",
+    "CallRecord",
+    "LLMClient",
+    "OpenAIClient",
+    "Reply",
+    "Usage",
+    "backends",
+    "estimate_tokens",
+    "make_client",
+    "parse_json_text",
+    "schema_prompt",
+    "strip_reasoning",
+]
