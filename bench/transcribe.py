@@ -1,4 +1,9 @@
-"""Benchmark the transcribe step (issue 3, item 5). Prints numbers; asserts nothing.
+"""Benchmark the transcribe step. Prints numbers; asserts nothing.
+
+0. ``--compare``: real tiny.en weights (tests/fixtures/real_whisper.py) on synthetic
+   interviews with known scripts; for the same audio in one run: bare ``whisper.transcribe``
+   (greedy defaults, and beam 5), podpost ``whisper`` and podpost ``faster-whisper``: wall
+   time, word error rate, lost sentences (first words not within 1.5 s of the start).
 
 1. Time: the step (``WhisperBackend.transcribe``: ffmpeg decode, VAD, joined speech,
    filters) on a 10-minute file, divided by a bare ``whisper.transcribe`` call on the same
@@ -126,6 +131,73 @@ def time_ratio(model_path: Path, work: Path, minutes: float, asr: dict) -> dict[
     return {"step_s": step, "bare_s": bare, "ratio": step / bare}
 
 
+def compare(work: Path) -> None:
+    """Bare whisper against both podpost backends on the same interviews (real weights)."""
+    import whisper
+
+    from pipeline.config import Config
+    from pipeline.transcribe.faster_whisper_backend import FasterWhisperBackend
+    from pipeline.transcribe.whisper_backend import WhisperBackend, load_model
+    from tests.fixtures import interview as iv
+    from tests.fixtures.asr_truth import lost_sentences, wer
+    from tests.fixtures.real_whisper import convert_ct2_whisper, ct2_folder
+    from tests.test_transcribe_real import bare_greedy
+
+    checkpoint = work / "tiny.en.pt"
+    if not checkpoint.exists():
+        convert_ct2_whisper(ct2_folder(), checkpoint)
+    interviews = {
+        "espeak x3": iv.synthesize_interview(work / "e3", [iv.HOST, iv.GUEST, iv.GUEST2],
+                                             n_turns=12, seed=3),
+        "flite x3": iv.synthesize_interview(work / "fl", [iv.FLITE_HOST, iv.FLITE_GUEST,
+                                            iv.FLITE_GUEST2], n_turns=10, seed=7),
+        "music+espeak": iv.synthesize_interview(work / "mu", [iv.HOST, iv.GUEST], n_turns=8,
+                                                seed=11, music=12.0),
+    }  # fmt: skip
+    model = load_model(str(checkpoint), "cpu")
+    whisper.transcribe(
+        model,
+        str(interviews["espeak x3"].audio),
+        clip_timestamps=[0.0, 5.0],
+        word_timestamps=True,
+        fp16=False,
+    )  # fmt: skip  (numba warm-up)
+
+    def bare_beam(audio: Path):
+        from pipeline.models import Transcript
+
+        raw = whisper.transcribe(model, str(audio), fp16=False, word_timestamps=True,
+                                 beam_size=5, best_of=5)  # fmt: skip
+        from pipeline.models import Segment, Word
+
+        return Transcript(language="en", backend="bare", segments=[
+            Segment(start=x["start"], end=x["end"], text=x["text"].strip(), words=[
+                Word(start=w["start"], end=w["end"], text=w["word"].strip())
+                for w in x.get("words", [])])
+            for x in raw["segments"] if x["text"].strip() and x["end"] > x["start"]])  # fmt: skip
+
+    runs = {
+        "bare whisper.transcribe, greedy": lambda i: bare_greedy(model, i.audio),
+        "bare whisper.transcribe, beam 5": lambda i: bare_beam(i.audio),
+        "podpost whisper": lambda i: WhisperBackend(
+            Config(data_dir=work, asr={"model": str(checkpoint), "device": "cpu"}), model=model
+        ).transcribe(i.episode, i.audio.parent),
+        "podpost faster-whisper": lambda i: FasterWhisperBackend(
+            Config(data_dir=work, asr={"model": str(ct2_folder()), "device": "cpu"})
+        ).transcribe(i.episode, i.audio.parent),
+    }
+    print("| run | audio | wall s | WER | lost sentences |\n| --- | --- | --- | --- | --- |")
+    for name, run in runs.items():
+        for label, interview in interviews.items():
+            start = time.perf_counter()
+            transcript = run(interview)
+            wall = time.perf_counter() - start
+            lost = lost_sentences(interview.sentences, transcript)
+            score = wer(interview.sentences, transcript)
+            print(f"| {name} | {label} ({interview.duration:.0f} s) | {wall:.1f} | "
+                  f"{score:.3f} | {len(lost)} |", flush=True)  # fmt: skip
+
+
 def _rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -136,12 +208,12 @@ def _rss_mb() -> float:
 def child_memory(model_path: str, audio: str, work: str, asr: str) -> None:
     """Runs in a child process: load everything, note RSS, run the step, report the peak."""
     from pipeline.config import Config
-    from pipeline.transcribe.whisper_backend import WhisperBackend, load_model
+    from pipeline.transcribe.backends import make_backend
 
     config = Config(data_dir=Path(work) / "data", asr={"model": model_path, **json.loads(asr)})
-    model = load_model(model_path, "cpu")
     episode, folder = _episode_folder(Path(audio), Path(work), "long")
-    backend = WhisperBackend(config, model=model)
+    backend = make_backend(config.asr.backend, config)
+    _ = backend.model  # type: ignore[attr-defined]  # loaded before the baseline
     baseline = _rss_mb()
     print(json.dumps({"baseline_rss_mb": baseline}), flush=True)
     start = time.perf_counter()
@@ -213,6 +285,7 @@ def main() -> None:
         help="an [asr] setting for both runs, e.g. temperatures=[0] or "
         "hallucination_silence_threshold=null (repeatable)",
     )
+    parser.add_argument("--compare", action="store_true", help="real weights: bare vs podpost")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -220,6 +293,9 @@ def main() -> None:
         return
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-transcribe-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.compare:
+        compare(work)
+        return
     model = args.model
     if model is None:
         from tests.fixtures.whisper_model import build_checkpoint

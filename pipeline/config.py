@@ -60,11 +60,20 @@ class FetchConfig(_Section):
 class AsrConfig(_Section):
     """``[asr]``: the transcription backend, whisper model and decoding settings."""
 
-    backend: str = "whisper"  # whisper | captions | auto
-    model: str = "turbo"  # whisper model name, or a path to a local checkpoint
+    backend: str = "whisper"  # whisper | faster-whisper | captions | auto
+    # whisper model name, or a path: a .pt checkpoint (whisper), a CTranslate2 folder
+    # (faster-whisper)
+    model: str = "turbo"
     device: str | None = None  # None: cuda when available, else cpu
+    compute_type: str | None = None  # faster-whisper; None: float16 on cuda, float32 on cpu
+    batch_size: int = 8  # faster-whisper on cuda: windows decoded together
     language: LanguageTag | None = None  # None: from episode metadata, else detected
     beam_size: int = 5
+    best_of: int = 5  # candidates sampled at temperatures above 0
+    condition_on_previous_text: bool = False  # True invites runaway repetition loops
+    # The show and people names as the first window's prompt; carried into every window
+    # only if asked: tiny.en given the prompt on every window skipped 20 s of speech
+    carry_initial_prompt: bool = False
     vad: bool = True
     vad_engine: str = "silero"  # silero | webrtc
     vad_threshold: float = 0.5  # silero speech probability

@@ -161,6 +161,9 @@ class Transcript(_Model):
     model: str | None = None
     segments: list[Segment] = Field(default_factory=list)
     encoding: str | None = None  # the caption file's text encoding ("utf-8", "cp1252", ...)
+    # (start, end) episode seconds of speech the first pass left without words, decoded
+    # again on their own (whatever that found is in ``segments``)
+    redecoded: list[tuple[float, float]] = Field(default_factory=list)
 
     @property
     def text(self) -> str:

@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.fixtures.media",
     "tests.fixtures.whisper_model",
+    "tests.fixtures.real_whisper",
     "tests.fixtures.interview",
     "tests.fixtures.llm",
     "tests.fixtures.review",

@@ -229,7 +229,8 @@ def test_initial_prompt_names_the_show_and_people() -> None:
     ("args", "code", "message"),
     [
         (["--backend", "nope"], 2,
-         "error: unknown ASR backend 'nope'; set asr.backend to one of: auto, captions, whisper"),
+         "error: unknown ASR backend 'nope'; set asr.backend to one of: auto, captions, "
+         "faster-whisper, whisper"),
         (["--model", "/no/such/model.pt"], 2,
          "error: whisper checkpoint /no/such/model.pt does not exist; pass an existing .pt file"),
         (["--model", "enormous"], 2, "error: unknown whisper model 'enormous'; use one of"),

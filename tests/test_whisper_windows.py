@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.transcribe.whisper_backend import _windows
+from pipeline.transcribe.speech_decoder import _windows
 
 
 def _spans(regions, limit):

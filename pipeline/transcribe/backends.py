@@ -2,7 +2,7 @@
 
 Public API:
     AsrBackend                         # protocol: ``.name``, ``.transcribe(episode, dir)``
-    ASR_BACKENDS                       # the Registry: "whisper", "captions", "auto"
+    ASR_BACKENDS     # the Registry: "whisper", "faster-whisper", "captions", "auto"
     make_backend(name, config) -> AsrBackend
 
 A backend reads the episode folder (audio, saved captions) and returns a ``Transcript``;
@@ -46,6 +46,13 @@ def _whisper(config: Config) -> AsrBackend:
     from pipeline.transcribe.whisper_backend import WhisperBackend
 
     return WhisperBackend(config)
+
+
+@ASR_BACKENDS.register("faster-whisper")
+def _faster_whisper(config: Config) -> AsrBackend:
+    from pipeline.transcribe.faster_whisper_backend import FasterWhisperBackend
+
+    return FasterWhisperBackend(config)
 
 
 @ASR_BACKENDS.register("captions")

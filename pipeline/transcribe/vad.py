@@ -1,12 +1,20 @@
 """Voice activity detection, so silence and music are never given to the decoder.
 
 Public API:
+    speech_stretches(pcm, engine="silero", threshold=0.5) -> list[tuple[float, float]]
+        every stretch of speech, split at pauses of ``STRETCH_SILENCE`` s or more, padded
     speech_regions(pcm, engine="silero", threshold=0.5) -> list[tuple[float, float]]
+        the stretches merged across pauses shorter than ``MIN_SILENCE``
 
 Works offline: silero-vad ships its model inside the package; webrtcvad is pure C.
 The audio is scanned in blocks (bounded memory); regions closer than ``MIN_SILENCE``
 seconds are merged and each is padded by ``PAD`` seconds, as faster-whisper does, so
 sentence pauses stay inside one region and whisper gets long, natural clips.
+
+Speech right after other sound (a jingle, a music bed) is found late: the VAD's state is
+still saying "not speech" for a moment after the voice starts (measured in BENCHMARKS.md). A
+stretch preceded by sound louder than ``SOUND_RMS`` therefore gets ``LEAD_AFTER_SOUND``
+seconds of lead-in instead of ``PAD``, so its first word reaches the decoder.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ from pipeline.transcribe.audio import SAMPLE_RATE, PcmFile
 
 MIN_SILENCE = 2.0  # seconds of non-speech that separate two regions
 PAD = 0.4  # seconds added on each side of a region
+STRETCH_SILENCE = 0.3  # seconds of non-speech that end one stretch (the unit of rescue)
+LEAD_AFTER_SOUND = 1.0  # seconds of lead-in for a stretch that follows non-speech sound
+SOUND_RMS = 0.01  # (-40 dBFS) above this the second before a stretch is sound, not quiet
 BLOCK = 600.0  # seconds of audio scanned at a time
 
 
@@ -32,6 +43,7 @@ def _silero() -> Any:
 
 
 def _silero_block(samples: np.ndarray, threshold: float) -> list[tuple[float, float]]:
+    # split at short pauses: regions are merged again by ``merge``, stretches are kept
     import torch
     from silero_vad import get_speech_timestamps
 
@@ -41,7 +53,7 @@ def _silero_block(samples: np.ndarray, threshold: float) -> list[tuple[float, fl
         threshold=threshold,
         sampling_rate=SAMPLE_RATE,
         min_speech_duration_ms=250,
-        min_silence_duration_ms=int(MIN_SILENCE * 1000),
+        min_silence_duration_ms=int(STRETCH_SILENCE * 1000),
         speech_pad_ms=0,
     )
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
@@ -74,23 +86,48 @@ def merge(regions: list[tuple[float, float]], gap: float) -> list[tuple[float, f
     return merged
 
 
-def speech_regions(
+def _lead(pcm: PcmFile, start: float) -> float:
+    """Padding before a stretch that starts at ``start``: more after sound than after quiet."""
+    before = pcm.read(max(0.0, start - 1.0), start)
+    if before.size and float(np.sqrt(np.mean(before**2))) > SOUND_RMS:
+        return LEAD_AFTER_SOUND
+    return PAD
+
+
+def speech_stretches(
     pcm: PcmFile, engine: str = "silero", threshold: float = 0.5
 ) -> list[tuple[float, float]]:
-    """Speech regions ``(start s, end s)`` of ``pcm``, padded and merged across short
-    pauses; ``engine`` is ``silero`` or ``webrtc`` (:class:`ConfigError` otherwise)."""
+    """Speech stretches in seconds, sorted, disjoint, padded (``PAD`` after, ``PAD`` or
+    ``LEAD_AFTER_SOUND`` before); pauses under ``STRETCH_SILENCE`` s do not split them."""
     scanners = {"silero": _silero_block, "webrtc": _webrtc_block}
     if engine not in scanners:
         raise ConfigError(
             f"unknown VAD engine {engine!r}", hint="set asr.vad_engine to silero or webrtc"
         )
-    regions: list[tuple[float, float]] = []
+    found: list[tuple[float, float]] = []
     total = pcm.seconds
     start = 0.0
     while start < total:
         end = min(total, start + BLOCK)
-        found = scanners[engine](pcm.read(start, end), threshold)
-        regions += [(start + a, start + b) for a, b in found]
+        found += [
+            (start + a, start + b) for a, b in scanners[engine](pcm.read(start, end), threshold)
+        ]
         start = end
-    padded = [(max(0.0, a - PAD), min(total, b + PAD)) for a, b in regions]
-    return [(round(a, 3), round(b, 3)) for a, b in merge(padded, gap=MIN_SILENCE)]
+    found = merge(found, gap=STRETCH_SILENCE)
+    padded = [(max(0.0, a - _lead(pcm, a)), min(total, b + PAD)) for a, b in found]
+    stretches: list[tuple[float, float]] = []
+    for a, b in padded:  # padding may overlap the stretch before: split the pause between them
+        if stretches and a < stretches[-1][1]:
+            middle = max((a + stretches[-1][1]) / 2, stretches[-1][0])
+            stretches[-1] = (stretches[-1][0], middle)
+            a = middle
+        stretches.append((a, b))
+    return [(round(a, 3), round(b, 3)) for a, b in stretches if b > a]
+
+
+def speech_regions(
+    pcm: PcmFile, engine: str = "silero", threshold: float = 0.5
+) -> list[tuple[float, float]]:
+    """Speech regions ``(start s, end s)`` of ``pcm``, padded and merged across pauses under
+    ``MIN_SILENCE``; ``engine`` is ``silero`` or ``webrtc`` (:class:`ConfigError` otherwise)."""
+    return merge(speech_stretches(pcm, engine, threshold), gap=MIN_SILENCE)

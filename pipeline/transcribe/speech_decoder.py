@@ -1,0 +1,289 @@
+"""What every whisper-family backend shares: VAD, windows, joining, filters, the rescue pass.
+
+Public API:
+    SpeechDecoder                     # base of the ``whisper`` and ``faster-whisper`` backends
+        .transcribe(episode, episode_dir, progress=None) -> Transcript
+        .decoded_clips                # the (start, end) seconds given to the model last run
+        ._decode(audio, start, language, prompt, *, rescue) -> Decoded   # a subclass's job
+        .english_only / .model_name   # a subclass's job
+    Decoded                           # {"segments": [whisper-style segment dicts], "language"}
+    initial_prompt(episode) -> str | None
+
+How (the field's lessons for 1-3 hour audio):
+- VAD first (:mod:`pipeline.transcribe.vad`): only speech is decoded, joined end to end
+  (:mod:`pipeline.transcribe.timeline` maps times back), so silence and music cannot turn into
+  invented text and decoding time follows the amount of speech.
+- The episode is decoded once to 16 kHz PCM on disk and given to the model in windows of at
+  most ``[asr] window_seconds`` cut at silences: memory stays flat on 3-hour files.
+- Language from config, else the episode metadata, else detected once (first window).
+- Segments that are repetition loops (compression ratio), probably not speech (no-speech
+  probability with low log-probability), or the same text three or more times in a row are
+  dropped.
+- Nothing lost: beam search over a joined 30-second window sometimes ends the window early and
+  the next one starts after a short sentence, which then vanishes. After the first pass every
+  VAD speech stretch that got no words, or the part of one with no word for ``LATE_END``
+  seconds, is decoded again on its own, greedily; ``Transcript.redecoded`` lists them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
+
+import numpy as np
+
+from pipeline.config import Config
+from pipeline.errors import TranscriptionError
+from pipeline.langtags import language_base
+from pipeline.models import Episode, Segment, Transcript, Word
+from pipeline.transcribe.audio import PcmFile, decode_pcm
+from pipeline.transcribe.timeline import Timeline
+from pipeline.transcribe.vad import MIN_SILENCE, merge, speech_stretches
+
+if TYPE_CHECKING:  # pipeline.transcribe.backends imports the backends
+    from pipeline.transcribe.backends import Progress
+
+log = logging.getLogger(__name__)
+
+# This long inside a speech stretch without a word: speech was lost there.
+LATE_END = 2.0
+# Stretches shorter than this are breaths and clicks, not lost sentences.
+MIN_RESCUE = 0.5
+
+
+class Decoded(TypedDict):
+    """One decode in openai-whisper's result shape: segment dicts with ``text``, ``start``,
+    ``end`` (seconds on the decoded clip), ``compression_ratio``, ``no_speech_prob``,
+    ``avg_logprob`` and ``words`` ([{``word``, ``start``, ``end``, ``probability``}])."""
+
+    segments: list[dict[str, Any]]
+    language: str | None
+
+
+def initial_prompt(episode: Episode) -> str | None:
+    """Names spelled right from the start: the show, its host and guests."""
+    names: list[str] = []
+    for name in [episode.show, episode.uploader, *episode.guests]:
+        name = " ".join(name.split())
+        if name and name.casefold() not in {n.casefold() for n in names}:
+            names.append(name)
+    if not names:
+        return None
+    if len(names) == 1:
+        return f"{names[0]}."
+    return f"{names[0]}, with {', '.join(names[1:])}."
+
+
+@dataclass
+class _Window:
+    start: float
+    end: float
+    regions: list[tuple[float, float]]
+
+
+def _windows(regions: list[tuple[float, float]], limit: float) -> list[_Window]:
+    """Group speech regions into windows no longer than ``limit``, cut between regions.
+
+    A region longer than ``limit`` (VAD off, or talk over music with no pause) is cut
+    every ``limit`` seconds: one window's audio is what memory has to hold."""
+    windows: list[_Window] = []
+    pieces = []
+    for start, end in regions:
+        while end - start > limit:
+            pieces.append((start, start + limit))
+            start += limit
+        pieces.append((start, end))
+    for region in pieces:
+        if windows and region[1] - windows[-1].start <= limit:
+            windows[-1].regions.append(region)
+            windows[-1].end = region[1]
+        else:
+            windows.append(_Window(region[0], region[1], [region]))
+    return windows
+
+
+def _loop(text: str) -> bool:
+    """A phrase repeated over and over inside one segment."""
+    words = text.casefold().split()
+    if len(words) < 8:
+        return False
+    return len(set(words)) * 4 <= len(words)
+
+
+def lost_stretches(
+    stretches: list[tuple[float, float]], segments: list[Segment]
+) -> list[tuple[float, float]]:
+    """The parts of VAD speech stretches the transcript has no words for: a whole stretch
+    with no word in it, or a stretch of more than ``LATE_END`` seconds without a word at
+    its start, between two words or at its end. Episode seconds, sorted."""
+    words = sorted((w.start, w.end) for s in segments for w in s.words)
+    lost = []
+    for start, end in stretches:
+        inside = [(a, b) for a, b in words if a < end and b > start]
+        if not inside:
+            if end - start >= MIN_RESCUE:
+                lost.append((start, end))
+            continue
+        edges = [start, *[x for word in inside for x in word], end]
+        for gap_start, gap_end in zip(edges[::2], edges[1::2], strict=True):
+            if gap_end - gap_start > LATE_END:
+                lost.append((gap_start, gap_end))
+    return lost
+
+
+class SpeechDecoder:
+    """The shared pipeline; subclasses load a model and implement ``_decode``."""
+
+    name = "whisper"
+
+    def __init__(self, config: Config) -> None:
+        self.asr = config.asr
+        self.decoded_clips: list[tuple[float, float]] = []
+
+    @property
+    def model_name(self) -> str:
+        return self.asr.model
+
+    @property
+    def english_only(self) -> bool:
+        raise NotImplementedError
+
+    def _decode(
+        self, audio: np.ndarray, timeline: Timeline, language: str | None, prompt: str | None,
+        *, rescue: bool,
+    ) -> Decoded:  # fmt: skip
+        """Decode ``audio`` (float32, 16 kHz: ``timeline``'s regions joined end to end);
+        ``rescue``: one short stretch, greedily, no temperature fallback."""
+        raise NotImplementedError
+
+    def transcribe(
+        self, episode: Episode, episode_dir: Path, progress: Progress | None = None
+    ) -> Transcript:
+        """The episode's audio transcribed; :class:`TranscriptionError` when there is no
+        audio or decoding fails."""
+        if not episode.audio_file or not (episode_dir / episode.audio_file).is_file():
+            raise TranscriptionError(
+                f"episode {episode.id} has no audio in {episode_dir}",
+                hint="run `podpost fetch` for it first",
+            )
+        language = self.asr.language or episode.language
+        language = language_base(language) or language  # whisper takes "en", not "en-US"
+        if self.english_only:
+            language = "en"
+        prompt = initial_prompt(episode)
+        with tempfile.TemporaryDirectory(prefix=".asr-", dir=episode_dir) as tmp:
+            pcm = decode_pcm(episode_dir / episode.audio_file, Path(tmp) / "audio.s16le")
+            total = pcm.seconds
+            if self.asr.vad:
+                stretches = speech_stretches(pcm, self.asr.vad_engine, self.asr.vad_threshold)
+            else:
+                stretches = [(0.0, total)] if total > 0 else []
+            self.decoded_clips = []
+            segments: list[Segment] = []
+            for window in _windows(merge(stretches, MIN_SILENCE), self.asr.window_seconds):
+                timeline, audio = self._speech(pcm, window.regions)
+                if timeline.duration > 0:
+                    result = self._decode(audio, timeline, language, prompt, rescue=False)
+                    language = language or result.get("language")
+                    segments += self._segments(result["segments"], timeline)
+                if progress is not None:
+                    progress(window.end, total)
+            redecoded = []
+            if self.asr.vad:
+                for start, end in lost_stretches(stretches, segments):
+                    timeline, audio = self._speech(pcm, [(start, end)])
+                    if timeline.duration <= 0:
+                        continue
+                    result = self._decode(audio, timeline, language, prompt, rescue=True)
+                    found = self._segments(result["segments"], timeline)
+                    redecoded.append((round(start, 3), round(end, 3)))
+                    if found:
+                        log.info("re-decoded %.1f-%.1f s: %s", start, end, found[0].text[:60])
+                    segments = sorted([*segments, *found], key=lambda s: s.start)
+        segments = _drop_repeats(segments)
+        if not segments:
+            log.warning("no speech found in %s", episode.audio_file)
+        return Transcript(
+            language=language or "en",
+            backend=self.name,
+            model=self.model_name,
+            segments=segments,
+            redecoded=redecoded,
+        )
+
+    def _speech(
+        self, pcm: PcmFile, spans: list[tuple[float, float]]
+    ) -> tuple[Timeline, np.ndarray]:
+        """The spans read and joined end to end (see :mod:`pipeline.transcribe.timeline`),
+        cut on whole 10 ms frames."""
+        regions: list[tuple[float, float]] = []
+        pieces = []
+        seconds = pcm.seconds  # a stat() of the PCM file: once per window, not per region
+        for start, end in spans:
+            first = math.floor(start * 100) / 100
+            last = math.floor(min(end, seconds) * 100) / 100
+            if last > first:
+                regions.append((first, last))
+                pieces.append(pcm.read(first, last))
+        self.decoded_clips += regions
+        audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+        return Timeline.of(regions), audio
+
+    def _segments(self, raw: list[dict[str, Any]], timeline: Timeline) -> list[Segment]:
+        kept = []
+        for item in raw:
+            text = " ".join(str(item.get("text", "")).split())
+            if not text:
+                continue
+            if item.get("compression_ratio", 0) > self.asr.compression_ratio_threshold:
+                continue  # a loop that survived the temperature fallback
+            if (
+                item.get("no_speech_prob", 0) > self.asr.no_speech_threshold
+                and item.get("avg_logprob", 0) < self.asr.logprob_threshold
+            ):
+                continue
+            if _loop(text):
+                continue
+            start = timeline.start(float(item["start"]))
+            end = timeline.end(float(item["end"]))
+            if end <= start:
+                continue
+            words = []
+            for word in item.get("words") or []:
+                token = str(word.get("word", "")).strip()
+                if not token:
+                    continue
+                w_start = min(max(timeline.start(float(word["start"])), start), end)
+                w_end = min(max(timeline.end(float(word["end"])), w_start), end)
+                words.append(
+                    Word(
+                        start=round(w_start, 3),
+                        end=round(w_end, 3),
+                        text=token,
+                        probability=round(float(word.get("probability", 0.0)), 4),
+                    )
+                )
+            kept.append(Segment(start=round(start, 3), end=round(end, 3), text=text, words=words))
+        return kept
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\W+", " ", text.casefold()).strip()
+
+
+def _drop_repeats(segments: list[Segment]) -> list[Segment]:
+    """Keep one of a run of three or more segments with the same text (a decoding loop)."""
+    kept: list[Segment] = []
+    index = 0
+    while index < len(segments):
+        run = index + 1
+        while run < len(segments) and _normal(segments[run].text) == _normal(segments[index].text):
+            run += 1
+        kept += segments[index:run] if run - index < 3 else [segments[index]]
+        index = run
+    return kept

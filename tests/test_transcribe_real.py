@@ -1,0 +1,138 @@
+"""Transcription with real weights (``tiny.en``) on interviews whose script and times we know.
+
+Each interview is transcribed once per session by bare greedy ``whisper.transcribe`` (the
+baseline a new user would try first) and by each podpost backend; the tests then check what a
+real model makes checkable:
+- no sentence lost: every sentence's first words are in the transcript within
+  ``TOLERANCE`` seconds of the sentence's start (word times, not just words);
+- word error rate no worse than the bare baseline's plus two points;
+- no words in the music before the first sentence; the language.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config
+from pipeline.models import Segment, Transcript, Word
+from pipeline.transcribe.faster_whisper_backend import FasterWhisperBackend
+from pipeline.transcribe.whisper_backend import WhisperBackend, load_model
+from tests.fixtures.asr_truth import lost_sentences, wer
+from tests.fixtures.interview import Interview
+
+pytestmark = pytest.mark.slow
+
+TOLERANCE = 1.5  # seconds between a sentence's start and its first word in the transcript
+INTERVIEWS = ["interview3", "interview_flite", "interview_music"]
+BACKENDS = ["whisper", "faster-whisper"]
+
+
+class Transcripts:
+    """Transcripts made at most once per session, by (interview fixture, backend)."""
+
+    def __init__(self, request: pytest.FixtureRequest, checkpoint: Path, ct2: Path) -> None:
+        self.request, self.checkpoint, self.ct2 = request, checkpoint, ct2
+        self.done: dict[tuple[str, str], Transcript] = {}
+
+    def interview(self, name: str) -> Interview:
+        return self.request.getfixturevalue(name)
+
+    def get(self, name: str, backend: str) -> Transcript:
+        if (name, backend) not in self.done:
+            self.done[name, backend] = self._make(self.interview(name), backend)
+        return self.done[name, backend]
+
+    def _make(self, interview: Interview, backend: str) -> Transcript:
+        folder = interview.audio.parent
+        if backend == "bare":
+            return bare_greedy(load_model(str(self.checkpoint), "cpu"), interview.audio)
+        if backend == "whisper":
+            config = Config(data_dir=folder, asr={"model": str(self.checkpoint), "device": "cpu"})
+            return WhisperBackend(config).transcribe(interview.episode, folder)
+        config = Config(data_dir=folder, asr={"model": str(self.ct2), "device": "cpu"})
+        return FasterWhisperBackend(config).transcribe(interview.episode, folder)
+
+
+def bare_greedy(model, audio: Path) -> Transcript:
+    """What ``whisper.transcribe(model, path)`` gives with its defaults (greedy, temperature
+    fallback, conditioned on previous text), with word times."""
+    import whisper
+
+    raw = whisper.transcribe(model, str(audio), fp16=False, word_timestamps=True)
+    segments = [
+        Segment(
+            start=s["start"],
+            end=s["end"],
+            text=s["text"].strip(),
+            words=[
+                Word(start=w["start"], end=w["end"], text=w["word"].strip())
+                for w in s.get("words", [])
+            ],
+        )
+        for s in raw["segments"]
+        if s["text"].strip() and s["end"] > s["start"]
+    ]
+    return Transcript(language=raw["language"], backend="bare", segments=segments)
+
+
+@pytest.fixture(scope="session")
+def transcripts(request, real_whisper_checkpoint, ct2_whisper_dir) -> Transcripts:
+    return Transcripts(request, real_whisper_checkpoint, ct2_whisper_dir)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", INTERVIEWS)
+def test_no_sentence_is_lost(name, backend, transcripts) -> None:
+    interview = transcripts.interview(name)
+    transcript = transcripts.get(name, backend)
+    assert transcript.backend == backend and transcript.language == "en"
+    lost = lost_sentences(interview.sentences, transcript, TOLERANCE)
+    assert [(round(s.start, 1), s.text) for s in lost] == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", INTERVIEWS)
+def test_word_error_rate_is_no_worse_than_bare_greedy(name, backend, transcripts) -> None:
+    interview = transcripts.interview(name)
+    ours = wer(interview.sentences, transcripts.get(name, backend))
+    bare = wer(interview.sentences, transcripts.get(name, "bare"))
+    assert ours <= bare + 0.02, f"{backend} {ours:.3f} against bare greedy {bare:.3f}"
+    assert ours < 0.35  # sensible English, not a random model's words
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_no_words_in_the_opening_music(backend, transcripts) -> None:
+    interview = transcripts.interview("interview_music")
+    music_end = interview.sentences[0].start
+    words = [w for s in transcripts.get("interview_music", backend).segments for w in s.words]
+    assert words and all(w.end > music_end - 0.3 for w in words), words[:3]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_sentence_the_first_pass_missed_is_decoded_again(backend, transcripts, tmp_path):
+    """A decoder that returns nothing for the first window: every stretch comes back through
+    the greedy rescue pass, and the transcript says which stretches it re-decoded."""
+    interview = transcripts.interview("interview_flite")
+    folder = interview.audio.parent
+    if backend == "whisper":
+        config = Config(data_dir=tmp_path, asr={"model": str(transcripts.checkpoint)})
+        decoder = WhisperBackend(config)
+    else:
+        config = Config(data_dir=tmp_path, asr={"model": str(transcripts.ct2), "device": "cpu"})
+        decoder = FasterWhisperBackend(config)
+    first_pass = decoder._decode
+
+    def deaf(audio, timeline, language, prompt, *, rescue):
+        if not rescue:
+            return {"segments": [], "language": language}
+        return first_pass(audio, timeline, language, prompt, rescue=rescue)
+
+    decoder._decode = deaf  # type: ignore[method-assign]
+    transcript = decoder.transcribe(interview.episode, folder)
+    assert transcript.redecoded and transcript.redecoded == sorted(transcript.redecoded)
+    lost = lost_sentences(interview.sentences, transcript, TOLERANCE)
+    assert [(round(s.start, 1), s.text) for s in lost] == []
+    # a normal run re-decodes nothing it does not need to
+    assert len(transcripts.get("interview_flite", backend).redecoded) < len(transcript.redecoded)
