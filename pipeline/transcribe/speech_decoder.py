@@ -52,6 +52,12 @@ log = logging.getLogger(__name__)
 
 # This long inside a speech stretch without a word: speech was lost there.
 LATE_END = 2.0
+# A stretch's first word comes this late after the VAD's start: its opening words were
+# lost. Tighter than LATE_END because a stretch starts where the VAD heard a voice (less
+# its padding), while between words whisper's word times may stretch across a pause. On
+# tiny.en, a window that ends on a lone timestamp makes whisper seek past the next
+# sentence's first 1.4-1.9 s ("An experiment has failed" at 28.7 s of a flite interview).
+LATE_START = 1.0
 # Stretches shorter than this are breaths and clicks, not lost sentences.
 MIN_RESCUE = 0.5
 
@@ -120,18 +126,20 @@ def lost_stretches(
 ) -> list[tuple[float, float]]:
     """The parts of VAD speech stretches the transcript has no words for: a whole stretch
     with no word in it, or a stretch of more than ``LATE_END`` seconds without a word at
-    its start, between two words or at its end. Episode seconds, sorted."""
+    its start (``LATE_START``), between two words or at its end. Episode seconds, sorted."""
     words = sorted((w.start, w.end) for s in segments for w in s.words)
     lost = []
     for start, end in stretches:
-        inside = [(a, b) for a, b in words if a < end and b > start]
+        # a word belongs to the stretch its middle falls in: the last word of the stretch
+        # before may run past the boundary, and must not hide a late start here
+        inside = [(a, b) for a, b in words if start <= (a + b) / 2 < end]
         if not inside:
             if end - start >= MIN_RESCUE:
                 lost.append((start, end))
             continue
         edges = [start, *[x for word in inside for x in word], end]
-        for gap_start, gap_end in zip(edges[::2], edges[1::2], strict=True):
-            if gap_end - gap_start > LATE_END:
+        for k, (gap_start, gap_end) in enumerate(zip(edges[::2], edges[1::2], strict=True)):
+            if gap_end - gap_start > (LATE_START if k == 0 else LATE_END):
                 lost.append((gap_start, gap_end))
     return lost
 
