@@ -23,6 +23,7 @@ from pipeline.config import Config, deep_merge
 from pipeline.editorial.build import EditorialResult, build_post
 from pipeline.errors import InputFileError, LLMError
 from pipeline.fetch.core import ProgressHook, fetch_episode
+from pipeline.fetch.urls import remember as remember_password
 from pipeline.models import Episode, Transcript, Turns
 from pipeline.post.render import load_template, render_post
 from pipeline.review.drafts import DraftWrite, write_draft_file
@@ -93,7 +94,9 @@ def fetch(
 ) -> tuple[Episode, Path]:
     """``podpost fetch``: metadata and audio into the episode folder; returns the episode
     and its folder. A source given as an episode folder or id is loaded, not fetched;
-    a source fetched before (and untouched since) costs no network."""
+    a source fetched before (and untouched since) costs no network. A password in the URL
+    is kept in memory for the download; run.json, the ledger and messages get ``user:***@``."""
+    source = remember_password(source)
     folder = store.existing_episode(config, source) or known_episode(config, source, item)
     if folder is not None:
         return store.load(folder / store.EPISODE_FILE, Episode), folder
