@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.models import Segment, Word
-from pipeline.transcribe.speech_decoder import lost_stretches
+from pipeline.transcribe.speech_decoder import insert_segments, lost_stretches
 
 
 def said(*words: tuple[float, float]) -> list[Segment]:
@@ -40,3 +40,22 @@ def test_a_word_running_into_the_next_stretch_does_not_hide_its_late_start() -> 
     # next stretch's first word: its opening 2 s were lost
     words = said((23.1, 27.8), (27.8, 28.21), (30.11, 30.3), (30.33, 32.1))
     assert lost_stretches([(23.0, 28.132), (28.132, 32.4)], words) == [(28.132, 30.11)]
+
+
+def test_rescued_words_join_the_segment_whose_gap_they_fill() -> None:
+    first = Segment(
+        start=0.0,
+        end=9.0,
+        text="one nine",
+        words=[Word(start=0.0, end=0.5, text="one"), Word(start=8.5, end=9.0, text="nine")],
+    )
+    last = Segment(
+        start=12.0, end=13.0, text="twelve", words=[Word(start=12.0, end=13.0, text="twelve")]
+    )
+    gap = Segment(start=3.0, end=4.0, text="three", words=[Word(start=3.0, end=4.0, text="three")])
+    tail = Segment(start=8.9, end=10.0, text="ten", words=[Word(start=9.2, end=10.0, text="ten")])
+    merged = insert_segments([first, last], [gap, tail])
+    assert [(s.start, s.end, s.text) for s in merged] == [
+        (0.0, 10.0, "one three nine ten"),
+        (12.0, 13.0, "twelve"),
+    ]

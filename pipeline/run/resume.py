@@ -17,7 +17,7 @@ from pipeline import store
 from pipeline.config import Config
 from pipeline.errors import InputFileError
 from pipeline.run.ledger import LEDGER_FILE, Ledger
-from pipeline.run.state import load_state
+from pipeline.run.state import RUN_FILE, load_state
 from pipeline.run.status import status
 
 
@@ -57,7 +57,8 @@ def resume_targets(
     needs finishing (see the module docstring). Raises InputFileError for an episode
     that is not there or has no run."""
     if episode is not None:
-        return [_target(store.find_episode(config, episode))]
+        # a run whose fetch failed has run.json but no episode.json yet: it resumes too
+        return [_target(store.find_episode(config, episode, needs=(RUN_FILE,)))]
     targets = [
         _target(store.episode_dir(config, row.id))
         for row in status(config)

@@ -3,7 +3,7 @@
 Public API:
     SpeechDecoder                     # base of the ``whisper`` and ``faster-whisper`` backends
         .transcribe(episode, episode_dir, progress=None) -> Transcript
-        .decoded_clips                # the (start, end) seconds given to the model last run
+        .decoded_clips                # the first pass's (start, end) clips, last run
         ._decode(audio, start, language, prompt, *, rescue) -> Decoded   # a subclass's job
         .english_only / .model_name   # a subclass's job
     Decoded                           # {"segments": [whisper-style segment dicts], "language"}
@@ -195,6 +195,7 @@ class SpeechDecoder:
             segments: list[Segment] = []
             for window in _windows(merge(stretches, MIN_SILENCE), self.asr.window_seconds):
                 timeline, audio = self._speech(pcm, window.regions)
+                self.decoded_clips += timeline.regions  # the rescue pass's are in `redecoded`
                 if timeline.duration > 0:
                     result = self._decode(audio, timeline, language, prompt, rescue=False)
                     language = language or result.get("language")
@@ -212,7 +213,7 @@ class SpeechDecoder:
                     redecoded.append((round(start, 3), round(end, 3)))
                     if found:
                         log.info("re-decoded %.1f-%.1f s: %s", start, end, found[0].text[:60])
-                    segments = sorted([*segments, *found], key=lambda s: s.start)
+                    segments = insert_segments(segments, found)
         segments = _drop_repeats(segments)
         if not segments:
             log.warning("no speech found in %s", episode.audio_file)
@@ -238,7 +239,6 @@ class SpeechDecoder:
             if last > first:
                 regions.append((first, last))
                 pieces.append(pcm.read(first, last))
-        self.decoded_clips += regions
         audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
         return Timeline.of(regions), audio
 
@@ -278,6 +278,28 @@ class SpeechDecoder:
                 )
             kept.append(Segment(start=round(start, 3), end=round(end, 3), text=text, words=words))
         return kept
+
+
+def insert_segments(segments: list[Segment], found: list[Segment]) -> list[Segment]:
+    """``segments`` with the rescue pass's ``found`` put in time order. A found segment that
+    overlaps one already there (its words fill a gap inside it, or it starts before the
+    last word of the segment before ends) is merged into it, words in time order, so the
+    transcript's segments stay ordered and disjoint as every later step expects."""
+    merged: list[Segment] = []
+    for segment in sorted([*segments, *found], key=lambda s: (s.start, s.end)):
+        if merged and segment.start < merged[-1].end:
+            before = merged[-1]
+            words = sorted([*before.words, *segment.words], key=lambda w: (w.start, w.end))
+            merged[-1] = before.model_copy(
+                update={
+                    "end": max(before.end, segment.end),
+                    "words": words,
+                    "text": " ".join(w.text for w in words),
+                }
+            )
+        else:
+            merged.append(segment)
+    return merged
 
 
 def _normal(text: str) -> str:

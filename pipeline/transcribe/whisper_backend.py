@@ -4,7 +4,7 @@ Public API:
     WhisperBackend(config, model=None)    # ``model``: an already loaded whisper model
         .transcribe(episode, episode_dir) -> Transcript
         .model                            # loaded on first use, cached per process
-        .decoded_clips                    # the (start, end) seconds given to whisper last run
+        .decoded_clips                    # the first pass's (start, end) clips, last run
     load_model(name_or_path, device=None) # cached; name ("turbo", "small"...) or .pt path
     initial_prompt(episode) -> str | None
 
@@ -99,7 +99,7 @@ class WhisperBackend(SpeechDecoder):
     """The ``whisper`` ASR backend: VAD, windowed decoding, loop filtering, word times.
 
     ``model`` replaces the checkpoint ``[asr] model`` names (tests pass a tiny one);
-    ``decoded_clips`` holds the ``(start s, end s)`` clips given to whisper in the last run."""
+    ``decoded_clips`` holds the ``(start s, end s)`` clips of the last run's first pass."""
 
     name = "whisper"
 
