@@ -36,8 +36,16 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-# "deu" and "en_us" read as "de" and "en-US"; a value that is no tag stays as written.
-LanguageTag = Annotated[str, AfterValidator(lambda v: normalize_language(v) or v)]
+def _language_tag(value: str) -> str:
+    """A setting's language as a BCP 47 tag ("deu" -> "de", "en_us" -> "en-US"); a value
+    that names no language is a ValueError, so a typo fails before any work."""
+    tag = normalize_language(value)
+    if tag is None:
+        raise ValueError(f"{value!r} is not a language tag; use a BCP 47 tag such as zh-CN, de")
+    return tag
+
+
+LanguageTag = Annotated[str, AfterValidator(_language_tag)]
 
 
 class FetchConfig(_Section):

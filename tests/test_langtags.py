@@ -60,3 +60,33 @@ def test_sidecar_names_media_tags_subtitles_and_config_are_normalised(tmp_path: 
     assert config.asr.language == "de"
     assert config.asr.caption_languages == ["de", "en-US"]
     assert config.editorial.target_language == "zh-CN"
+
+
+def test_a_setting_that_names_no_language_fails_in_one_line(tmp_path: Path, capsys) -> None:
+    from pipeline.config import load_config
+    from pipeline.errors import ConfigError
+    from tests.cli_helpers import cli
+
+    with pytest.raises(ConfigError, match="'klingon' is not a language tag"):
+        load_config(None, env={}, overrides={"editorial": {"target_language": "klingon"}})
+    code, _out, err = cli(
+        ["--data-dir", str(tmp_path), "run", "x.mp3", "--lang", "xx-nonsense"], capsys
+    )
+    assert code == 2 and "is not a language tag" in err and "Traceback" not in err
+    assert not (tmp_path / "episodes").exists()
+
+
+def test_an_unknown_backend_fails_before_any_download(tmp_path: Path, capsys) -> None:
+    from tests.cli_helpers import cli
+
+    media = tmp_path / "talk.mp3"
+    media.write_bytes(b"not reached")
+    code, _out, err = cli(
+        ["--data-dir", str(tmp_path / "data"), "run", str(media), "--backend", "whispr"], capsys
+    )
+    assert code == 2
+    assert err.strip() == (
+        "error: unknown ASR backend 'whispr'; set asr.backend to one of: auto, captions, "
+        "faster-whisper, whisper"
+    )
+    assert not (tmp_path / "data" / "episodes").exists()

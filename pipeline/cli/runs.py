@@ -329,7 +329,9 @@ def _state_cell(row: Any) -> str:
 def preflight(config: Config) -> None:
     """Programs and LLM checked in seconds, before any fetch (imports openai: lazily)."""
     from pipeline.preflight import preflight as check
+    from pipeline.run.steps import check_backends
 
+    check_backends(config)
     check(config)
 
 

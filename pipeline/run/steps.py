@@ -112,6 +112,19 @@ def save_editorial(folder: Path, result: EditorialResult) -> None:
     store.save(folder / store.POST_FILE, result.post)
 
 
+def check_backends(config: Config) -> None:
+    """Every backend a run of ``config`` will use is one podpost has: the ASR, diarization
+    and LLM registries are asked now, so a typo fails in one line before any download
+    (:class:`UnknownBackendError`, listing the valid names) and no run state is touched."""
+    from pipeline.llm import backends as llm_backends
+    from pipeline.transcribe.backends import ASR_BACKENDS
+    from pipeline.turns.diarize import DIARIZERS
+
+    ASR_BACKENDS.get(config.asr.backend)
+    DIARIZERS.get(config.diarize.backend)
+    llm_backends.get(config.llm.backend)
+
+
 # --- what every step gets ------------------------------------------------------------------
 
 
