@@ -74,6 +74,8 @@ class FeedItem(BaseModel):
 
 @dataclass
 class Entry:
+    """One feed item as podpost uses it: text fields plain (markup stripped), URLs absolute."""
+
     guid: str
     title: str = ""
     link: str | None = None
@@ -91,6 +93,8 @@ class Entry:
 
 @dataclass
 class Feed:
+    """A parsed feed: the channel's own fields and its items in feed order."""
+
     title: str = ""
     author: str = ""
     language: str | None = None
