@@ -58,6 +58,8 @@ QUIET = {
 
 
 def quiet_defaults(environ: MutableMapping[str, str]) -> None:
+    """Set each :data:`QUIET` variable in ``environ`` that is not set already (a user's own
+    value wins); call it before Prefect is imported, which reads them once."""
     for name, value in QUIET.items():
         environ.setdefault(name, value)
 

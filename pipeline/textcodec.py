@@ -52,6 +52,8 @@ _TIE = 0.01  # chaos this close to the best counts as a tie
 
 @dataclass(frozen=True)
 class Decoded:
+    """Text read from bytes, and the codec that read it."""
+
     text: str
     encoding: str  # Python codec name: "utf-8", "utf-8-sig", "utf-16-le", "cp1252", ...
 

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MAX_MISSING = 85  # of 522 public definitions: 83.7% documented
+MAX_MISSING = 0  # every public definition is documented
 
 
 def _sources() -> list[Path]:

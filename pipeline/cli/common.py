@@ -14,6 +14,8 @@ from pipeline.config import Config, deep_merge, load_config
 
 @dataclass(frozen=True)
 class Settings:
+    """The global options (``--config``, ``--data-dir``), kept on the typer context's root."""
+
     config_path: str | None = None
     data_dir: str | None = None
 
@@ -28,5 +30,7 @@ class Settings:
 
 
 def settings(ctx: typer.Context) -> Settings:
+    """The :class:`Settings` on ``ctx``'s root context; the defaults when none was set there
+    (a command app invoked without the root callback)."""
     obj = ctx.find_root().obj
     return obj if isinstance(obj, Settings) else Settings()

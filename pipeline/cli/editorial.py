@@ -10,6 +10,8 @@ from pipeline.cli.common import settings
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``podpost translate`` to ``app``."""
+
     @app.command()
     def translate(
         ctx: typer.Context,

@@ -43,6 +43,8 @@ def download_progress(enabled: bool) -> Iterator[ProgressHook | None]:
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``podpost fetch`` and ``podpost transcribe`` to ``app``."""
+
     @app.command()
     def fetch(
         ctx: typer.Context,

@@ -70,4 +70,5 @@ def schema_command() -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``podpost post`` group (parse, render, check, schema) to ``app``."""
     app.add_typer(post_app, name="post")

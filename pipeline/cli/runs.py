@@ -98,6 +98,8 @@ def _run(
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``run``, ``resume``, ``render``, ``status``, ``ingest`` and ``schedule`` to ``app``."""
+
     @app.command("run")
     def run_command(
         ctx: typer.Context,

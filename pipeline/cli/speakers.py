@@ -33,6 +33,8 @@ def summary_table(turns: Turns) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``podpost turns`` to ``app``."""
+
     @app.command()
     def turns(
         ctx: typer.Context,

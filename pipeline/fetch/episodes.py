@@ -26,11 +26,14 @@ from pipeline.models import Episode
 
 
 def digest(text: str | bytes) -> str:
+    """The first 16 hex digits of SHA-256 of ``text`` (UTF-8 when a ``str``)."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     return hashlib.sha256(data).hexdigest()[:16]
 
 
 def file_digest(path: Path) -> str:
+    """The first 16 hex digits of SHA-256 of the file at ``path``, read in 1 MiB blocks.
+    Raises ``OSError`` when it cannot be read."""
     sha = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -39,10 +42,14 @@ def file_digest(path: Path) -> str:
 
 
 def safe_id(text: str) -> str:
+    """``text`` with each run of characters outside ``[A-Za-z0-9_.-]`` made one ``_`` (leading
+    and trailing ``.``/``_`` dropped), usable as a folder name;
+    :func:`digest` when nothing is left."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or digest(text)
 
 
 def episode_dir_for(config: Config, episode: Episode) -> Path:
+    """The episode's folder, ``<data_dir>/episodes/<episode.id>``; not created here."""
     return store.episode_dir(config, episode.id)
 
 
@@ -59,6 +66,8 @@ def existing(config: Config, episode_id: str) -> Episode | None:
 
 
 def save(episode: Episode, config: Config) -> Episode:
+    """Write ``episode.json`` into the episode's folder atomically; returns ``episode``.
+    Raises :class:`~pipeline.errors.StorageError` when it cannot be written."""
     store.save(store.episode_dir(config, episode.id) / store.EPISODE_FILE, episode)
     return episode
 

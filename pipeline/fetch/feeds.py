@@ -12,7 +12,7 @@ not do: leading whitespace before ``<?xml`` is dropped; text whose type is HTML 
 text (entities decoded once, by the HTML parser); ``<podcast:transcript>`` (both the current
 and the legacy Podcasting 2.0 namespace URI) and relative enclosure and transcript URLs,
 resolved against the feed's final URL and any ``xml:base``, come from a defusedxml parse of
-the same bytes.
+the same bytes (:mod:`pipeline.fetch.feed_xml`).
 
 Item identity: an item's ``key`` is its guid when no other item of the feed has that guid.
 Items sharing a guid are told apart by their enclosure URL, else by title and date; the
@@ -30,34 +30,21 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, ClassVar
-from xml.etree.ElementTree import Element
 
-import defusedxml.ElementTree as SafeET
 import feedparser
 from pydantic import BaseModel
 
 from pipeline.config import Config
 from pipeline.errors import SourceError
 from pipeline.fetch.episodes import digest, language_tag
+from pipeline.fetch.feed_xml import RawItem, normalise, raw_items
 from pipeline.fetch.http import HttpResponse, http_get
 from pipeline.fetch.urls import redact, remember, resolve
 
-PODCAST_NAMESPACES = {
-    "https://podcastindex.org/namespace/1.0",
-    "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md",  # legacy
-}
-XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 # what the captions backend can read, best first
 TRANSCRIPT_TYPES = ["text/vtt", "application/x-subrip", "application/srt", "text/srt",
                     "application/json"]  # fmt: skip
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml")
-_BOMS = [
-    (b"\x00\x00\xfe\xff", "utf-32-be"),
-    (b"\xff\xfe\x00\x00", "utf-32-le"),  # before UTF-16 LE, whose BOM it starts with
-    (b"\xef\xbb\xbf", "utf-8-sig"),
-    (b"\xfe\xff", "utf-16-be"),
-    (b"\xff\xfe", "utf-16-le"),
-]
 
 
 class FeedItem(BaseModel):
@@ -74,6 +61,8 @@ class FeedItem(BaseModel):
 
 @dataclass
 class Entry:
+    """One feed item as podpost uses it: text fields plain (markup stripped), URLs absolute."""
+
     guid: str
     title: str = ""
     link: str | None = None
@@ -91,6 +80,8 @@ class Entry:
 
 @dataclass
 class Feed:
+    """A parsed feed: the channel's own fields and its items in feed order."""
+
     title: str = ""
     author: str = ""
     language: str | None = None
@@ -189,72 +180,6 @@ def _date(entry: Any) -> dt.date | None:
     return None
 
 
-# --- the bytes ------------------------------------------------------------------------------
-
-
-def _normalise(
-    data: bytes, charset: str | None, errors: str = "strict"
-) -> tuple[bytes, str | None]:
-    """Drop whitespace before ``<?xml`` (an XML parser refuses it, feed readers do not).
-    A BOM-marked UTF-16/32 document is re-encoded as UTF-8 with its declaration fixed."""
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            text = data.decode(codec, errors).lstrip()
-            text = re.sub(r"^<\?xml[^>]*\?>", "", text).lstrip()
-            return b'<?xml version="1.0" encoding="utf-8"?>\n' + text.encode("utf-8"), None
-    return data.lstrip(b" \t\r\n"), charset
-
-
-def _local(tag: Any) -> tuple[str, str]:
-    """``{namespace}name`` -> (namespace, name)."""
-    if not isinstance(tag, str):
-        return "", ""
-    if tag.startswith("{"):
-        namespace, _, name = tag[1:].partition("}")
-        return namespace, name
-    return "", tag
-
-
-@dataclass
-class _RawItem:
-    enclosures: list[tuple[str, str | None, str | None]] = field(default_factory=list)
-    transcripts: list[tuple[str, str]] = field(default_factory=list)  # (url, mime type)
-    guid: str | None = None  # as written: feedparser resolves a "permalink" guid
-
-
-def _walk(node: Element, base: str, items: list[_RawItem], current: _RawItem | None) -> None:
-    base = resolve(base, node.get(XML_BASE)) or base
-    namespace, name = _local(node.tag)
-    if name == "item" or (name == "entry" and namespace != ""):
-        current = _RawItem()
-        items.append(current)
-    elif current is not None:
-        if name == "enclosure" and namespace == "" and node.get("url"):
-            url = resolve(base, node.get("url"))
-            current.enclosures.append((str(url), node.get("type"), node.get("length")))
-        elif name == "link" and node.get("rel") == "enclosure" and node.get("href"):
-            url = resolve(base, node.get("href"))
-            current.enclosures.append((str(url), node.get("type"), node.get("length")))
-        elif (name == "guid" and namespace == "") or (name == "id" and "atom" in namespace.lower()):
-            current.guid = current.guid or " ".join((node.text or "").split()) or None
-        elif name == "transcript" and namespace in PODCAST_NAMESPACES and node.get("url"):
-            url = resolve(base, node.get("url"))
-            current.transcripts.append((str(url), (node.get("type") or "").lower()))
-    for child in node:
-        _walk(child, base, items, current)
-
-
-def _raw_items(data: bytes, url: str) -> list[_RawItem] | None:
-    """Enclosures and transcripts per item from a defusedxml parse; None if it fails."""
-    try:
-        root = SafeET.fromstring(data)
-    except Exception:  # not well-formed, or a DTD with entities: feedparser's values only
-        return None
-    items: list[_RawItem] = []
-    _walk(root, url, items, None)
-    return items
-
-
 # --- the feed -------------------------------------------------------------------------------
 
 
@@ -266,7 +191,7 @@ def _rank(mime: str) -> int:
     return TRANSCRIPT_TYPES.index(mime) if mime in TRANSCRIPT_TYPES else 99
 
 
-def _entry(parsed: Any, raw: _RawItem | None, url: str) -> Entry:
+def _entry(parsed: Any, raw: RawItem | None, url: str) -> Entry:
     base = (parsed.get("title_detail") or {}).get("base") or url
     enclosures = raw.enclosures if raw is not None else []
     if not enclosures:
@@ -348,7 +273,7 @@ def parse_feed(data: bytes, url: str, *, charset: str | None = None) -> Feed:
     """Parse RSS or Atom bytes. ``url`` is where they came from after redirects (relative
     URLs resolve against it); ``charset`` is the HTTP Content-Type's, if any.
     Errors: ``SourceError`` when the bytes are no RSS or Atom feed."""
-    data, charset = _normalise(data, charset)
+    data, charset = normalise(data, charset)
     content_type = "application/xml" + (f"; charset={charset}" if charset else "")
     result = feedparser.parse(
         io.BytesIO(data),
@@ -362,7 +287,7 @@ def parse_feed(data: bytes, url: str, *, charset: str | None = None) -> Feed:
             f"{redact(url)} is not a valid RSS/Atom feed" + (f" ({reason})" if reason else ""),
             hint="check the URL",
         )
-    raw = _raw_items(data, url)
+    raw = raw_items(data, url)
     if raw is not None and len(raw) != len(result.entries):
         raw = None  # the two parsers disagree on what an item is: trust feedparser alone
     entries = [
@@ -420,7 +345,7 @@ def looks_like_feed(response: HttpResponse) -> bool:
     """Whether an HTTP response is an RSS/Atom document (by type, else by its first bytes)."""
     if response.content_type in _FEED_TYPES:
         return True
-    head, _ = _normalise(response.head, None, errors="replace")  # a cut-off head
+    head, _ = normalise(response.head, None, errors="replace")  # a cut-off head
     start = head[:512].lower()
     return (start.startswith(b"<?xml") and (b"<rss" in start or b"<feed" in start)) or (
         start.startswith((b"<rss", b"<feed", b"<rdf:rdf"))

@@ -80,6 +80,9 @@ def http_error(url: str, status: int, reason: str = "") -> PodpostError:
 
 @dataclass
 class HttpResponse:
+    """What an HTTP GET gave: the final URL, its headers as podpost needs them, and the first
+    bytes of the body (up to the caller's ``limit``)."""
+
     url: str  # after redirects, redacted (no password)
     content_type: str  # lower case, without parameters
     length: int | None  # Content-Length

@@ -40,6 +40,10 @@ def sidecars(path: Path) -> list[tuple[str, Path]]:
 
 
 def fetch_local(path: Path, config: Config) -> Episode:
+    """The episode for the local audio or video file at ``path`` (see the module docstring);
+    the stored one when the same file was fetched before. Raises
+    :class:`~pipeline.errors.SourceError` when it has no audio or breaks the duration or size
+    limits (and what probing with ffprobe raises)."""
     path = path.resolve()
     episode_id = f"local-{file_digest(path)}"
     if (known := existing(config, episode_id)) is not None:

@@ -33,6 +33,8 @@ _COVER_CODECS = {"mjpeg", "png", "bmp", "gif"}  # cover art is a "video" stream;
 
 @dataclass
 class MediaFacts:
+    """What ffprobe says about a media file or URL: streams, duration, tags, chapters, size."""
+
     duration: float | None = None  # seconds
     has_audio: bool = False
     has_video: bool = False

@@ -53,6 +53,8 @@ _USERINFO = re.compile(
 
 
 def origin(url: str) -> Origin:
+    """``(scheme, host, port)`` of ``url``: scheme and host lower case, the port defaulted
+    (443 for https, else 80). Passwords are kept per origin."""
     parts = urllib.parse.urlsplit(url)
     scheme = parts.scheme.lower()
     port = parts.port or (443 if scheme == "https" else 80)
@@ -126,6 +128,7 @@ class Credentials:
         return known
 
     def forget_all(self) -> None:
+        """Drop every remembered password (tests use it to start from none)."""
         with self._lock:
             self._by_origin.clear()
 

@@ -19,11 +19,14 @@ from pipeline.review import flags as review
 
 @dataclass(frozen=True)
 class DraftWrite:
+    """Where :func:`write_draft` put the text, and the edited draft it left alone, if any."""
+
     path: Path  # where the new text is
     kept: Path | None = None  # the edited draft left untouched, when the text went beside it
 
     @property
     def message(self) -> str:
+        """One line for the user: where the draft went, and why beside an edited one."""
         if self.kept is None:
             return f"wrote {self.path}"
         return (
@@ -48,6 +51,7 @@ def find_draft(drafts_dir: Path, draft: str) -> Path:
 
 
 def draft_name(episode_id: str) -> str:
+    """The draft's file name in the drafts folder: ``<episode_id>.md``."""
     return f"{episode_id}.md"
 
 

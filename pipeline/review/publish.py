@@ -34,6 +34,8 @@ def slug_for(front: FrontMatter) -> str:
 
 
 def target_path(content_dir: Path, front: FrontMatter) -> Path:
+    """``<content_dir>/<slug>.md`` for the post (see :func:`slug_for`), resolved. Raises
+    :class:`~pipeline.errors.UsageError` if it would fall outside ``content_dir``."""
     folder = Path(content_dir).resolve()
     target = (folder / f"{slug_for(front)}.md").resolve()
     if target.parent != folder:  # slugify guarantees this; a bug here must not write elsewhere
@@ -68,6 +70,8 @@ def approved_text(draft_text: str, *, name: str = "draft") -> str:
 
 @dataclass(frozen=True)
 class Approval:
+    """Where :func:`approve` published the post, and whether it wrote the file."""
+
     target: Path
     written: bool  # False when an identical file was already there
 
@@ -79,6 +83,16 @@ def approve(
     force: bool = False,
     now: dt.datetime | None = None,
 ) -> Approval:
+    """Publish the draft at ``draft_path`` into ``content_dir`` (see :func:`approved_text`)
+    and record the approval beside the draft; ``now`` stamps the record (default: UTC now).
+
+    An identical file already there is not rewritten. Raises
+    :class:`~pipeline.errors.UsageError` when ``content_dir`` is None or missing,
+    :class:`~pipeline.errors.InputFileError` when the draft cannot be read,
+    :class:`~pipeline.errors.PostFormatError` when it fails the post check, and
+    :class:`~pipeline.errors.DraftConflictError` when a different file holds the target
+    (unless ``force``).
+    """
     if content_dir is None:
         raise UsageError(
             "no site content folder to approve into",
@@ -109,6 +123,9 @@ def approve(
 
 
 def reject(draft_path: Path, reason: str, *, now: dt.datetime | None = None) -> Path:
+    """Record a rejection of the draft at ``draft_path``, with ``reason``, beside it; returns
+    the record's path. Raises :class:`~pipeline.errors.UsageError` for a blank reason and
+    :class:`~pipeline.errors.InputFileError` when the draft cannot be read."""
     if not reason.strip():
         raise UsageError("a rejection needs a reason", hint='pass --reason "why"')
     draft_text = read_draft(draft_path)

@@ -63,6 +63,8 @@ CREATE TABLE IF NOT EXISTS fetch_failures (
 
 @dataclass(frozen=True)
 class LedgerItem:
+    """One row of ``items``: a feed item, the episode it became, and how its last run ended."""
+
     feed: str
     item: str
     source: str
@@ -76,6 +78,9 @@ class LedgerItem:
 
 @dataclass(frozen=True)
 class FetchFailure:
+    """A run whose fetch failed: ``source`` is the URL or path it was given (to run again),
+    ``overrides`` its config values, ``updated`` when it last failed (ISO 8601, UTC)."""
+
     source: str
     item: str | None
     overrides: dict[str, Any]
@@ -104,6 +109,7 @@ class Ledger:
 
     @classmethod
     def of(cls, config: Config) -> Ledger:
+        """The ledger of ``config``'s data directory, ``<data_dir>/ledger.sqlite3``."""
         return cls(config.data_dir / LEDGER_FILE)
 
     @contextmanager
@@ -121,6 +127,7 @@ class Ledger:
     # --- sources --------------------------------------------------------------------------
 
     def episode_for(self, source: str) -> str | None:
+        """The episode id ``source`` (a URL or path, as given) resolved to before, or None."""
         with self._connect() as db:
             row = db.execute(
                 "SELECT episode_id FROM sources WHERE source = ?", (source,)
@@ -128,6 +135,7 @@ class Ledger:
         return row[0] if row else None
 
     def remember_source(self, source: str, episode_id: str) -> None:
+        """Record that ``source`` is episode ``episode_id``, and drop its fetch failure."""
         with self._connect() as db:
             db.execute("DELETE FROM fetch_failures WHERE source = ?", (source,))
             db.execute(
@@ -142,6 +150,9 @@ class Ledger:
     def record_fetch_failure(
         self, key: str, url: str, item: str | None, overrides: dict[str, Any], error: str
     ) -> None:
+        """Keep (or replace) the failure of a run under ``key`` (see
+        :func:`pipeline.run.steps.source_key`): its ``url``, feed ``item``, config ``overrides``
+        (JSON-able) and the one-line ``error``."""
         with self._connect() as db:
             db.execute(
                 "INSERT OR REPLACE INTO fetch_failures "
@@ -150,10 +161,12 @@ class Ledger:
             )
 
     def clear_fetch_failure(self, key: str) -> None:
+        """Forget the fetch failure kept under ``key``; no-op when there is none."""
         with self._connect() as db:
             db.execute("DELETE FROM fetch_failures WHERE source = ?", (key,))
 
     def fetch_failures(self) -> list[FetchFailure]:
+        """The runs whose fetch failed, oldest failure first."""
         with self._connect() as db:
             rows = db.execute(
                 "SELECT url, item, overrides, error, updated FROM fetch_failures ORDER BY updated"
@@ -165,6 +178,7 @@ class Ledger:
     # --- feed items -----------------------------------------------------------------------
 
     def items(self, feed: str) -> dict[str, LedgerItem]:
+        """``{item key: row}`` for every item of ``feed`` that was recorded."""
         with self._connect() as db:
             rows = db.execute(
                 "SELECT feed, item, source, title, episode_id, state, error, attempts, updated "
@@ -184,6 +198,8 @@ class Ledger:
         episode_id: str | None = None,
         error: str | None = None,
     ) -> None:
+        """Record how an attempt at ``item`` of ``feed`` ended (``state``: ``done`` or
+        ``failed``); counts the attempt, and keeps the known episode id when none is given."""
         with self._connect() as db:
             db.execute(
                 "INSERT INTO items (feed, item, source, title, episode_id, state, error, "

@@ -49,6 +49,9 @@ class _Model(BaseModel):
 
 
 class StepDone(_Model):
+    """A finished step: the ``key`` it was computed from, when (ISO 8601, UTC), how long
+    (seconds), and ``{file name: fingerprint}`` of the files it wrote."""
+
     key: str
     finished_at: str
     seconds: float = 0.0
@@ -56,6 +59,8 @@ class StepDone(_Model):
 
 
 class RunState(_Model):
+    """The contents of ``run.json``: where the episode's run stands (see the module docstring)."""
+
     episode_id: str
     source: str = ""
     item: str | None = None  # the feed item, when the source is a feed
@@ -223,6 +228,7 @@ class EpisodeRun:
             self.state.source = source
 
     def begin(self, *, flow_run_id: str | None = None) -> None:
+        """Mark the run ``running`` in this process (pid, host, start time), clearing any error."""
         s = self.state
         s.state, s.step, s.error = "running", None, None
         s.pid, s.host, s.flow_run_id = os.getpid(), socket.gethostname(), flow_run_id
@@ -230,9 +236,11 @@ class EpisodeRun:
         save_state(self.folder, s)
 
     def fresh(self, step: str, key: str) -> bool:
+        """True when ``step`` finished with ``key`` and its files are as it left them."""
         return is_fresh(self.folder, self.state, step, key)
 
     def start_step(self, step: str) -> None:
+        """Record ``step`` as the one running now."""
         self.state.step = step
         save_state(self.folder, self.state)
 
@@ -257,11 +265,13 @@ class EpisodeRun:
         save_state(self.folder, self.state)
 
     def update(self, **fields: Any) -> None:
+        """Set the named :class:`RunState` fields and write ``run.json``."""
         for name, value in fields.items():
             setattr(self.state, name, value)
         save_state(self.folder, self.state)
 
     def fail(self, step: str | None, error: str) -> None:
+        """Mark the run ``failed`` with the one-line ``error``, at ``step`` when given."""
         s = self.state
         s.state, s.error, s.pid = "failed", error, None
         if step:
@@ -275,6 +285,7 @@ class EpisodeRun:
         save_state(self.folder, s)
 
     def done(self) -> None:
+        """Mark the run ``done``: every step finished."""
         s = self.state
         s.state, s.step, s.error, s.pid = "done", None, None, None
         save_state(self.folder, s)

@@ -146,6 +146,7 @@ class Job:
 
     @property
     def folder(self) -> Path:
+        """The episode's folder; only once the fetch step has set :attr:`episode`."""
         assert self.episode is not None
         return store.episode_dir(self.config, self.episode.id)
 

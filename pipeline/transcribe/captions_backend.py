@@ -33,6 +33,9 @@ if TYPE_CHECKING:  # pipeline.transcribe.backends imports this module
 
 @dataclass
 class CaptionSource:
+    """A transcript on offer for an episode: what kind, its format and language, and where
+    it is (a ``file`` in the episode folder, or a ``url``)."""
+
     kind: str  # "sidecar" | "subtitles" | "automatic" | "feed"
     fmt: str  # "vtt" | "srt" | "json"
     language: str | None
@@ -42,6 +45,7 @@ class CaptionSource:
 
     @property
     def label(self) -> str:
+        """``kind:language.fmt``, e.g. ``feed:en.vtt``; a transcript's ``model`` field."""
         return f"{self.kind}:{self.language or 'und'}.{self.fmt}"
 
 
@@ -50,6 +54,12 @@ def _base(language: str | None) -> str:
 
 
 class CaptionsBackend:
+    """The ``captions`` backend: a transcript from captions the episode already has (sidecar
+    files, subtitles, the feed's transcript, automatic captions when allowed), no ASR.
+
+    ``http`` replaces the download of a caption URL (``url -> bytes``), for tests.
+    """
+
     name = "captions"
 
     def __init__(self, config: Config, http: Callable[[str], bytes] | None = None) -> None:
@@ -130,6 +140,10 @@ class CaptionsBackend:
     def transcribe(
         self, episode: Episode, episode_dir: Path, progress: Progress | None = None
     ) -> Transcript:
+        """The episode's transcript from the best captions :meth:`find` sees (seconds, as the
+        captions give them); ``progress`` is not used. Raises
+        :class:`~pipeline.errors.TranscriptionError` when there are none, ``InputFileError`` when
+        they cannot be read, and the fetch errors of a caption URL."""
         source = self.find(episode, episode_dir)
         if source is None:
             raise TranscriptionError(
@@ -166,6 +180,8 @@ class AutoBackend:
     def transcribe(
         self, episode: Episode, episode_dir: Path, progress: Progress | None = None
     ) -> Transcript:
+        """The captions backend's transcript when a human-made one exists (automatic captions
+        are not used), else the whisper backend's; raises what the chosen backend raises."""
         if self.captions.find(episode, episode_dir, automatic=False) is not None:
             return self.captions.transcribe(episode, episode_dir)
         if self._whisper is None:

@@ -42,6 +42,8 @@ _BIDI_MARKS = str.maketrans("", "", "\u200e\u200f")
 
 @dataclass
 class Cue:
+    """One caption cue: its time span in seconds and its text lines as written."""
+
     start: float  # seconds
     end: float
     lines: list[str] = field(default_factory=list)  # as written, markup included

@@ -93,6 +93,9 @@ def _as_dict(segment: Any) -> dict[str, Any]:
 
 
 class FasterWhisperBackend(SpeechDecoder):
+    """The ``faster-whisper`` ASR backend (CTranslate2): the :class:`SpeechDecoder` pipeline
+    with ``[asr] compute_type``. ``model`` replaces the one ``[asr] model`` names (tests)."""
+
     name = "faster-whisper"
 
     def __init__(self, config: Config, model: Any | None = None) -> None:
@@ -102,12 +105,15 @@ class FasterWhisperBackend(SpeechDecoder):
 
     @property
     def model(self) -> Any:
+        """The model, loaded on first use (:class:`~pipeline.errors.ConfigError` for an unknown
+        name, :class:`~pipeline.errors.TranscriptionError` if it cannot load)."""
         if self._model is None:
             self._model = load_model(self.asr.model, self.asr.device, self.asr.compute_type)
         return self._model
 
     @property
     def english_only(self) -> bool:
+        """True for an English-only model (``*.en``); loads the model."""
         return not self.model.model.is_multilingual
 
     def _options(self, language: str | None, prompt: str | None, rescue: bool) -> dict[str, Any]:

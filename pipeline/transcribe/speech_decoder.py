@@ -155,10 +155,13 @@ class SpeechDecoder:
 
     @property
     def model_name(self) -> str:
+        """The model name or path recorded in the transcript (``[asr] model``)."""
         return self.asr.model
 
     @property
     def english_only(self) -> bool:
+        """True when the model knows English only (the language is then ``en``, whatever
+        was asked)."""
         raise NotImplementedError
 
     def _decode(

@@ -116,6 +116,7 @@ class WhisperBackend(SpeechDecoder):
 
     @property
     def english_only(self) -> bool:
+        """True for an English-only model (``*.en``); loads the model."""
         return not self.model.is_multilingual
 
     def _decode(
