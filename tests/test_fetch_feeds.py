@@ -169,3 +169,9 @@ def test_items_sharing_a_guid_get_their_own_keys() -> None:
 def test_not_a_feed_is_one_line() -> None:
     with pytest.raises(SourceError, match=r"^http://127\.0\.0\.1:8000/x is not a valid RSS/Atom"):
         parse_feed(b"<html><body>hello</body></html>", "http://127.0.0.1:8000/x")
+
+
+def test_a_feed_whose_bytes_break_its_byte_order_mark_is_one_line() -> None:
+    body = "\ufeff<rss version='2.0'><channel><title>T</title></channel></rss>".encode("utf-16-le")
+    with pytest.raises(SourceError, match=r"not a valid RSS/Atom feed: its byte order mark says"):
+        parse_feed(body[:-1] + b"\x00\xd8", "http://127.0.0.1:1/feed.xml")

@@ -273,7 +273,14 @@ def parse_feed(data: bytes, url: str, *, charset: str | None = None) -> Feed:
     """Parse RSS or Atom bytes. ``url`` is where they came from after redirects (relative
     URLs resolve against it); ``charset`` is the HTTP Content-Type's, if any.
     Errors: ``SourceError`` when the bytes are no RSS or Atom feed."""
-    data, charset = normalise(data, charset)
+    try:
+        data, charset = normalise(data, charset)
+    except UnicodeDecodeError as e:
+        raise SourceError(
+            f"{redact(url)} is not a valid RSS/Atom feed: its byte order mark says "
+            f"{e.encoding}, but byte {e.start} does not decode",
+            hint="ask the publisher to fix the feed's encoding",
+        ) from e
     content_type = "application/xml" + (f"; charset={charset}" if charset else "")
     result = feedparser.parse(
         io.BytesIO(data),
