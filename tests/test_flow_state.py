@@ -182,3 +182,12 @@ def test_status_rows_as_json(tmp_path: Path) -> None:
         "tokens": 120,
         "error": None,
     }
+
+
+def test_the_message_a_failed_run_keeps() -> None:
+    from pipeline.errors import SourceError
+    from pipeline.run.state import message
+
+    assert message(KeyboardInterrupt()) == "interrupted (Ctrl-C); `podpost resume` finishes it"
+    assert message(SourceError("x is gone", hint="check the URL")) == "x is gone; check the URL"
+    assert message(ValueError("bad")) == "ValueError: bad"

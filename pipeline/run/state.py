@@ -136,6 +136,8 @@ def run_file(folder: Path) -> Path:
 
 def message(e: BaseException) -> str:
     """The one line a failed run keeps in ``run.json`` for ``podpost status``."""
+    if isinstance(e, KeyboardInterrupt):
+        return "interrupted (Ctrl-C); `podpost resume` finishes it"
     return e.one_line() if isinstance(e, PodpostError) else f"{type(e).__name__}: {e}"
 
 
