@@ -35,23 +35,15 @@ def main() -> None:
     from pipeline.config import Config
     from pipeline.transcribe.faster_whisper_backend import FasterWhisperBackend
     from pipeline.transcribe.whisper_backend import WhisperBackend, load_model
-    from tests.fixtures import interview as iv
     from tests.fixtures.asr_truth import lost_sentences, wer
-    from tests.fixtures.real_whisper import convert_ct2_whisper, ct2_folder
+    from tests.fixtures.real_whisper import ct2_folder
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from transcribe import real_weights_setup
 
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
-    checkpoint = work / "tiny.en.pt"
-    if not checkpoint.exists():
-        convert_ct2_whisper(ct2_folder(), checkpoint)
-    interviews = {
-        "espeak": iv.synthesize_interview(work / "e3", [iv.HOST, iv.GUEST, iv.GUEST2],
-                                          n_turns=12, seed=3),
-        "flite": iv.synthesize_interview(work / "fl", [iv.FLITE_HOST, iv.FLITE_GUEST,
-                                         iv.FLITE_GUEST2], n_turns=10, seed=7),
-        "music": iv.synthesize_interview(work / "mu", [iv.HOST, iv.GUEST], n_turns=8,
-                                         seed=11, music=12.0),
-    }  # fmt: skip
+    checkpoint, interviews = real_weights_setup(work)
     model = load_model(str(checkpoint), "cpu") if args.backend == "whisper" else None
     for label, overrides in SETTINGS.items():
         total, cells = 0.0, []

@@ -131,17 +131,11 @@ def time_ratio(model_path: Path, work: Path, minutes: float, asr: dict) -> dict[
     return {"step_s": step, "bare_s": bare, "ratio": step / bare}
 
 
-def compare(work: Path) -> None:
-    """Bare whisper against both podpost backends on the same interviews (real weights)."""
-    import whisper
-
-    from pipeline.config import Config
-    from pipeline.transcribe.faster_whisper_backend import FasterWhisperBackend
-    from pipeline.transcribe.whisper_backend import WhisperBackend, load_model
+def real_weights_setup(work: Path) -> tuple[Path, dict[str, Any]]:
+    """The converted tiny.en checkpoint and the three interviews with known scripts (made
+    once per ``work`` folder; the same seeds in every bench that compares decoders)."""
     from tests.fixtures import interview as iv
-    from tests.fixtures.asr_truth import lost_sentences, wer
     from tests.fixtures.real_whisper import convert_ct2_whisper, ct2_folder
-    from tests.test_transcribe_real import bare_greedy
 
     checkpoint = work / "tiny.en.pt"
     if not checkpoint.exists():
@@ -154,6 +148,21 @@ def compare(work: Path) -> None:
         "music+espeak": iv.synthesize_interview(work / "mu", [iv.HOST, iv.GUEST], n_turns=8,
                                                 seed=11, music=12.0),
     }  # fmt: skip
+    return checkpoint, interviews
+
+
+def compare(work: Path) -> None:
+    """Bare whisper against both podpost backends on the same interviews (real weights)."""
+    import whisper
+
+    from pipeline.config import Config
+    from pipeline.transcribe.faster_whisper_backend import FasterWhisperBackend
+    from pipeline.transcribe.whisper_backend import WhisperBackend, load_model
+    from tests.fixtures.asr_truth import lost_sentences, wer
+    from tests.fixtures.real_whisper import ct2_folder
+    from tests.test_transcribe_real import bare_greedy
+
+    checkpoint, interviews = real_weights_setup(work)
     model = load_model(str(checkpoint), "cpu")
     whisper.transcribe(
         model,
