@@ -104,8 +104,9 @@ def fetch(
     episode = fetch_episode(source, config, item=item, progress=progress)
     Ledger.of(config).remember_source(source_key(source, item), episode.id)
     folder = store.episode_dir(config, episode.id)
-    fields = {"source": source, "item": item, "title": episode.title}
-    with _recorded(folder, episode.id, "fetch", **fields) as run:
+    with _recorded(
+        folder, episode.id, "fetch", source=source, item=item, title=episode.title
+    ) as run:
         outputs = fetch_outputs(episode)
         run.finish_step("fetch", fetch_key(source, item), outputs, time.monotonic() - started)
     return episode, folder

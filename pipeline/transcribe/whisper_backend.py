@@ -128,7 +128,7 @@ class WhisperBackend(SpeechDecoder):
         start = timeline.regions[0][0]
         beam = self.asr.beam_size if self.asr.beam_size > 1 and not rescue else None
         try:
-            return whisper.transcribe(  # type: ignore[return-value]
+            return whisper.transcribe(
                 self.model,
                 audio,
                 verbose=None,
