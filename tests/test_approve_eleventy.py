@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
+from tests.fixtures.npm import npm_install
 from tests.fixtures.review import Drafts, clean_post, podpost
 
 ELEVENTY = "@11ty/eleventy@3"
@@ -41,27 +40,9 @@ def eleventy_modules(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """``node_modules`` holding Eleventy, installed once and cached across runs."""
-    if not shutil.which("npm") or not shutil.which("node"):
-        pytest.skip("Node.js and npm are needed (apt-get install -y nodejs npm)")
-    # pytest's cache when it is on (-p no:cacheprovider turns it off), else this run's tmp.
-    store = getattr(request.config, "cache", None)
-    cache = (
-        Path(store.mkdir("podpost-eleventy"))
-        if store is not None
-        else tmp_path_factory.mktemp("podpost-eleventy")
+    return npm_install(
+        request, tmp_path_factory, ELEVENTY, "podpost-eleventy", ".bin/eleventy", 600
     )
-    modules = cache / "node_modules"
-    with FileLock(str(cache / ".install.lock")):
-        if not (modules / ".bin" / "eleventy").exists():
-            result = subprocess.run(
-                ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", ELEVENTY],
-                cwd=cache,
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-            assert result.returncode == 0, f"npm install {ELEVENTY} failed:\n{result.stderr}"
-    return modules
 
 
 def _text(fragment: str) -> str:

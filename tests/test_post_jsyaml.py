@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
 from pipeline.models import FrontMatter, Post
 from pipeline.post.parse import check_post, parse_post
 from pipeline.post.render import render_post
+from tests.fixtures.npm import npm_install
 from tests.fixtures.review import clean_post
 from tests.test_post_yaml_style import OTHER_STYLE, WRITTEN
 
@@ -51,25 +50,10 @@ process.stdin.on("end", () => {
 @pytest.fixture(scope="session")
 def js_yaml(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder of the installed js-yaml package, installed once and cached across runs."""
-    if not shutil.which("npm") or not shutil.which("node"):
-        pytest.skip("Node.js and npm are needed (apt-get install -y nodejs npm)")
-    store = getattr(request.config, "cache", None)
-    cache = (
-        Path(store.mkdir("podpost-js-yaml"))
-        if store is not None
-        else tmp_path_factory.mktemp("podpost-js-yaml")
+    modules = npm_install(
+        request, tmp_path_factory, JS_YAML, "podpost-js-yaml", "js-yaml/package.json", 300
     )
-    package = cache / "node_modules" / "js-yaml"
-    with FileLock(str(cache / ".install.lock")):
-        if not (package / "package.json").exists():
-            result = subprocess.run(
-                ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", JS_YAML],
-                cwd=cache,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            assert result.returncode == 0, f"npm install {JS_YAML} failed:\n{result.stderr}"
+    package = modules / "js-yaml"
     version = json.loads((package / "package.json").read_text("utf-8"))["version"]
     assert version.startswith("4."), version
     return package

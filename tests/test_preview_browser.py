@@ -38,21 +38,26 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def browser_page() -> Iterator[object]:
+def chromium_page(extra_args: list[str], timeout_ms: int) -> Iterator[object]:
+    """A Playwright page in headless Debian Chromium; skips when either is missing."""
     if not Path(CHROMIUM).is_file():
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args]
         )
         try:
             page = browser.new_page()
-            page.set_default_timeout(15_000)
+            page.set_default_timeout(timeout_ms)
             yield page
         finally:
             browser.close()
+
+
+@pytest.fixture
+def browser_page() -> Iterator[object]:
+    yield from chromium_page([], 15_000)
 
 
 @pytest.fixture
@@ -125,21 +130,7 @@ def test_edit_and_save_in_the_browser(browser_page: object, served: tuple[str, P
 @pytest.fixture
 def ear_page() -> Iterator[object]:
     """Chromium that may start playback without a gesture (headless has no speakers)."""
-    if not Path(CHROMIUM).is_file():
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"],
-        )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(20_000)
-            yield page
-        finally:
-            browser.close()
+    yield from chromium_page(["--autoplay-policy=no-user-gesture-required"], 20_000)
 
 
 @pytest.fixture
