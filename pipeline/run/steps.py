@@ -30,7 +30,7 @@ from pipeline.fetch.core import fetch_episode
 from pipeline.models import Episode, Post, Transcript, Turns
 from pipeline.post.render import load_template, render_post
 from pipeline.run.ledger import Ledger
-from pipeline.run.progress import Reporter
+from pipeline.run.progress import Reporter, relay_warnings
 from pipeline.run.state import EpisodeRun, digest, fingerprint, load_state
 from pipeline.transcribe.step import transcribe_episode
 from pipeline.turns.step import build_turns
@@ -184,7 +184,8 @@ def _step(
         return store.load(job.folder / outputs[0], model)
     job.run.start_step(step)
     started = time.monotonic()
-    result = compute()
+    with relay_warnings(job.report.warn):  # a stage's warnings reach the run's output
+        result = compute()
     seconds = time.monotonic() - started
     job.run.finish_step(step, key, outputs, seconds)
     job.report.done(step, seconds)

@@ -217,9 +217,7 @@ class SpeechDecoder:
                     if found:
                         log.info("re-decoded %.1f-%.1f s: %s", start, end, found[0].text[:60])
                     segments = insert_segments(segments, found)
-        segments = _drop_repeats(segments)
-        if not segments:
-            log.warning("no speech found in %s", episode.audio_file)
+        segments = _drop_repeats(segments)  # none left: transcribe_episode warns
         return Transcript(
             language=language or "en",
             backend=self.name,
