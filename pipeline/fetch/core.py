@@ -23,7 +23,6 @@ times) or a ``UsageError`` (bad source string).
 from __future__ import annotations
 
 import urllib.parse
-from pathlib import Path
 
 from pipeline.config import Config
 from pipeline.errors import UsageError
@@ -31,7 +30,7 @@ from pipeline.fetch.direct import fetch_direct, fetch_feed_item, looks_like_medi
 from pipeline.fetch.episodes import digest, episode_dir_for, existing
 from pipeline.fetch.feeds import looks_like_feed
 from pipeline.fetch.http import HttpResponse, http_get, with_retries
-from pipeline.fetch.local import fetch_local
+from pipeline.fetch.local import fetch_local, local_source
 from pipeline.fetch.media import MediaFacts, check_limits, probe_media
 from pipeline.fetch.urls import UrlPolicy, remember
 from pipeline.fetch.ytdlp import ProgressHook, classify_ytdlp_error, fetch_ytdlp, specific_extractor
@@ -60,8 +59,8 @@ def fetch_episode(
     policy: UrlPolicy | None = None,
 ) -> Episode:
     """Fetch one episode's metadata and audio into its folder; see the module docstring."""
-    path = Path(source).expanduser()
-    if "://" not in source and path.exists():
+    path = local_source(source)
+    if path is not None:
         if item is not None:
             raise UsageError("--item only applies to RSS feeds", hint="drop --item")
         if not path.is_file():
