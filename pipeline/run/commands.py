@@ -102,8 +102,10 @@ def fetch(
         return store.load(folder / store.EPISODE_FILE, Episode), folder
     started = time.monotonic()
     key = fetch_key(source, item)  # before fetching: a file changed meanwhile is fetched again
-    episode = fetch_episode(source, config, item=item, progress=progress)
-    Ledger.of(config).remember_source(source_key(source, item), episode.id)
+    ledger = Ledger.of(config)
+    claimed = ledger.claims(source)  # the keys ingestion gave: the same item
+    episode = fetch_episode(source, config, item=item, progress=progress, claimed=claimed)
+    ledger.remember_source(source_key(source, item), episode.id)
     folder = store.episode_dir(config, episode.id)
     with _recorded(
         folder, episode.id, "fetch", source=source, item=item, title=episode.title

@@ -229,8 +229,11 @@ def step_fetch(job: Job) -> Episode:
                 update(info.get("downloaded_bytes") or 0, total)
 
         started = time.monotonic()
-        episode = fetch_episode(job.source, job.config, item=job.item, progress=hook)
-    ledger = Ledger.of(job.config)
+        ledger = Ledger.of(job.config)
+        claimed = ledger.claims(job.source)  # the keys ingestion gave: the same item
+        episode = fetch_episode(
+            job.source, job.config, item=job.item, progress=hook, claimed=claimed
+        )
     before = ledger.episode_for(source_key(job.source, job.item))
     ledger.remember_source(source_key(job.source, job.item), episode.id)
     job.report.done("fetch", time.monotonic() - started, episode.title or episode.id)
