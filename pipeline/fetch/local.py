@@ -1,8 +1,10 @@
 """A local audio or video file as an episode, with its caption sidecars.
 
+    local_source(source) -> Path | None   # the file a source string names, if it is one
     fetch_local(path, config) -> Episode
 
-The id is ``local-<sha of the file>``; the audio is hard-linked (copied across file
+The id is ``local-<sha of the file>``: its contents, not its path, so a different recording
+exported to the same path is a different episode; the audio is hard-linked (copied across file
 systems) into the episode folder, a video keeps its audio stream only, and sidecars
 ``talk.vtt``, ``talk.en.srt``, ``talk.json`` next to ``talk.mp3`` are copied beside it as
 ``captions.<language>.<ext>``. Errors: ``SourceError`` (no audio, over the limits).
@@ -22,6 +24,13 @@ from pipeline.langtags import normalize_language
 from pipeline.models import Episode, SubtitleTrack
 
 CAPTION_EXTS = ("vtt", "srt", "json")
+
+
+def local_source(source: str) -> Path | None:
+    """The path ``source`` names when it is an existing local file or folder (no ``://``,
+    ``~`` expanded), else None (a URL, or nothing there)."""
+    path = Path(source).expanduser()
+    return path if "://" not in source and path.exists() else None
 
 
 def sidecars(path: Path) -> list[tuple[str, Path]]:
