@@ -42,8 +42,7 @@ def _config(data: Path, base_url: str) -> Config:
 
 
 def _export(audio, lines: list[tuple[str, str]], talk: Path) -> bytes:
-    """Write a recording to ``talk`` as an editor does (a new file renamed over the old
-    one, so the old inode, hard-linked into the first episode, keeps its bytes)."""
+    """Write a recording to ``talk`` as an editor does (a new file renamed over the old one)."""
     data = audio.speech(lines, fmt="mp3", gap=GAP).read_bytes()
     tmp = talk.with_name(".talk.mp3.part")
     tmp.write_bytes(data)
@@ -133,3 +132,22 @@ def test_a_file_exported_again_to_the_same_path_is_a_new_episode(
     assert len(fake_llm.requests()) == asked
     assert draft.read_text() == edited  # still the person's; the render went beside it
     assert back.draft.kept == draft
+
+
+def test_a_file_overwritten_in_place_leaves_the_old_episodes_audio_alone(
+    tmp_path: Path, audio
+) -> None:
+    """``ffmpeg -y`` truncates and rewrites the same inode: the episode holds a copy."""
+    from pipeline.fetch.local import fetch_local
+
+    talk = tmp_path / "talk.mp3"
+    first_bytes = audio.speech(FIRST, fmt="mp3", gap=GAP).read_bytes()
+    talk.write_bytes(first_bytes)
+    config = Config(data_dir=tmp_path / "data")
+    episode = fetch_local(talk, config)
+    kept = config.episodes_dir / episode.id / episode.audio_file
+    with talk.open("r+b") as same_inode:  # what ffmpeg -y does to an existing file
+        same_inode.write(audio.speech(SECOND, fmt="mp3", gap=GAP).read_bytes())
+        same_inode.truncate()
+    assert kept.read_bytes() == first_bytes
+    assert fetch_local(talk, config).id != episode.id

@@ -4,8 +4,9 @@
     fetch_local(path, config) -> Episode
 
 The id is ``local-<sha of the file>``: its contents, not its path, so a different recording
-exported to the same path is a different episode; the audio is hard-linked (copied across file
-systems) into the episode folder, a video keeps its audio stream only, and sidecars
+exported to the same path is a different episode; the audio is copied into the episode
+folder (a file overwritten in place must not change an episode's audio), a video keeps its
+audio stream only, and sidecars
 ``talk.vtt``, ``talk.en.srt``, ``talk.json`` next to ``talk.mp3`` are copied beside it as
 ``captions.<language>.<ext>``. Errors: ``SourceError`` (no audio, over the limits).
 """
@@ -63,10 +64,9 @@ def fetch_local(path: Path, config: Config) -> Episode:
     target = folder / f"{AUDIO_STEM}{path.suffix.lower()}"
     if not target.exists():
         tmp = folder / f".{target.name}.tmp"
-        try:
-            os.link(path, tmp)  # a hard link costs no space; copy across file systems
-        except OSError:
-            shutil.copyfile(path, tmp)
+        # a copy, not a hard link: a file overwritten in place (``ffmpeg -y``, an editor's
+        # export) would otherwise change this episode's audio under its transcript
+        shutil.copyfile(path, tmp)
         os.replace(tmp, target)
     audio = only_audio(target, facts, folder)
     subtitles = []

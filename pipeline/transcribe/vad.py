@@ -14,8 +14,9 @@ sentence pauses stay inside one region and whisper gets long, natural clips.
 
 Speech right after other sound (a jingle, a music bed) is found late: the VAD's state is
 still saying "not speech" for a moment after the voice starts (measured in BENCHMARKS.md). A
-stretch whose second before is mostly sound louder than ``SOUND_RMS`` therefore gets ``LEAD_AFTER_SOUND``
-seconds of lead-in instead of ``PAD``, so its first word reaches the decoder.
+stretch whose second before is mostly sound louder than ``SOUND_RMS`` therefore gets
+``LEAD_AFTER_SOUND`` seconds of lead-in instead of ``PAD``, so its first word reaches the
+decoder.
 """
 
 from __future__ import annotations
