@@ -1,9 +1,10 @@
-"""Which parts of the VAD's speech stretches the rescue pass decodes again (pure)."""
+"""Which parts of the VAD's speech stretches the rescue pass decodes again, and which of its
+finds it keeps (pure)."""
 
 from __future__ import annotations
 
 from pipeline.models import Segment, Word
-from pipeline.transcribe.speech_decoder import insert_segments, lost_stretches
+from pipeline.transcribe.speech_decoder import anomaly, insert_segments, lost_stretches
 
 
 def said(*words: tuple[float, float]) -> list[Segment]:
@@ -59,3 +60,39 @@ def test_rescued_words_join_the_segment_whose_gap_they_fill() -> None:
         (0.0, 10.0, "one three nine ten"),
         (12.0, 13.0, "twelve"),
     ]
+
+
+def test_a_lead_in_after_music_is_padding_not_lost_speech() -> None:
+    # a 3 s tone, then "Hello and welcome back" heard by the VAD at 47.456 s: the stretch
+    # starts 1.0 s earlier (the lead-in after sound) and whisper's first word is on time
+    stretch = [(46.456, 49.904)]
+    words = said((47.48, 47.9), (48.0, 49.6))
+    assert lost_stretches(stretch, words, onsets=[47.456]) == []
+    assert lost_stretches(stretch, words) == [(46.456, 47.48)]  # read as PAD, it looks late
+    # measured from the onset, a first word 0.74 s late is still a lost opening
+    late = said((48.2, 48.5), (48.6, 49.6))
+    assert lost_stretches(stretch, late, onsets=[47.456]) == [(46.456, 48.2)]
+
+
+def _segment(*words: tuple[str, float, float, float]) -> Segment:
+    return Segment(
+        start=words[0][1],
+        end=words[-1][2],
+        text=" ".join(w[0] for w in words),
+        words=[Word(text=t, start=a, end=b, probability=p) for t, a, b, p in words],
+    )
+
+
+def test_whispers_anomaly_test_drops_what_tiny_en_hears_in_a_tone() -> None:
+    # what the rescue pass got from 1 s of a 330 Hz tone and 24 ms of speech after it
+    assert anomaly(_segment(("So", 46.45, 47.29, 0.0493)))
+    assert not anomaly(_segment(("Hello", 47.48, 47.9, 0.7169), ("and", 47.9, 48.1, 0.8384)))
+    # punctuation is not counted; one unsure word among sure ones is kept
+    assert not anomaly(
+        _segment(
+            ("Wonderful", 61.0, 61.5, 0.135), ("see", 61.5, 61.8, 0.31), (".", 61.8, 61.8, 0.9)
+        )
+    )
+    # scores add up: three unsure words, or words too short to be speech
+    assert anomaly(_segment(*[(f"w{i}", i, i + 0.3, 0.1 if i < 3 else 0.9) for i in range(6)]))
+    assert anomaly(_segment(("a", 1.0, 1.02, 0.9), ("b", 1.02, 1.04, 0.9)))

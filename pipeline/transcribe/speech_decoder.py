@@ -44,7 +44,7 @@ from pipeline.langtags import language_base
 from pipeline.models import Episode, Segment, Transcript, Word
 from pipeline.transcribe.audio import PcmFile, decode_pcm
 from pipeline.transcribe.timeline import Timeline
-from pipeline.transcribe.vad import MIN_SILENCE, merge, speech_stretches
+from pipeline.transcribe.vad import MIN_SILENCE, PAD, Stretch, merge, speech_spans
 
 if TYPE_CHECKING:  # pipeline.transcribe.backends imports the backends
     from pipeline.transcribe.backends import Progress
@@ -124,15 +124,40 @@ def _loop(text: str) -> bool:
     return len(set(words)) * 4 <= len(words)
 
 
+_PUNCTUATION = "\"'“¿([{-\"'.。,，!！?？:：”)]}、"
+
+
+def anomaly(segment: Segment) -> bool:
+    """Whisper's own test for a hallucinated segment (openai-whisper's ``transcribe``,
+    ``is_segment_anomaly``): among its first 8 words, each word under 0.15 probability,
+    shorter than 0.133 s or longer than 2 s adds to a score; 3, or every word, is too much.
+    The rescue pass decodes stretches the first pass heard nothing in, often the lead-in
+    after music, where tiny.en says "So" at probability 0.05: its finds must pass this."""
+    words = [w for w in segment.words if w.text not in _PUNCTUATION][:8]
+    score = 0.0
+    for word in words:
+        duration = word.end - word.start
+        score += 1.0 if word.probability < 0.15 else 0.0
+        score += (0.133 - duration) * 15 if duration < 0.133 else 0.0
+        score += duration - 2.0 if duration > 2.0 else 0.0
+    return score >= 3 or score + 0.01 >= len(words)
+
+
 def lost_stretches(
-    stretches: list[tuple[float, float]], segments: list[Segment]
+    stretches: list[tuple[float, float]],
+    segments: list[Segment],
+    onsets: list[float] | None = None,
 ) -> list[tuple[float, float]]:
     """The parts of VAD speech stretches the transcript has no words for: a whole stretch
-    with no word in it, or a stretch of more than ``LATE_END`` seconds without a word at
-    its start (``LATE_START``), between two words or at its end. Episode seconds, sorted."""
+    with no word in it, or a stretch of more than ``LATE_END`` seconds without a word
+    between two words or at its end, or whose first word comes more than
+    ``LATE_START - PAD`` seconds after its onset (``onsets``, where the VAD heard the voice
+    begin; default: the stretch's start plus ``PAD``: a longer lead-in after music is
+    padding, not lost speech). Episode seconds, sorted."""
     words = sorted((w.start, w.end) for s in segments for w in s.words)
     lost = []
-    for start, end in stretches:
+    for index, (start, end) in enumerate(stretches):
+        lead_in = (onsets[index] - start) if onsets is not None else PAD
         # a word belongs to the stretch its middle falls in: the last word of the stretch
         # before may run past the boundary, and must not hide a late start here
         inside = [(a, b) for a, b in words if start <= (a + b) / 2 < end]
@@ -142,7 +167,7 @@ def lost_stretches(
             continue
         edges = [start, *[x for word in inside for x in word], end]
         for k, (gap_start, gap_end) in enumerate(zip(edges[::2], edges[1::2], strict=True)):
-            if gap_end - gap_start > (LATE_START if k == 0 else LATE_END):
+            if gap_end - gap_start > (LATE_START + lead_in - PAD if k == 0 else LATE_END):
                 lost.append((gap_start, gap_end))
     return lost
 
@@ -194,9 +219,10 @@ class SpeechDecoder:
             pcm = decode_pcm(episode_dir / episode.audio_file, Path(tmp) / "audio.s16le")
             total = pcm.seconds
             if self.asr.vad:
-                stretches = speech_stretches(pcm, self.asr.vad_engine, self.asr.vad_threshold)
+                spans = speech_spans(pcm, self.asr.vad_engine, self.asr.vad_threshold)
             else:
-                stretches = [(0.0, total)] if total > 0 else []
+                spans = [Stretch(0.0, total, 0.0)] if total > 0 else []
+            stretches = [(s.start, s.end) for s in spans]
             self.decoded_clips = []
             segments: list[Segment] = []
             for window in _windows(merge(stretches, MIN_SILENCE), self.asr.window_seconds):
@@ -210,7 +236,7 @@ class SpeechDecoder:
                     progress(window.end, total)
             redecoded: list[tuple[float, float]] = []
             if self.asr.vad:
-                segments = self._rescue(pcm, stretches, segments, language, redecoded)
+                segments = self._rescue(pcm, spans, segments, language, redecoded)
         segments = _drop_repeats(segments)  # none left: transcribe_episode warns
         return Transcript(
             language=language or "en",
@@ -221,7 +247,7 @@ class SpeechDecoder:
         )
 
     def _rescue(
-        self, pcm: PcmFile, stretches: list[tuple[float, float]], segments: list[Segment],
+        self, pcm: PcmFile, spans: list[Stretch], segments: list[Segment],
         language: str | None, redecoded: list[tuple[float, float]],
     ) -> list[Segment]:  # fmt: skip
         """``segments`` with the lost parts of ``stretches`` decoded again, greedily and
@@ -232,7 +258,8 @@ class SpeechDecoder:
         one whisper window instead of one per span (a prompt that made the first window skip
         20 s left four spans, 2.7 s of decoding one by one, 0.8 s joined). A span that joined
         decoding still leaves lost is decoded once more on its own."""
-        lost = lost_stretches(stretches, segments)
+        stretches = [(s.start, s.end) for s in spans]
+        lost = lost_stretches(stretches, segments, [s.onset for s in spans])
         for window in _windows(lost, RESCUE_CLIP):
             found = self._redecode(pcm, window.regions, language)
             segments = insert_segments(segments, found)
@@ -249,7 +276,7 @@ class SpeechDecoder:
         if timeline.duration <= 0:
             return []
         result = self._decode(audio, timeline, language, None, rescue=True)
-        found = self._segments(result["segments"], timeline)
+        found = [s for s in self._segments(result["segments"], timeline) if not anomaly(s)]
         if found:
             log.info("re-decoded %.1f-%.1f s: %s", spans[0][0], spans[-1][1], found[0].text[:60])
         return found

@@ -3,6 +3,8 @@
 Public API:
     speech_stretches(pcm, engine="silero", threshold=0.5) -> list[tuple[float, float]]
         every stretch of speech, split at pauses of ``STRETCH_SILENCE`` s or more, padded
+    speech_spans(pcm, engine="silero", threshold=0.5) -> list[Stretch]
+        the same with each stretch's onset (where the voice begins, inside the padding)
     speech_regions(pcm, engine="silero", threshold=0.5) -> list[tuple[float, float]]
         the stretches merged across pauses shorter than ``MIN_SILENCE``
 
@@ -20,6 +22,8 @@ decoder.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -90,11 +94,27 @@ def _lead(pcm: PcmFile, start: float) -> float:
     return PAD
 
 
+@dataclass(frozen=True)
+class Stretch:
+    """A stretch of speech, seconds: ``start``/``end`` padded, ``onset`` where the VAD heard
+    the voice begin (``start`` plus its lead-in)."""
+
+    start: float
+    end: float
+    onset: float
+
+
 def speech_stretches(
     pcm: PcmFile, engine: str = "silero", threshold: float = 0.5
 ) -> list[tuple[float, float]]:
     """Speech stretches in seconds, sorted, disjoint, padded (``PAD`` after, ``PAD`` or
     ``LEAD_AFTER_SOUND`` before); pauses under ``STRETCH_SILENCE`` s do not split them."""
+    return [(s.start, s.end) for s in speech_spans(pcm, engine, threshold)]
+
+
+def speech_spans(pcm: PcmFile, engine: str = "silero", threshold: float = 0.5) -> list[Stretch]:
+    """:func:`speech_stretches` with each stretch's onset; :class:`ConfigError` for an
+    unknown ``engine``."""
     scanners = {"silero": _silero_block, "webrtc": _webrtc_block}
     if engine not in scanners:
         raise ConfigError(
@@ -110,15 +130,19 @@ def speech_stretches(
         ]
         start = end
     found = merge(found, gap=STRETCH_SILENCE)
-    padded = [(max(0.0, a - _lead(pcm, a)), min(total, b + PAD)) for a, b in found]
-    stretches: list[tuple[float, float]] = []
-    for a, b in padded:  # padding may overlap the stretch before: split the pause between them
+    padded = [(max(0.0, a - _lead(pcm, a)), min(total, b + PAD), a) for a, b in found]
+    stretches: list[tuple[float, float, float]] = []
+    for a, b, onset in padded:  # padding may overlap the stretch before: split the pause
         if stretches and a < stretches[-1][1]:
             middle = max((a + stretches[-1][1]) / 2, stretches[-1][0])
-            stretches[-1] = (stretches[-1][0], middle)
+            stretches[-1] = (stretches[-1][0], middle, stretches[-1][2])
             a = middle
-        stretches.append((a, b))
-    return [(round(a, 3), round(b, 3)) for a, b in stretches if b > a]
+        stretches.append((a, b, onset))
+    return [
+        Stretch(round(a, 3), round(b, 3), round(min(max(onset, a), b), 3))
+        for a, b, onset in stretches
+        if b > a
+    ]
 
 
 def speech_regions(
