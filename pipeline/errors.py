@@ -16,6 +16,7 @@
     │       ├── LLMTruncatedError            the answer was cut off
     │       └── LLMRefusalError              the model refused
     ├── DraftConflictError          exit 7   a human edit, a different file, or a held lock
+    │   └── ApprovalRefusedError             a rejected draft, or one with error flags
     ├── NeedsReviewError            exit 8   the draft was written, but turns failed to translate
     └── StorageError                exit 1   podpost's own files or ledger cannot be written/read
 
@@ -150,6 +151,11 @@ class DraftConflictError(PodpostError):
     """Writing would overwrite a human edit or a different file, or another run holds the lock."""
 
     exit_code = 7
+
+
+class ApprovalRefusedError(DraftConflictError):
+    """``podpost approve`` on a draft that was rejected or still has error-level review
+    flags; the message says how to reopen or fix it, or to pass ``--override``."""
 
 
 class NeedsReviewError(PodpostError):

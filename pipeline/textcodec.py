@@ -2,7 +2,7 @@
 that silently swaps characters for U+FFFD.
 
 Public API:
-    decode_text(raw, name, *, language=None) -> Decoded   # Decoded(text, encoding)
+    decode_text(raw, name, *, language=None) -> Decoded   # Decoded(text, encoding, detected)
     LEGACY_ENCODINGS                                      # what detection may pick, in order
 
 The order, as browsers and subtitle players read text:
@@ -56,6 +56,7 @@ class Decoded:
 
     text: str
     encoding: str  # Python codec name: "utf-8", "utf-8-sig", "utf-16-le", "cp1252", ...
+    detected: bool = False  # True: a legacy encoding chosen by detection (step 3), a guess
 
 
 def _is_text(text: str) -> bool:
@@ -122,5 +123,5 @@ def _detect(raw: bytes, name: str, language: str | None) -> Decoded:
         except UnicodeDecodeError:
             continue
         if text in readings:
-            return Decoded(text, encoding)
-    return Decoded(str(tied[0]), codecs.lookup(tied[0].encoding).name)
+            return Decoded(text, encoding, detected=True)
+    return Decoded(str(tied[0]), codecs.lookup(tied[0].encoding).name, detected=True)

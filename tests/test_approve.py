@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import DraftConflictError
+from pipeline.errors import ApprovalRefusedError, DraftConflictError
 from pipeline.post.parse import check_post, parse_post
 from pipeline.post.render import render_post
 from pipeline.review.flags import load_record, review_state
-from pipeline.review.publish import approve, slug_for
+from pipeline.review.publish import approve, reject, slug_for
+from tests.cli_helpers import cli
 from tests.fixtures.review import Drafts, clean_post, podpost
 
 
@@ -159,14 +160,79 @@ def test_reject_records_the_decision(drafts: Drafts, site: Path) -> None:
     ]
 
 
-def test_approving_a_draft_with_errors_warns(drafts: Drafts, site: Path) -> None:
-    data = clean_post().model_dump()
+def _unfinished_post():  # turn 3 without a translation, and no summary
+    data = clean_post(summary="").model_dump()
     data["sections"][1]["turns"][0]["translation"] = []
-    drafts.write("episode", type(clean_post()).model_validate(data))
-    result = podpost(drafts.config_toml(), "approve", "episode", "--to", str(site))
-    assert result.returncode == 0
-    assert result.stderr == (
+    return type(clean_post()).model_validate(data)
+
+
+def test_a_draft_with_error_flags_is_refused_until_override(
+    drafts: Drafts, site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    draft = drafts.write("episode", _unfinished_post())
+    config = str(drafts.config_toml(site_dir=str(site)))
+    before = _tree(drafts.root)
+    code, out, err = cli(["--config", config, "approve", "episode"], capsys)
+    assert (code, out) == (ApprovalRefusedError.exit_code, "")
+    assert code == 7
+    assert err == (
+        "error: episode.md has 2 error flags (1 failed-translation, 1 missing-front-matter); "
+        f"fix them (`podpost review {draft}` lists every flag), or pass --override to "
+        "publish with them\n"
+    )
+    assert _tree(drafts.root) == before  # nothing published, nothing recorded
+    code, out, err = cli(["--config", config, "approve", "episode", "--override"], capsys)
+    assert code == 0, err
+    assert err == (
         "warning: approved with: turn 3 (Ada Brook) has no translation; translate it or rerun "
         "with --retry-failed\n"
+        "warning: approved with: front matter 'summary' is empty\n"
     )
-    assert len(list(site.iterdir())) == 1
+    target = next(site.iterdir())
+    assert out == f"approved episode.md; wrote {target}\n"
+    assert review_state(draft) == "approved"
+
+
+def test_one_error_flag_is_named_in_the_singular(drafts: Drafts, site: Path) -> None:
+    draft = drafts.write("episode", clean_post(summary=""))
+    with pytest.raises(ApprovalRefusedError) as refused:
+        approve(draft, site)
+    assert str(refused.value) == (
+        "episode.md has 1 error flag (1 missing-front-matter); fix it (`podpost review "
+        f"{draft}` lists every flag), or pass --override to publish with it"
+    )
+    assert list(site.iterdir()) == []
+
+
+def test_a_rejected_draft_is_refused_until_edited_or_override(
+    drafts: Drafts, site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    draft = drafts.write("episode", clean_post())
+    config = str(drafts.config_toml(site_dir=str(site)))
+    assert cli(["--config", config, "reject", "episode", "--reason", "off topic"], capsys)[0] == 0
+    code, out, err = cli(["--config", config, "approve", "episode"], capsys)
+    assert (code, out, err) == (
+        7,
+        "",
+        "error: episode.md was rejected (off topic); edit the draft to reopen it, or pass "
+        "--override to approve it as it is\n",
+    )
+    assert list(site.iterdir()) == []
+    assert review_state(draft) == "rejected"
+    # Overriding approves the text as it is; the decision is recorded.
+    code, out, err = cli(["--config", config, "approve", "episode", "--override"], capsys)
+    assert (code, err) == (0, "")
+    assert review_state(draft) == "approved"
+    assert [d.state for d in load_record(draft).decisions] == ["rejected", "approved"]  # type: ignore[union-attr]
+
+
+def test_an_edited_rejected_draft_is_open_again(drafts: Drafts, site: Path) -> None:
+    draft = drafts.write("episode", clean_post())
+    reject(draft, "summary is wrong")
+    with pytest.raises(ApprovalRefusedError):
+        approve(draft, site)
+    draft.write_text(render_post(clean_post(summary="改过的摘要。")), "utf-8")
+    assert review_state(draft) == "edited"
+    result = approve(draft, site)
+    assert (result.written, result.flags) == (True, ())
+    assert parse_post(result.target.read_text("utf-8")).front.summary == "改过的摘要。"

@@ -166,6 +166,29 @@ def test_items_sharing_a_guid_get_their_own_keys() -> None:
     assert select_item(feed, None, FINAL).title == "Episode three"
 
 
+def test_the_item_taken_before_keeps_the_bare_guid_when_an_older_one_appears() -> None:
+    def item(title: str, date: str, enclosure: str) -> str:
+        return (f"<item><title>{title}</title><guid>same</guid><pubDate>{date}</pubDate>"
+                f"<enclosure url=\"{enclosure}\" type=\"audio/mpeg\"/></item>")  # fmt: skip
+
+    new = item("New", "Mon, 16 Mar 2026 10:00:00 +0000", "http://u:pw@cdn.test/new.mp3")
+    old = item("Old", "Mon, 02 Mar 2026 10:00:00 +0000", "http://cdn.test/old.mp3")
+    tag = hashlib.sha256(b"http://cdn.test/old.mp3").hexdigest()[:8]
+    tag_new = hashlib.sha256(b"http://u:***@cdn.test/new.mp3").hexdigest()[:8]
+    claims = {"same": "http://u:***@cdn.test/new.mp3"}  # claims are redacted, as the ledger keeps
+
+    assert [e.key for e in parse_feed(rss(new).encode(), FINAL).entries] == ["same"]
+    grown = rss(new + old).encode()
+    assert [e.key for e in parse_feed(grown, FINAL, claimed=claims).entries] == [
+        "same",  # taken before: still the bare guid, still its episode
+        f"same#{tag}",  # the older item that appeared since gets its own key
+    ]
+    # with nothing taken, or a claim no item matches (an enclosure that moved): the oldest
+    for claimed in (None, {}, {"same": "http://cdn.test/elsewhere.mp3"}, {"other": "x"}):
+        keys = [e.key for e in parse_feed(grown, FINAL, claimed=claimed).entries]
+        assert keys == [f"same#{tag_new}", "same"]
+
+
 def test_not_a_feed_is_one_line() -> None:
     with pytest.raises(SourceError, match=r"^http://127\.0\.0\.1:8000/x is not a valid RSS/Atom"):
         parse_feed(b"<html><body>hello</body></html>", "http://127.0.0.1:8000/x")

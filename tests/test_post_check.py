@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.post.parse import Problem, check_post
+from pipeline.post.parse import CRLF_NOTE, Problem, check_post, parse_post
 from tests.post_helpers import GOLDEN, podpost
 
 BASE = (GOLDEN / "interview-sections.md").read_text(encoding="utf-8")
@@ -134,6 +134,71 @@ CASES: dict[str, tuple[Callable[[str], str], list[Problem]]] = {
         _replace_line(44, "**Jonas Weber**: 谢谢邀请，很高兴来到这里。 "),
         [Problem(44, "trailing whitespace")],
     ),
+    # A file saved on Windows: one note, and every line still checked as usual.
+    "CRLF line ends": (
+        lambda t: t.replace("\n", "\r\n"),
+        [Problem(1, CRLF_NOTE, style=True)],
+    ),
+    "CRLF line ends and a heading of another level": (
+        lambda t: _replace_line(33, "## 开场：从游戏引擎到编译器")(t).replace("\n", "\r\n"),
+        [
+            Problem(1, CRLF_NOTE, style=True),
+            Problem(33, "heading of level 2; section headings are ### (3)"),
+        ],
+    ),
+    "CRLF line ends after the first line": (
+        lambda t: t.replace("\n", "\r\n").replace("\r\n", "\n", 5),
+        [Problem(6, CRLF_NOTE, style=True)],
+    ),
+    # YAML that does not parse: the line to fix, 1-based and counting the opening '---'
+    # (PyYAML notices an unclosed bracket or quote only on a later line).
+    "unclosed bracket": (
+        _replace_line(12, "title: [编译器, GPU"),
+        [
+            Problem(
+                12,
+                "front matter is not valid YAML: in the [ list that starts here: expected ',' "
+                "or ']', but got ':'",
+                unreadable=True,
+            )
+        ],
+    ),
+    "unclosed brace": (
+        _replace_line(5, "layout: {a: b"),
+        [
+            Problem(
+                5,
+                "front matter is not valid YAML: in the { mapping that starts here: expected "
+                "',' or '}', but got ':'",
+                unreadable=True,
+            )
+        ],
+    ),
+    "unclosed quote": (
+        _replace_line(13, "summary: 'Ana Ruiz 与编译器"),
+        [
+            Problem(
+                13,
+                "front matter is not valid YAML: in the quoted string that starts here: found "
+                "unexpected end of stream",
+                unreadable=True,
+            )
+        ],
+    ),
+    "indented key": (
+        _replace_line(14, "  insight: ''"),
+        [
+            Problem(
+                14,
+                "front matter is not valid YAML: mapping values are not allowed here",
+                unreadable=True,
+            )
+        ],
+    ),
+    "a date that does not exist": (
+        _replace_line(3, "date: 2026-02-30"),
+        [Problem(3, "front matter has a value that is not valid: day is out of range for month")],
+    ),
     "two blank lines": (
         _replace_line(43, "\n"),
         [Problem(44, "more than one blank line between blocks")],
@@ -166,3 +231,15 @@ def test_cli_prints_file_line_problem(tmp_path: Path):
     result = podpost("post", "check", str(bad))
     assert result.returncode == 1
     assert result.stdout.decode() == f"{bad}:33: heading of level 2; section headings are ### (3)\n"
+
+
+def test_a_crlf_post_parses_to_the_same_post():
+    assert parse_post(BASE.replace("\n", "\r\n")) == parse_post(BASE)
+
+
+def test_cli_notes_crlf_once(tmp_path: Path):
+    crlf = tmp_path / "crlf.md"
+    crlf.write_bytes(BASE.replace("\n", "\r\n").encode("utf-8"))
+    result = podpost("post", "check", str(crlf))
+    assert (result.returncode, result.stderr) == (1, b"")
+    assert result.stdout.decode() == f"{crlf}:1: {CRLF_NOTE}\n"

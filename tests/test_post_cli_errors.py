@@ -39,6 +39,41 @@ def test_broken_yaml(tmp_path: Path):
     assert "front matter is not valid YAML" in _one_line_error(result)
 
 
+def test_broken_yaml_is_bad_input_for_check_too(tmp_path: Path):
+    good = GOLDEN / "interview-sections.md"
+    lines = good.read_text(encoding="utf-8").split("\n")
+    assert lines[11].startswith("title: ")  # file line 12, counting the opening ---
+    lines[11] = "title: [编译器, GPU"
+    broken = tmp_path / "broken.md"
+    broken.write_text("\n".join(lines), encoding="utf-8")
+    flawed = tmp_path / "flawed.md"
+    flawed.write_text(good.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    error = (
+        f"error: {broken}:12: front matter is not valid YAML: in the [ list that starts here: "
+        "expected ',' or ']', but got ':'; fix the front matter's YAML there (an unclosed "
+        "quote or bracket, say)\n"
+    )
+    # The same line and exit code as `post parse`; the other files are still checked.
+    parsed = podpost("post", "parse", str(broken))
+    assert (parsed.returncode, parsed.stdout, parsed.stderr.decode()) == (2, b"", error)
+    result = podpost("post", "check", str(broken), str(good), str(flawed))
+    assert (result.returncode, result.stderr.decode()) == (2, error)
+    assert result.stdout.decode() == (
+        f"{flawed}:{len(lines)}: file ends with a newline; a post ends right after </details>\n"
+    )
+
+
+def test_check_goes_on_after_a_missing_file(tmp_path: Path):
+    flawed = tmp_path / "flawed.md"
+    flawed.write_text((GOLDEN / "interview-sections.md").read_text("utf-8") + "\n", "utf-8")
+    result = podpost("post", "check", str(tmp_path / "nope.md"), str(flawed))
+    assert result.returncode == 2
+    assert result.stderr.decode() == (
+        f"error: {tmp_path / 'nope.md'}: no such file; check the path\n"
+    )
+    assert result.stdout.decode().startswith(f"{flawed}:")
+
+
 def test_invalid_json():
     result = podpost("post", "render", "-", stdin=b'{"front": ')
     assert result.returncode == 2

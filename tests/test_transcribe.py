@@ -227,7 +227,7 @@ def test_silent_file_gives_an_empty_transcript(tmp_path, audio, config_path, cap
     assert code == 0
     path = Path(out.strip().rsplit(": ", 1)[1])
     assert out == f"0 segments (whisper, en): {path}\n"
-    assert err == f"no speech found in {silence.stem}; wrote an empty transcript: {path}\n"
+    assert err == f"warning: no speech found in {silence.stem}; the transcript is empty\n"
     assert store.load(path, Transcript).segments == []
 
 

@@ -81,14 +81,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write the episode's timed transcript (transcript.json)."""
         from pipeline.run import commands  # loads every stage: only when a command runs
+        from pipeline.run.progress import relay_warnings
 
         flags = {"asr": {"backend": backend, "model": model, "language": language}}
         config = settings(ctx).config(**flags)
-        episode, folder, transcript = commands.transcribe(config, source, item, overrides=flags)
-        path = folder / store.TRANSCRIPT_FILE
-        if not transcript.segments:
-            typer.echo(f"no speech found in {episode.title or episode.id}; wrote an empty "
-                       f"transcript: {path}", err=True)  # fmt: skip
+        with relay_warnings(lambda message: typer.echo(f"warning: {message}", err=True)):
+            _, folder, transcript = commands.transcribe(config, source, item, overrides=flags)
+        path = folder / store.TRANSCRIPT_FILE  # no speech: the step's warning said so
         typer.echo(
             f"{len(transcript.segments)} segments ({transcript.backend}, "
             f"{transcript.language}): {path}"

@@ -12,7 +12,7 @@ from pipeline.cli.common import settings
 from pipeline.errors import InputFileError
 from pipeline.models import Post
 from pipeline.post.io import load_post, post_from_json, read_text, write_post_text
-from pipeline.post.parse import check_post
+from pipeline.post.parse import YAML_HINT, check_post
 from pipeline.post.render import load_template, render_post
 
 post_app = typer.Typer(help="Parse, render and check post files (FORMAT.md).", no_args_is_help=True)
@@ -49,18 +49,29 @@ def render_command(
 
 @post_app.command("check")
 def check_command(files: list[str] = typer.Argument(..., help="Post files to check.")) -> None:
-    """Print FILE:LINE: problem for every departure from FORMAT.md; exit 1 if any."""
-    bad = False
+    """Print FILE:LINE: problem for every departure from FORMAT.md; exit 1 if any.
+
+    A file that cannot be read, or whose front matter is not YAML, is bad input: one
+    ``error:`` line on stderr, the other files still checked, exit 2."""
+    bad_input = found = False
     for file in files:
         try:
             text = read_text(file)
         except InputFileError as e:
             typer.echo(f"error: {e.one_line()}", err=True)
-            raise typer.Exit(2) from e
-        for problem in check_post(text):
-            bad = True
+            bad_input = True
+            continue
+        problems = check_post(text)
+        unreadable = next((p for p in problems if p.unreadable), None)
+        if unreadable is not None:  # as `post parse` says it: nothing else is worth listing
+            where = f"{file}:{unreadable.line}"
+            typer.echo(f"error: {where}: {unreadable.message}; {YAML_HINT}", err=True)
+            bad_input = True
+            continue
+        for problem in problems:
+            found = True
             typer.echo(f"{file}:{problem.line}: {problem.message}")
-    raise typer.Exit(1 if bad else 0)
+    raise typer.Exit(2 if bad_input else 1 if found else 0)
 
 
 @post_app.command("schema")

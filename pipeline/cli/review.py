@@ -159,15 +159,25 @@ def approve_command(
         None, "--to", help="The site's content folder (default: site_dir from the config)."
     ),
     force: bool = typer.Option(False, "--force", help="Replace a different file at the target."),
+    override: bool = typer.Option(
+        False, "--override", help="Approve despite error flags or an earlier rejection."
+    ),
 ) -> None:
-    """Set draft: false, check the post and write it into the site's content folder."""
+    """Set draft: false, check the post and write it into the site's content folder.
+
+    A rejected draft, or one with error flags, is refused unless --override."""
     from pipeline.review.publish import approve
 
     config = settings(ctx).config()
     path = resolve_draft(draft, config)
-    result = approve(path, to or config.site_dir, force=force)
-    errors = [f for f in review_draft(path).flags if f.severity == "error"]
-    for flag in errors:  # the editor decided; still say what readers will see
+    result = approve(
+        path,
+        to or config.site_dir,
+        force=force,
+        override=override,
+        episodes_dir=config.episodes_dir,
+    )
+    for flag in result.flags:  # the editor overrode them; still say what readers will see
         typer.echo(f"warning: approved with: {flag.message}", err=True)
     verb = "wrote" if result.written else "already up to date:"
     typer.echo(f"approved {path.name}; {verb} {result.target}")

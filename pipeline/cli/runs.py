@@ -219,20 +219,10 @@ def register(app: typer.Typer) -> None:
             typer.echo("no runs yet: start one with `podpost run URL`", err=True)
             return
         from rich.console import Console
-        from rich.table import Table
 
-        table = Table("id", "title", "last step", "state", "review", "tokens", "draft / error")
-        for row in rows:
-            table.add_row(
-                row.id or "-",
-                row.title[:40] or row.source[:40],
-                row.last_step or "-",
-                _state_cell(row),
-                row.review or "-",
-                str(row.tokens),
-                row.error if row.state == "failed" else (row.draft or "-"),
-            )
-        Console(soft_wrap=True).print(table)
+        from pipeline.cli.status_view import print_status
+
+        print_status(rows, Console(soft_wrap=True))
 
     @app.command("ingest")
     def ingest_command(
@@ -318,14 +308,6 @@ def register(app: typer.Typer) -> None:
             config_path=str(Path(s.config_path).resolve()) if s.config_path else None,
             episode_deployment=via,
         )
-
-
-def _state_cell(row: Any) -> str:
-    if row.state == "failed":
-        return f"failed ({row.step or '?'})"
-    if row.state == "needs-review":
-        return f"needs-review ({row.failed_turns} failed turns)"
-    return str(row.state)
 
 
 def preflight(config: Config) -> None:

@@ -1,13 +1,16 @@
 """Fetch: any episode source -> an ``Episode`` and its audio in ``<data>/episodes/<id>/``.
 
-    fetch_episode(source, config, *, item=None, progress=None, policy=None) -> Episode
+    fetch_episode(source, config, *, item=None, progress=None, policy=None, claimed=None)
 
 ``source`` is a URL yt-dlp supports, a direct media URL, a podcast RSS/Atom feed (``item``
 picks the entry by key or guid, 1-based index or title; default the newest), or a local
 file. Idempotent: when the episode folder already holds episode.json and its audio, nothing
 is downloaded again. ``progress`` receives yt-dlp's progress-hook dicts. ``policy`` decides
 which URLs named by a feed or page may be fetched (default:
-``UrlPolicy.for_source(source, config)``; see :mod:`pipeline.fetch.urls`).
+``UrlPolicy.for_source(source, config)``; see :mod:`pipeline.fetch.urls`). ``claimed``
+(``{item key: redacted enclosure URL}``, from the caller's ledger) keeps a feed item's key,
+and so its episode id, when items sharing its guid come and go
+(see :mod:`pipeline.fetch.feeds`).
 
 A password in ``source`` (``https://user:pass@host/...``) is used for the download and
 never stored: the episode, its id and every message carry ``user:***@``.
@@ -23,7 +26,7 @@ times) or a ``UsageError`` (bad source string).
 from __future__ import annotations
 
 import urllib.parse
-from pathlib import Path
+from collections.abc import Mapping
 
 from pipeline.config import Config
 from pipeline.errors import UsageError
@@ -31,7 +34,7 @@ from pipeline.fetch.direct import fetch_direct, fetch_feed_item, looks_like_medi
 from pipeline.fetch.episodes import digest, episode_dir_for, existing
 from pipeline.fetch.feeds import looks_like_feed
 from pipeline.fetch.http import HttpResponse, http_get, with_retries
-from pipeline.fetch.local import fetch_local
+from pipeline.fetch.local import fetch_local, local_source
 from pipeline.fetch.media import MediaFacts, check_limits, probe_media
 from pipeline.fetch.urls import UrlPolicy, remember
 from pipeline.fetch.ytdlp import ProgressHook, classify_ytdlp_error, fetch_ytdlp, specific_extractor
@@ -58,10 +61,11 @@ def fetch_episode(
     item: str | None = None,
     progress: ProgressHook | None = None,
     policy: UrlPolicy | None = None,
+    claimed: Mapping[str, str] | None = None,
 ) -> Episode:
     """Fetch one episode's metadata and audio into its folder; see the module docstring."""
-    path = Path(source).expanduser()
-    if "://" not in source and path.exists():
+    path = local_source(source)
+    if path is not None:
         if item is not None:
             raise UsageError("--item only applies to RSS feeds", hint="drop --item")
         if not path.is_file():
@@ -86,7 +90,7 @@ def fetch_episode(
     response = http_get(source, config, limit=4096, policy=policy, user_url=True)
     if looks_like_feed(response):
         whole = http_get(source, config, policy=policy, user_url=True)
-        return fetch_feed_item(source, whole, item, config, progress, policy)
+        return fetch_feed_item(source, whole, item, config, progress, policy, claimed)
     if item is not None:
         raise UsageError(f"{source} is not an RSS feed; --item needs one", hint="drop --item")
     if looks_like_media(response):

@@ -1,7 +1,7 @@
 """Episodes behind one HTTP URL: a direct media file, or an item of a podcast feed.
 
     fetch_direct(url, response, config, progress) -> Episode
-    fetch_feed_item(url, response, item, config, progress, policy) -> Episode
+    fetch_feed_item(url, response, item, config, progress, policy, claimed) -> Episode
 
 ``url`` is the user's source, already redacted (see :mod:`pipeline.fetch.urls`);
 ``response`` is what ``http_get`` answered for it (its ``url`` is the final one, after
@@ -13,6 +13,7 @@ item, no enclosure, no audio, over the limits, a refused URL), ``NetworkError``.
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Mapping
 from pathlib import Path
 
 from pipeline import store
@@ -73,10 +74,12 @@ def fetch_feed_item(
     config: Config,
     progress: ProgressHook | None,
     policy: UrlPolicy,
+    claimed: Mapping[str, str] | None = None,
 ) -> Episode:
     """The feed item ``item`` (key, guid, index or title; None: the newest) of the feed
-    whose whole body is ``response.head``."""
-    feed = parse_feed(response.head, response.url, charset=response.charset)
+    whose whole body is ``response.head``; ``claimed`` says which items sharing a guid
+    were taken before (see :func:`pipeline.fetch.feeds.parse_feed`)."""
+    feed = parse_feed(response.head, response.url, charset=response.charset, claimed=claimed)
     entry = select_item(feed, item, url)
     episode_id = f"feed-{digest(entry.key)}"
     if (known := existing(config, episode_id)) is not None:

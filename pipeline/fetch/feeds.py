@@ -1,8 +1,8 @@
 """Podcast feeds: parse RSS/Atom with feedparser, name each item, pick one, list a source.
 
-    parse_feed(data, url, *, charset=None) -> Feed   # pure; ``url`` is the feed's final URL
+    parse_feed(data, url, *, charset=None, claimed=None) -> Feed   # pure; ``url``: final URL
     select_item(feed, item, url) -> Entry            # by key, guid, 1-based index or title
-    list_feed(url, config) -> list[FeedItem]         # RSS/Atom, or a yt-dlp playlist/channel
+    list_feed(url, config, *, claimed=None) -> list[FeedItem]  # RSS/Atom, or yt-dlp
     looks_like_feed(response) -> bool
 
 feedparser reads RSS 0.9x/1.0/2.0 and Atom in any declared or BOM-marked encoding, treats
@@ -15,9 +15,13 @@ resolved against the feed's final URL and any ``xml:base``, come from a defusedx
 the same bytes (:mod:`pipeline.fetch.feed_xml`).
 
 Item identity: an item's ``key`` is its guid when no other item of the feed has that guid.
-Items sharing a guid are told apart by their enclosure URL, else by title and date; the
-oldest of them keeps the bare guid, so an item already processed keeps its key (and its
-episode id ``feed-<sha of the key>``) when a copy-pasted guid appears later.
+Items sharing a guid are told apart by their enclosure URL, else by title and date: one
+of them keeps the bare guid, the others get ``<guid>#<8 hex digits>``. Which one must not
+change between fetches of the feed (the key makes the episode id, ``feed-<sha of the key>``),
+so the caller passes ``claimed``, ``{key: enclosure URL (redacted)}`` of the items it has
+already taken (podpost's ledger): the item with the claimed enclosure keeps the bare guid,
+even when an older item with the same guid shows up later. With no claim that matches,
+the oldest keeps it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import email.utils
 import io
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, ClassVar
@@ -53,6 +58,7 @@ class FeedItem(BaseModel):
     source: str  # what to pass to fetch_episode (redacted: never a password)
     item: str | None = None  # its ``item=`` argument (the item key for RSS/Atom feeds)
     guid: str  # its identity in the source: the item key, or the video id
+    enclosure: str | None = None  # an RSS/Atom item's enclosure URL (redacted)
     title: str = ""
     url: str | None = None  # the item's own page, when known
     date: dt.date | None = None
@@ -93,21 +99,8 @@ class Feed:
 
 
 class _PlainText(HTMLParser):
-    _BREAKS: ClassVar[set[str]] = {
-        "br",
-        "p",
-        "div",
-        "li",
-        "ul",
-        "ol",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "tr",
-    }
+    _BREAKS: ClassVar[set[str]] = {"br", "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4",
+                                   "h5", "h6", "tr"}  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -237,8 +230,9 @@ def _entry(parsed: Any, raw: RawItem | None, url: str) -> Entry:
     )
 
 
-def _assign_keys(entries: list[Entry]) -> None:
-    """Unique keys: the guid, or guid#<hash> for all but the oldest item sharing it."""
+def _assign_keys(entries: list[Entry], claimed: Mapping[str, str]) -> None:
+    """Unique keys: the guid, or guid#<hash> for all but one item sharing it: the one whose
+    enclosure ``claimed`` names for the guid, else the oldest."""
     by_guid: dict[str, list[Entry]] = defaultdict(list)
     for entry in entries:
         by_guid[entry.guid].append(entry)
@@ -251,6 +245,11 @@ def _assign_keys(entries: list[Entry]) -> None:
             range(len(group)),
             key=lambda i: (group[i].date or dt.date.min, -i),
         )
+        holder = claimed.get(guid)
+        owners = [i for i in order if holder and redact(group[i].enclosure_url or "") == holder]
+        if owners:  # the item taken before keeps its key, whatever was added since
+            order.remove(owners[0])
+            order.insert(0, owners[0])
         group[order[0]].key = guid
         taken = {guid}
         enclosures = [e.enclosure_url for e in group]
@@ -269,9 +268,16 @@ def _assign_keys(entries: list[Entry]) -> None:
             entry.key = key
 
 
-def parse_feed(data: bytes, url: str, *, charset: str | None = None) -> Feed:
+def parse_feed(
+    data: bytes,
+    url: str,
+    *,
+    charset: str | None = None,
+    claimed: Mapping[str, str] | None = None,
+) -> Feed:
     """Parse RSS or Atom bytes. ``url`` is where they came from after redirects (relative
-    URLs resolve against it); ``charset`` is the HTTP Content-Type's, if any.
+    URLs resolve against it); ``charset`` is the HTTP Content-Type's, if any; ``claimed``:
+    ``{item key: redacted enclosure URL}`` of items taken before (see the module docstring).
     Errors: ``SourceError`` when the bytes are no RSS or Atom feed."""
     try:
         data, charset = normalise(data, charset)
@@ -301,7 +307,7 @@ def parse_feed(data: bytes, url: str, *, charset: str | None = None) -> Feed:
         _entry(parsed, raw[index] if raw is not None else None, url)
         for index, parsed in enumerate(result.entries)
     ]
-    _assign_keys(entries)
+    _assign_keys(entries, claimed or {})
     channel = result.feed
     author = channel.get("author_detail", {}).get("name") or channel.get("author") or ""
     return Feed(
@@ -359,21 +365,25 @@ def looks_like_feed(response: HttpResponse) -> bool:
     )
 
 
-def list_feed(url: str, config: Config) -> list[FeedItem]:
+def list_feed(
+    url: str, config: Config, *, claimed: Mapping[str, str] | None = None
+) -> list[FeedItem]:
     """Every episode an RSS/Atom feed or a yt-dlp playlist/channel offers, newest first
     as the source orders them. A single video gives a one-item list. Pass ``item.source``
-    and ``item.item`` to ``fetch_episode``."""
+    and ``item.item`` to ``fetch_episode``, with the same ``claimed`` (see
+    :func:`parse_feed`)."""
     from pipeline.fetch.ytdlp import playlist_entries
 
     url = remember(url)
     response = http_get(url, config)
     if looks_like_feed(response):
-        feed = parse_feed(response.head, response.url, charset=response.charset)
+        feed = parse_feed(response.head, response.url, charset=response.charset, claimed=claimed)
         return [
             FeedItem(
                 source=url,
                 item=e.key,
                 guid=e.key,
+                enclosure=redact(e.enclosure_url) if e.enclosure_url else None,
                 title=e.title,
                 url=redact(e.link or e.enclosure_url or "") or None,
                 date=e.date,

@@ -1,9 +1,12 @@
 """A local audio or video file as an episode, with its caption sidecars.
 
+    local_source(source) -> Path | None   # the file a source string names, if it is one
     fetch_local(path, config) -> Episode
 
-The id is ``local-<sha of the file>``; the audio is hard-linked (copied across file
-systems) into the episode folder, a video keeps its audio stream only, and sidecars
+The id is ``local-<sha of the file>``: its contents, not its path, so a different recording
+exported to the same path is a different episode; the audio is copied into the episode
+folder (a file overwritten in place must not change an episode's audio), a video keeps its
+audio stream only, and sidecars
 ``talk.vtt``, ``talk.en.srt``, ``talk.json`` next to ``talk.mp3`` are copied beside it as
 ``captions.<language>.<ext>``. Errors: ``SourceError`` (no audio, over the limits).
 """
@@ -22,6 +25,13 @@ from pipeline.langtags import normalize_language
 from pipeline.models import Episode, SubtitleTrack
 
 CAPTION_EXTS = ("vtt", "srt", "json")
+
+
+def local_source(source: str) -> Path | None:
+    """The path ``source`` names when it is an existing local file or folder (no ``://``,
+    ``~`` expanded), else None (a URL, or nothing there)."""
+    path = Path(source).expanduser()
+    return path if "://" not in source and path.exists() else None
 
 
 def sidecars(path: Path) -> list[tuple[str, Path]]:
@@ -54,10 +64,9 @@ def fetch_local(path: Path, config: Config) -> Episode:
     target = folder / f"{AUDIO_STEM}{path.suffix.lower()}"
     if not target.exists():
         tmp = folder / f".{target.name}.tmp"
-        try:
-            os.link(path, tmp)  # a hard link costs no space; copy across file systems
-        except OSError:
-            shutil.copyfile(path, tmp)
+        # a copy, not a hard link: a file overwritten in place (``ffmpeg -y``, an editor's
+        # export) would otherwise change this episode's audio under its transcript
+        shutil.copyfile(path, tmp)
         os.replace(tmp, target)
     audio = only_audio(target, facts, folder)
     subtitles = []

@@ -50,13 +50,12 @@ def read_front(front_lines: list[str], problems: Problems) -> FrontMatter | None
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + FIRST_LINE if mark is not None else FIRST_LINE
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        problems.add(line, f"front matter is not valid YAML: {problem}")
+        line, problem = _yaml_error(e)
+        problems.add(line, f"front matter is not valid YAML: {problem}", unreadable=True)
         return None
     except ValueError as e:  # a plain timestamp that is no date, such as 2026-02-30
-        problems.add(FIRST_LINE, f"front matter has a value that is not valid: {e}")
+        line = _invalid_timestamp_line(loader, root)
+        problems.add(line, f"front matter has a value that is not valid: {e}")
         return None
     finally:
         loader.dispose()
@@ -103,6 +102,46 @@ def read_front(front_lines: list[str], problems: Problems) -> FrontMatter | None
         return None
     _style(front, front_lines, nodes, reported, problems)
     return front
+
+
+# Constructs whose error PyYAML finds only after them (on the next line, or at the end of
+# the front matter): an unclosed quote or bracket, a key without its ':'. Their start is
+# the line to fix. Other contexts ("while parsing a block mapping") mark where the whole
+# mapping starts, and their problem mark is the right line.
+_OPENED_AT = {
+    "while scanning a quoted scalar": "the quoted string that starts here",
+    "while scanning a simple key": "the key that starts here",
+    "while parsing a flow sequence": "the [ list that starts here",
+    "while parsing a flow mapping": "the { mapping that starts here",
+}
+
+
+def _yaml_error(e: yaml.YAMLError) -> tuple[int, str]:
+    """The 1-based file line to fix, and one line saying what is wrong."""
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    mark = getattr(e, "problem_mark", None)
+    opened = getattr(e, "context_mark", None)
+    construct = _OPENED_AT.get(getattr(e, "context", None) or "")
+    if construct and opened is not None:
+        return opened.line + FIRST_LINE, f"in {construct}: {problem}"
+    return (mark.line + FIRST_LINE if mark is not None else FIRST_LINE), problem
+
+
+def _invalid_timestamp_line(loader: yaml.SafeLoader, root: yaml.Node | None) -> int:
+    """The file line of the first timestamp PyYAML cannot build (a day out of range)."""
+    todo = [root] if root is not None else []
+    while todo:
+        node = todo.pop(0)
+        if isinstance(node, yaml.MappingNode):
+            todo += [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            todo += node.value
+        elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                loader.construct_yaml_timestamp(node)
+            except ValueError:
+                return node.start_mark.line + FIRST_LINE
+    return FIRST_LINE
 
 
 def _check_value(key: str, value: Any, line: int, problems: Problems) -> tuple[Any, bool]:

@@ -22,6 +22,7 @@ __all__ = [
     "BOOL_KEYS",
     "FRONT_KEYS",
     "LIST_KEYS",
+    "YAML_HINT",
     "Problem",
     "analyze",
     "check_post",
@@ -30,6 +31,10 @@ __all__ = [
 HEADING_RE = re.compile(r"^(#{1,6})(?:[ \t]+(.*))?$")
 LABEL_RE = re.compile(r"^\*\*(?P<speaker>[^*]+)\*\*:(?P<rest>.*)$")
 SUMMARY_RE = re.compile(r"^<summary>Original (?P<language>.+)</summary>$")
+YAML_HINT = "fix the front matter's YAML there (an unclosed quote or bracket, say)"
+CRLF_NOTE = (
+    "line ends are CRLF (Windows); posts use LF, and podpost writes LF when it saves the file"
+)
 
 
 @dataclass
@@ -45,11 +50,18 @@ class _Block:
 def analyze(text: str) -> tuple[Post | None, list[Problem]]:
     """Parse ``text`` (a whole post file) as far as possible, collecting every problem.
 
+    CRLF line ends (a file saved on Windows) are read as LF and noted once, as a style
+    problem on the first such line.
+
     Returns ``(post, problems)``: ``problems`` sorted by line; ``post`` is None when any of
     them is an error, and the parsed post when there are none or only style problems
     (front matter in another valid YAML style). Never raises for bad input.
     """
     result = Problems()
+    if "\r\n" in text:  # an editor on Windows saved it: the post itself is unchanged
+        first = text.count("\n", 0, text.index("\r\n")) + 1
+        result.add(first, CRLF_NOTE, style=True)
+        text = text.replace("\r\n", "\n")
     lines = text.split("\n")
     if text.endswith("\n"):
         result.add(len(lines) - 1, "file ends with a newline; a post ends right after </details>")
@@ -87,6 +99,13 @@ def parse_post(text: str, *, name: str = "post") -> Post:
     post, problems = analyze(text)
     if post is None:
         errors = [p for p in problems if not p.style]
+        unreadable = next((p for p in errors if p.unreadable), None)
+        if unreadable is not None:  # bad input: the rest of the file is not worth listing
+            raise PostFormatError(
+                f"{name}:{unreadable.line}: {unreadable.message}",
+                line=unreadable.line,
+                hint=YAML_HINT,
+            )
         first = errors[0]
         extra = len(errors) - 1
         more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""

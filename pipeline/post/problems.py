@@ -13,12 +13,14 @@ class Problem:
     what the format wants. ``style`` is True for a front matter departure that changes no
     value (double quotes, a flow list, key order, ...): the post still parses, and podpost
     rewrites it in the blog's style the next time it writes the file. Every other problem
-    stops the post from parsing.
+    stops the post from parsing. ``unreadable`` marks front matter that is not YAML at all:
+    bad input, which ``podpost post check`` reports like a file it cannot read (exit 2).
     """
 
     line: int
     message: str
     style: bool = False
+    unreadable: bool = False
 
 
 @dataclass
@@ -27,9 +29,11 @@ class Problems:
 
     found: list[Problem] = field(default_factory=list)
 
-    def add(self, line: int, message: str, *, style: bool = False) -> None:
-        """Record a problem at 1-based ``line``."""
-        self.found.append(Problem(line, message, style))
+    def add(
+        self, line: int, message: str, *, style: bool = False, unreadable: bool = False
+    ) -> None:
+        """Record a problem at 1-based ``line`` (see :class:`Problem` for the flags)."""
+        self.found.append(Problem(line, message, style, unreadable))
 
     @property
     def errors(self) -> list[Problem]:

@@ -5,22 +5,30 @@ atomically as ``<date>-<slug of title>.md`` inside the content folder. The slug 
 python-slugify, so it is ASCII letters, digits and hyphens whatever the title (``../``,
 slashes, only punctuation, CJK); the resolved path is checked to sit in the folder anyway.
 A different file already at that path is never replaced without ``force``.
+
+A draft that was rejected, or that still has error-level review flags (a turn without a
+translation, a missing front matter value, ...), is not approved unless ``override``: the
+editor says so explicitly, and the flags approved with are returned so the caller can say
+what readers will see. A rejected draft reopens when it is edited (its state becomes
+``edited``), or with ``override``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from slugify import slugify
 
-from pipeline.errors import DraftConflictError, PostFormatError, UsageError
+from pipeline.errors import ApprovalRefusedError, DraftConflictError, PostFormatError, UsageError
 from pipeline.fsutil import write_atomic
 from pipeline.models import FrontMatter
 from pipeline.post.parse import check_post, parse_post
 from pipeline.post.render import render_post
-from pipeline.review.record import read_draft, record_decision
+from pipeline.review.flags import DraftReview, Flag, review_text
+from pipeline.review.record import load_record, read_draft, record_decision
 
 MAX_SLUG_LENGTH = 80
 FALLBACK_SLUG = "post"
@@ -74,6 +82,43 @@ class Approval:
 
     target: Path
     written: bool  # False when an identical file was already there
+    flags: tuple[Flag, ...] = ()  # error flags approved with (only with ``override``)
+
+
+def blocking_flags(review: DraftReview) -> list[Flag]:
+    """The error-level flags that keep ``review``'s draft from being approved.
+
+    Format errors are left out: :func:`approved_text` refuses those on its own, and no
+    override publishes a file that breaks the post format.
+    """
+    return [f for f in review.flags if f.severity == "error" and f.kind != "format"]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def refuse_rejected(reason: str, *, name: str) -> ApprovalRefusedError:
+    """The one-line refusal for approving a rejected draft (``reason``: the rejection's)."""
+    why = f" ({reason})" if reason else ""
+    return ApprovalRefusedError(
+        f"{name} was rejected{why}",
+        hint="edit the draft to reopen it, or pass --override to approve it as it is",
+    )
+
+
+def refuse_flagged(flags: list[Flag], path: Path, *, name: str) -> ApprovalRefusedError:
+    """The one-line refusal for approving the draft at ``path`` with error ``flags``."""
+    kinds = Counter(flag.kind for flag in flags)  # flags come most urgent first
+    listing = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+    them = "them" if len(flags) > 1 else "it"
+    return ApprovalRefusedError(
+        f"{name} has {_plural(len(flags), 'error flag')} ({listing})",
+        hint=(
+            f"fix {them} (`podpost review {path}` lists every flag), "
+            f"or pass --override to publish with {them}"
+        ),
+    )
 
 
 def approve(
@@ -81,17 +126,21 @@ def approve(
     content_dir: Path | None,
     *,
     force: bool = False,
+    override: bool = False,
+    episodes_dir: Path | None = None,
     now: dt.datetime | None = None,
 ) -> Approval:
     """Publish the draft at ``draft_path`` into ``content_dir`` (see :func:`approved_text`)
     and record the approval beside the draft; ``now`` stamps the record (default: UTC now).
+    ``episodes_dir`` helps find the episode's turns for the review flags.
 
     An identical file already there is not rewritten. Raises
     :class:`~pipeline.errors.UsageError` when ``content_dir`` is None or missing,
     :class:`~pipeline.errors.InputFileError` when the draft cannot be read,
-    :class:`~pipeline.errors.PostFormatError` when it fails the post check, and
-    :class:`~pipeline.errors.DraftConflictError` when a different file holds the target
-    (unless ``force``).
+    :class:`~pipeline.errors.ApprovalRefusedError` when it was rejected or has error flags
+    (unless ``override``), :class:`~pipeline.errors.PostFormatError` when it fails the post
+    check, and :class:`~pipeline.errors.DraftConflictError` when a different file holds the
+    target (unless ``force``).
     """
     if content_dir is None:
         raise UsageError(
@@ -104,7 +153,17 @@ def approve(
             hint="create it or point --to / site_dir at the site's content folder",
         )
     draft_text = read_draft(draft_path)
+    record = load_record(draft_path)
+    review = review_text(
+        draft_text, path=Path(draft_path), record=record, episodes_dir=episodes_dir
+    )
+    name = Path(draft_path).name
+    if review.state == "rejected" and not override:
+        raise refuse_rejected(record.decisions[-1].reason if record else "", name=name)
     text = approved_text(draft_text, name=str(draft_path))
+    flags = blocking_flags(review)
+    if flags and not override:
+        raise refuse_flagged(flags, Path(draft_path), name=name)
     target = target_path(content_dir, parse_post(text).front)
     written = True
     if target.exists():
@@ -119,7 +178,7 @@ def approve(
     if written:
         write_atomic(target, text)
     record_decision(draft_path, "approved", draft_text, target=target, now=now)
-    return Approval(target, written)
+    return Approval(target, written, tuple(flags))
 
 
 def reject(draft_path: Path, reason: str, *, now: dt.datetime | None = None) -> Path:

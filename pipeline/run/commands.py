@@ -101,14 +101,17 @@ def fetch(
     if folder is not None:
         return store.load(folder / store.EPISODE_FILE, Episode), folder
     started = time.monotonic()
-    episode = fetch_episode(source, config, item=item, progress=progress)
-    Ledger.of(config).remember_source(source_key(source, item), episode.id)
+    key = fetch_key(source, item)  # before fetching: a file changed meanwhile is fetched again
+    ledger = Ledger.of(config)
+    claimed = ledger.claims(source)  # the keys ingestion gave: the same item
+    episode = fetch_episode(source, config, item=item, progress=progress, claimed=claimed)
+    ledger.remember_source(source_key(source, item), episode.id)
     folder = store.episode_dir(config, episode.id)
     with _recorded(
         folder, episode.id, "fetch", source=source, item=item, title=episode.title
     ) as run:
         outputs = fetch_outputs(episode)
-        run.finish_step("fetch", fetch_key(source, item), outputs, time.monotonic() - started)
+        run.finish_step("fetch", key, outputs, time.monotonic() - started)
     return episode, folder
 
 

@@ -93,6 +93,7 @@ def run_episode(
         item=item,
         retry_failed=retry_failed,
     )
+    key = fetch_key(source, item)  # before fetching: a file changed meanwhile is fetched again
     try:
         job.episode = call["fetch"](job)
     except Exception as e:  # no episode folder yet: the ledger keeps the failure for status
@@ -109,7 +110,7 @@ def run_episode(
         run.state.title = job.episode.title
         run.begin(flow_run_id=flow_run_id)
         if "fetch" not in job.skipped:
-            run.finish_step("fetch", fetch_key(source, item), fetch_outputs(job.episode), 0.0)
+            run.finish_step("fetch", key, fetch_outputs(job.episode), 0.0)
         try:
             transcript = call["transcribe"](job)
             turns = call["turns"](job, transcript)

@@ -1,8 +1,10 @@
 """Ingesting a feed: which items to run, and what each one came to.
 
 The ledger (:mod:`pipeline.run.ledger`, SQLite in the data directory) says which items of a
-feed are done. :func:`plan_ingest` lists the feed and takes the items that are not (new
-ones, and ones that failed before), at most ``limit``; the door runs each through the
+feed are done, and which item holds each key: the feed is listed with the ledger's claims,
+so an item keeps its key (and episode id) when items sharing its guid are added later.
+:func:`plan_ingest` lists the feed and takes the items that are not done (new ones, and
+ones that failed before), at most ``limit``; the door runs each through the
 episode flow and :func:`record_outcome` writes the end into the ledger. A failed item is
 retried by the next ingestion; a done one is never redone. An item whose draft has turns
 that failed to translate counts as ``needs-review``, as in ``podpost status``: it is done
@@ -67,10 +69,15 @@ def plan_ingest(
 
     ``since`` drops items published before that day (items without a date stay).
     """
-    items = list_feed(feed, config)
+    ledger = Ledger.of(config)
+    known = ledger.items(feed)
+    items = list_feed(feed, config, claimed=ledger.claims(feed))
+    for entry in items:  # rows from before enclosures were kept: the holder now claims its key
+        row = known.get(entry.guid)
+        if row is not None and row.enclosure is None and entry.enclosure:
+            ledger.adopt_enclosure(feed, entry.guid, entry.enclosure)
     if since is not None:
         items = [i for i in items if i.date is None or i.date >= since]
-    known = Ledger.of(config).items(feed)
     summary = IngestSummary(feed)
     todo: list[FeedItem] = []
     for entry in items:
@@ -99,7 +106,13 @@ def record_outcome(
     if result is None:
         line = message(error) if error is not None else "no result"
         ledger.record(
-            feed, entry.guid, source=entry.source, title=entry.title, state="failed", error=line
+            feed,
+            entry.guid,
+            source=entry.source,
+            title=entry.title,
+            state="failed",
+            error=line,
+            enclosure=entry.enclosure,
         )
         return Outcome(entry.guid, entry.title, "failed", error=line)
     episode_id = result["episode_id"]
@@ -110,6 +123,7 @@ def record_outcome(
         title=entry.title,
         state="done",
         episode_id=episode_id,
+        enclosure=entry.enclosure,
     )
     failed = int(result.get("failed_turns") or 0)
     return Outcome(

@@ -4,8 +4,11 @@ An embedded SQLite database in the data directory (``ledger.sqlite3``), so nothi
 run beside podpost. Two tables:
 
 * ``items``: one row per (feed, item key): the episode it became, ``done`` or ``failed``,
-  the last error and the number of attempts. ``podpost ingest`` takes the items that are
-  not ``done``, so a failure is retried on the next ingestion and nothing done is redone.
+  the last error, the number of attempts, and the item's enclosure URL. ``podpost ingest``
+  takes the items that are not ``done``, so a failure is retried on the next ingestion and
+  nothing done is redone. The enclosures are the feed's *claims* (:meth:`Ledger.claims`):
+  when items share a guid, the one taken first keeps the bare guid as its key on every
+  later fetch (see :mod:`pipeline.fetch.feeds`).
 * ``sources``: what a source string (URL or path) resolved to, so that rerunning
   ``podpost run SOURCE`` finds the episode folder without fetching anything.
 * ``fetch_failures``: runs that failed before an episode existed (the fetch itself
@@ -43,6 +46,7 @@ CREATE TABLE IF NOT EXISTS items (
     error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     updated TEXT NOT NULL,
+    enclosure TEXT,
     PRIMARY KEY (feed, item)
 );
 CREATE TABLE IF NOT EXISTS sources (
@@ -74,6 +78,7 @@ class LedgerItem:
     error: str | None
     attempts: int
     updated: str
+    enclosure: str | None = None  # redacted; None for rows recorded before it was kept
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,13 @@ class Ledger:
             ) from e
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
+            if "enclosure" not in columns:  # a ledger from before enclosures were kept
+                try:
+                    db.execute("ALTER TABLE items ADD COLUMN enclosure TEXT")
+                except sqlite3.OperationalError as e:  # another process added it first
+                    if "duplicate column" not in str(e):
+                        raise
 
     @classmethod
     def of(cls, config: Config) -> Ledger:
@@ -181,11 +193,30 @@ class Ledger:
         """``{item key: row}`` for every item of ``feed`` that was recorded."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT feed, item, source, title, episode_id, state, error, attempts, updated "
-                "FROM items WHERE feed = ?",
+                "SELECT feed, item, source, title, episode_id, state, error, attempts, updated, "
+                "enclosure FROM items WHERE feed = ?",
                 (feed,),
             ).fetchall()
         return {row[1]: LedgerItem(*row) for row in rows}
+
+    def claims(self, feed: str) -> dict[str, str]:
+        """``{item key: enclosure URL}`` of the items of ``feed`` tried before: what
+        :func:`pipeline.fetch.feeds.parse_feed` takes as ``claimed``."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT item, enclosure FROM items WHERE feed = ? AND enclosure IS NOT NULL",
+                (feed,),
+            ).fetchall()
+        return dict(rows)
+
+    def adopt_enclosure(self, feed: str, item: str, enclosure: str) -> None:
+        """Give a row recorded before enclosures were kept the enclosure its key names now;
+        a row that has one keeps it."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE items SET enclosure = ? WHERE feed = ? AND item = ? AND enclosure IS NULL",
+                (enclosure, feed, item),
+            )
 
     def record(
         self,
@@ -197,16 +228,19 @@ class Ledger:
         state: str,
         episode_id: str | None = None,
         error: str | None = None,
+        enclosure: str | None = None,
     ) -> None:
         """Record how an attempt at ``item`` of ``feed`` ended (``state``: ``done`` or
-        ``failed``); counts the attempt, and keeps the known episode id when none is given."""
+        ``failed``); counts the attempt, and keeps the known episode id and enclosure
+        (redacted) when none is given."""
         with self._connect() as db:
             db.execute(
                 "INSERT INTO items (feed, item, source, title, episode_id, state, error, "
-                "attempts, updated) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) "
+                "attempts, updated, enclosure) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) "
                 "ON CONFLICT(feed, item) DO UPDATE SET source = excluded.source, "
                 "title = excluded.title, episode_id = COALESCE(excluded.episode_id, "
                 "items.episode_id), state = excluded.state, error = excluded.error, "
-                "attempts = items.attempts + 1, updated = excluded.updated",
-                (feed, item, source, title, episode_id, state, error, now_iso()),
+                "attempts = items.attempts + 1, updated = excluded.updated, "
+                "enclosure = COALESCE(excluded.enclosure, items.enclosure)",
+                (feed, item, source, title, episode_id, state, error, now_iso(), enclosure),
             )

@@ -4,10 +4,17 @@ On a terminal, long steps (download, transcription, translation chunks) get a ri
 bar; elsewhere (logs, CI, a worker) the same events are plain lines, a bar's at every
 quarter. A door may add a ``log`` sink: the flows send every line to Prefect's run logger
 too, so the Prefect UI shows the same story.
+
+Stages warn through :mod:`logging` (a caption cue skipped, a cue's end moved, no speech
+found). On its own a step command shows those through Python's last-resort handler, but
+inside a Prefect run the root logger has Prefect's console handler, quiet by default, so
+they vanished. :func:`relay_warnings` hands them to a callable instead (the run's
+:meth:`Reporter.warn`, a command's ``warning:`` line), each record once.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -49,6 +56,10 @@ class Reporter:
                 print(text, file=self.stream, flush=True)
         if self.log is not None:
             self.log(text)
+
+    def warn(self, message: str) -> None:
+        """``warning: <message>`` (a stage's warning, see :func:`relay_warnings`)."""
+        self.line(f"warning: {message}")
 
     def skip(self, step: str, why: str = "finished before, kept") -> None:
         """``<step>: finished before, kept``."""
@@ -98,3 +109,37 @@ class Reporter:
                 self.line(f"{label}: {min(100, 25 * quarter)}%")
 
         yield update_plain
+
+
+STAGES_LOGGER = "pipeline"  # every stage logs under pipeline.<module>
+
+
+class _Relay(logging.Handler):
+    """Hands WARNING and worse records of one thread to ``warn`` as their message."""
+
+    def __init__(self, warn: Callable[[str], None], thread: int) -> None:
+        super().__init__(logging.WARNING)
+        self.warn = warn
+        self.thread = thread
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread:
+            return  # another episode's, in a concurrent ingest: its own relay shows it
+        try:
+            self.warn(record.getMessage())
+        except Exception:  # a warning must never fail the step that logged it
+            self.handleError(record)
+
+
+@contextmanager
+def relay_warnings(warn: Callable[[str], None]) -> Iterator[None]:
+    """While the block runs, every warning a stage logs (``pipeline.*`` loggers) in this
+    thread is passed to ``warn(message)``, once. Work a stage hands to other threads is
+    not relayed (no stage warns from one today)."""
+    handler = _Relay(warn, threading.get_ident())
+    logger = logging.getLogger(STAGES_LOGGER)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)

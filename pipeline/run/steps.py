@@ -27,10 +27,11 @@ from pipeline import store
 from pipeline.config import Config
 from pipeline.editorial.build import RESULT_FILE, EditorialResult, build_post
 from pipeline.fetch.core import fetch_episode
+from pipeline.fetch.local import local_source
 from pipeline.models import Episode, Post, Transcript, Turns
 from pipeline.post.render import load_template, render_post
 from pipeline.run.ledger import Ledger
-from pipeline.run.progress import Reporter
+from pipeline.run.progress import Reporter, relay_warnings
 from pipeline.run.state import EpisodeRun, digest, fingerprint, load_state
 from pipeline.transcribe.step import transcribe_episode
 from pipeline.turns.step import build_turns
@@ -53,8 +54,13 @@ def _settings(model: Any, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def fetch_key(source: str, item: str | None) -> str:
-    """Fetch depends on the source alone."""
-    return digest("fetch", source, item)
+    """Fetch depends on the source; a local file's on what the file holds now too (its
+    :func:`~pipeline.run.state.fingerprint`), so a recording exported again to the same
+    path is fetched again and becomes its own episode instead of reusing the old one."""
+    path = local_source(source)
+    if path is None or not path.is_file():
+        return digest("fetch", source, item)
+    return digest("fetch", source, item, fingerprint(path))
 
 
 def fetch_outputs(episode: Episode) -> list[str]:
@@ -184,7 +190,8 @@ def _step(
         return store.load(job.folder / outputs[0], model)
     job.run.start_step(step)
     started = time.monotonic()
-    result = compute()
+    with relay_warnings(job.report.warn):  # a stage's warnings reach the run's output
+        result = compute()
     seconds = time.monotonic() - started
     job.run.finish_step(step, key, outputs, seconds)
     job.report.done(step, seconds)
@@ -223,9 +230,19 @@ def step_fetch(job: Job) -> Episode:
                 update(info.get("downloaded_bytes") or 0, total)
 
         started = time.monotonic()
-        episode = fetch_episode(job.source, job.config, item=job.item, progress=hook)
-    Ledger.of(job.config).remember_source(source_key(job.source, job.item), episode.id)
+        ledger = Ledger.of(job.config)
+        claimed = ledger.claims(job.source)  # the keys ingestion gave: the same item
+        episode = fetch_episode(
+            job.source, job.config, item=job.item, progress=hook, claimed=claimed
+        )
+    before = ledger.episode_for(source_key(job.source, job.item))
+    ledger.remember_source(source_key(job.source, job.item), episode.id)
     job.report.done("fetch", time.monotonic() - started, episode.title or episode.id)
+    if before not in (None, episode.id) and local_source(job.source) is not None:
+        job.report.line(
+            f"note: {job.source} changed since it became episode {before}, so it is a new "
+            f"episode, {episode.id}; {before} and its draft are kept as they were"
+        )
     return episode
 
 

@@ -14,6 +14,7 @@ Podcasting 2.0 ``<podcast:transcript>``; automatic captions only when
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ from pipeline.transcribe.captions import caption_format, parse_captions
 
 if TYPE_CHECKING:  # pipeline.transcribe.backends imports this module
     from pipeline.transcribe.backends import Progress
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -135,7 +138,13 @@ class CaptionsBackend:
         from pipeline.fetch.urls import redact  # a password in the URL stays out of messages
 
         name = source.name or redact(source.url or "") or str(episode_dir / str(source.file))
-        return decode_text(raw, name, language=normalize_language(source.language))
+        decoded = decode_text(raw, name, language=normalize_language(source.language))
+        if decoded.detected:  # a guess among code pages: say which, so a wrong one is seen
+            log.warning(
+                "%s is not UTF-8: read as %s (detected); if characters look wrong, save it "
+                "as UTF-8", name, decoded.encoding,
+            )  # fmt: skip
+        return decoded
 
     def transcribe(
         self, episode: Episode, episode_dir: Path, progress: Progress | None = None

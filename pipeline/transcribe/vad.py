@@ -6,21 +6,20 @@ Public API:
     speech_regions(pcm, engine="silero", threshold=0.5) -> list[tuple[float, float]]
         the stretches merged across pauses shorter than ``MIN_SILENCE``
 
-Works offline: silero-vad ships its model inside the package; webrtcvad is pure C.
+Works offline: faster-whisper ships Silero VAD's ONNX model inside its package; webrtcvad is
+pure C.
 The audio is scanned in blocks (bounded memory); regions closer than ``MIN_SILENCE``
 seconds are merged and each is padded by ``PAD`` seconds, as faster-whisper does, so
 sentence pauses stay inside one region and whisper gets long, natural clips.
 
 Speech right after other sound (a jingle, a music bed) is found late: the VAD's state is
 still saying "not speech" for a moment after the voice starts (measured in BENCHMARKS.md). A
-stretch preceded by sound louder than ``SOUND_RMS`` therefore gets ``LEAD_AFTER_SOUND``
-seconds of lead-in instead of ``PAD``, so its first word reaches the decoder.
+stretch whose second before is mostly sound louder than ``SOUND_RMS`` therefore gets
+``LEAD_AFTER_SOUND`` seconds of lead-in instead of ``PAD``, so its first word reaches the
+decoder.
 """
 
 from __future__ import annotations
-
-from functools import cache
-from typing import Any
 
 import numpy as np
 
@@ -33,29 +32,23 @@ STRETCH_SILENCE = 0.3  # seconds of non-speech that end one stretch (the unit of
 LEAD_AFTER_SOUND = 1.0  # seconds of lead-in for a stretch that follows non-speech sound
 SOUND_RMS = 0.01  # (-40 dBFS) above this the second before a stretch is sound, not quiet
 BLOCK = 600.0  # seconds of audio scanned at a time
-
-
-@cache
-def _silero() -> Any:
-    from silero_vad import load_silero_vad
-
-    return load_silero_vad()
+FRAME = SAMPLE_RATE // 100  # samples in 10 ms, the unit of the loudness check
 
 
 def _silero_block(samples: np.ndarray, threshold: float) -> list[tuple[float, float]]:
-    # split at short pauses: regions are merged again by ``merge``, stretches are kept
-    import torch
-    from silero_vad import get_speech_timestamps
+    # Silero VAD as faster-whisper runs it: the same model, in ONNX, scoring all 32 ms
+    # chunks of the block in one batch: 6x faster than the silero-vad package's chunk by
+    # chunk loop (0.22 s against 1.33 s for 76 s of speech), boundaries within 64 ms of it.
+    # Split at short pauses: regions are merged again by ``merge``, stretches are kept.
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    stamps = get_speech_timestamps(
-        torch.from_numpy(samples),
-        _silero(),
+    options = VadOptions(
         threshold=threshold,
-        sampling_rate=SAMPLE_RATE,
         min_speech_duration_ms=250,
         min_silence_duration_ms=int(STRETCH_SILENCE * 1000),
         speech_pad_ms=0,
     )
+    stamps = get_speech_timestamps(samples, options, sampling_rate=SAMPLE_RATE)
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
 
@@ -89,7 +82,10 @@ def merge(regions: list[tuple[float, float]], gap: float) -> list[tuple[float, f
 def _lead(pcm: PcmFile, start: float) -> float:
     """Padding before a stretch that starts at ``start``: more after sound than after quiet."""
     before = pcm.read(max(0.0, start - 1.0), start)
-    if before.size and float(np.sqrt(np.mean(before**2))) > SOUND_RMS:
+    frames = before[: before.size // FRAME * FRAME].reshape(-1, FRAME)
+    # the median 10 ms frame, not the whole second: the VAD's start may be a few frames
+    # into the first word, which alone must not make silence look like sound
+    if frames.size and float(np.median(np.sqrt(np.mean(frames**2, axis=1)))) > SOUND_RMS:
         return LEAD_AFTER_SOUND
     return PAD
 
