@@ -22,7 +22,7 @@ def test_progress_advances_per_window_to_the_end_of_speech(
 ):
     script = ["Good morning and welcome.", "This is the second part.", "Here comes the third one.",
               "And that is the end."]  # fmt: skip
-    lines = [(VOICES[i % len(VOICES)], text) for i, text in enumerate(script)]
+    lines = [(VOICES[i % 2], text) for i, text in enumerate(script)]  # en-us, en-gb: clear
     source = audio.speech(lines, "wav", gap=3.0)
     config = Config(
         data_dir=tmp_path / "data",
@@ -38,7 +38,7 @@ def test_progress_advances_per_window_to_the_end_of_speech(
     assert len(calls) >= 2  # several windows, one report each
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
     assert all(whole == pytest.approx(total, abs=0.05) for _, whole in calls)
-    assert total - 2.0 <= calls[-1][0] <= total
+    assert total - 2.0 <= calls[-1][0] <= total + 0.05  # ffprobe rounds the duration
     # one sentence per window, each decoded on its own and put back in order
     said = " ".join(words_of(transcript.text))
     assert jiwer.wer(" ".join(words_of(" ".join(script))), said) < 0.25, said
