@@ -74,7 +74,12 @@ class AsrConfig(_Section):
     model: str = "turbo"
     device: str | None = None  # None: cuda when available, else cpu
     compute_type: str | None = None  # faster-whisper; None: float16 on cuda, float32 on cpu
-    batch_size: int = 8  # faster-whisper on cuda: windows decoded together
+    # faster-whisper: cut each window into clips of at most 30 s at quiet moments and
+    # decode `batch_size` clips at once (BatchedInferencePipeline). None: on a GPU only.
+    # It works on CPU too, but has no temperature fallback or hallucination skip (a loop
+    # is dropped and its stretch decoded again): measured on one CPU file only so far
+    batched: bool | None = None
+    batch_size: int = 8  # faster-whisper, batched: clips decoded together
     language: LanguageTag | None = None  # None: from episode metadata, else detected
     beam_size: int = 5
     best_of: int = 5  # candidates sampled at temperatures above 0

@@ -82,22 +82,30 @@ def test_run_feed_item_with_captions_on_the_embedded_server(
 
 @pytest.mark.slow
 def test_run_direct_mp3_with_a_tiny_whisper_checkpoint(
-    tmp_path: Path, media_server, audio, fake_llm, whisper_checkpoint, prefect_api
+    tmp_path: Path, media_server, audio, fake_llm, real_whisper_checkpoint, prefect_api
 ) -> None:
-    # A random checkpoint decodes slowly and at random: keep the audio to a few seconds.
+    # real tiny.en weights; a few seconds of speech keep the decoding to about a second
     speech = audio.speech("Welcome to Loopback Radio.", fmt="mp3")
     url = media_server.put("e2e-whisper/talk.mp3", speech)
     config = write_config(tmp_path / "podpost.toml", fake_llm.base_url, asr={"beam_size": 1})
     data = tmp_path / "data"
     args = ["--config", str(config), "--data-dir", str(data), "run", url]
-    args += ["--backend", "whisper", "--model", str(whisper_checkpoint), "--speakers", "Ada,Ben"]
+    args += [
+        "--backend",
+        "whisper",
+        "--model",
+        str(real_whisper_checkpoint),
+        "--speakers",
+        "Ada,Ben",
+    ]
     done = run_cli(args, env=prefect_api.client_env(), timeout=600)
     assert done.returncode == 0, done.stderr
     draft = Path(done.stdout.strip())
     folder = data / "episodes" / draft.stem
     transcript = Transcript.model_validate_json((folder / "transcript.json").read_text())
     turns = Turns.model_validate_json((folder / "turns.json").read_text())
-    assert transcript.backend == "whisper"
+    assert transcript.backend == "whisper" and transcript.language == "en"
+    assert transcript.text.startswith("Welcome to"), transcript.text
     assert same_text(" ".join(t.text for t in turns.turns), transcript.text)
     post = parse_post(draft.read_text())
     assert [_plain(t.original) for t in post.turns] == [_plain(t.text) for t in turns.turns]

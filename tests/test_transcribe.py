@@ -1,7 +1,10 @@
-"""``podpost transcribe`` with the real whisper code and a tiny random checkpoint.
+"""``podpost transcribe`` with the real whisper code and real ``tiny.en`` weights.
 
-The checkpoint's words are random, so these tests check what whisper was given to decode,
-the timings, the structure and the filters, never the words.
+The speech is espeak-ng reading a known script, so besides what whisper was given to decode,
+the timings, the structure and the filters, these tests check the words (a word error rate
+bound against the script), the language and that silence gives no text. The random
+checkpoint (:mod:`tests.fixtures.whisper_model`) stays only where a test needs what real
+tiny.en cannot do: a decoder that loops.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pipeline.transcribe.step import transcribe_episode
 from pipeline.transcribe.vad import speech_regions
 from pipeline.transcribe.whisper_backend import WhisperBackend, initial_prompt
 from tests.cli_helpers import cli
+from tests.fixtures.asr_truth import words_of
 from tests.fixtures.media import VOICES
 
 pytestmark = pytest.mark.slow
@@ -34,19 +38,33 @@ SENTENCES = [
 
 
 @pytest.fixture
-def config_path(tmp_path: Path, whisper_checkpoint: Path) -> Path:
-    # temperature 0 only: a random model fails every fallback check, and six decodes per
-    # window would only make the test slower without exercising anything new
+def config_path(tmp_path: Path, real_whisper_checkpoint: Path) -> Path:
     path = tmp_path / "podpost.toml"
-    path.write_text(
-        f'[asr]\nmodel = "{whisper_checkpoint}"\ntemperatures = [0.0]\n[fetch]\nprogress = false\n'
-    )
+    path.write_text(f'[asr]\nmodel = "{real_whisper_checkpoint}"\n[fetch]\nprogress = false\n')
     return path
 
 
+def error_rate(script: list[str], transcript: Transcript) -> float:
+    """Word error rate of ``transcript`` against the sentences it was synthesised from."""
+    import jiwer
+
+    truth = " ".join(words_of(" ".join(script)))
+    return float(jiwer.wer(truth, " ".join(words_of(transcript.text)) or "<nothing>"))
+
+
+# Three sentences (about 10 s of speech): each second of speech costs about half a second
+# of real-weights decoding on two cores.
+SCRIPT = SENTENCES[:3]
+
+
 def conversation(audio, **kwargs) -> Path:
-    lines = [(VOICES[i % len(VOICES)], text) for i, text in enumerate(SENTENCES)]
+    lines = [(VOICES[i % len(VOICES)], text) for i, text in enumerate(SCRIPT)]
     return audio.speech(lines, "mp3", **kwargs)
+
+
+def greedy(checkpoint: Path) -> dict:
+    """``[asr]`` for tests of what is decoded and when: greedy (half beam search's time)."""
+    return {"model": str(checkpoint), "beam_size": 1}
 
 
 def test_sixty_seconds_end_to_end_through_the_cli(tmp_path, audio, config_path, capsys) -> None:
@@ -59,9 +77,10 @@ def test_sixty_seconds_end_to_end_through_the_cli(tmp_path, audio, config_path, 
     path = Path(out.strip().rsplit(": ", 1)[1])
     transcript = store.load(path, Transcript)
     assert out == f"{len(transcript.segments)} segments (whisper, en): {path}\n"
-    assert transcript.backend == "whisper" and transcript.language == "en"  # from the metadata
+    assert transcript.backend == "whisper" and transcript.language == "en"
     assert transcript.model == str(config_path.read_text().split('"')[1])
-    assert transcript.segments, "the random model says something in 60 s of speech"
+    # the script's words, and none invented in the 50 s of silence after them
+    assert error_rate(SCRIPT, transcript) < 0.2, transcript.text
     regions = speech_regions(decode_pcm(media, tmp_path / "pcm"))
     previous_end = 0.0
     for segment in transcript.segments:
@@ -76,6 +95,29 @@ def test_sixty_seconds_end_to_end_through_the_cli(tmp_path, audio, config_path, 
     code, out2, _ = cli([*argv, str(path.parent)], capsys)
     assert code == 0 and out2 == out
     assert store.load(path, Transcript) == transcript
+
+
+def test_the_episode_language_reaches_a_multilingual_model(tmp_path, audio) -> None:
+    """Metadata that says German: the decoder is told ``de``, not left to detect a language
+    (a multilingual model stands in: tiny.en is English-only, whatever it is told)."""
+    source = audio.speech(SENTENCES[0], "mp3", metadata={"language": "deu"})
+    config = Config(data_dir=tmp_path)
+    episode = fetch_episode(str(source), config)
+    asked: list[str | None] = []
+
+    class Multilingual(WhisperBackend):
+        english_only = False
+
+        def _decode(self, audio, timeline, language, prompt, *, rescue):
+            asked.append(language)
+            return {"segments": [], "language": None}
+
+    backend = Multilingual(config)
+    transcript = transcribe_episode(
+        episode, store.episode_dir(config, episode.id), config, backend=backend
+    )
+    assert episode.language == "de" and transcript.language == "de"
+    assert asked and set(asked) == {"de"}
 
 
 def _own_model(path: Path):
@@ -103,18 +145,15 @@ def _encoder_inputs(backend: WhisperBackend, stop_after: int | None = None) -> l
     return frames
 
 
-def test_vad_keeps_the_silences_out_of_decoding(tmp_path, audio, whisper_checkpoint) -> None:
+def test_vad_keeps_the_silences_out_of_decoding(tmp_path, audio, real_whisper_checkpoint):
     source = conversation(audio, lead=30, tail=30)
     total = audio.duration(source)
     speech = (30.0, total - 30.0)
-    config = Config(
-        data_dir=tmp_path / "data",
-        asr={"model": str(whisper_checkpoint), "temperatures": [0.0], "language": "en"},
-    )
+    config = Config(data_dir=tmp_path / "data", asr=greedy(real_whisper_checkpoint))
     episode = fetch_episode(str(source), config)
     folder = store.episode_dir(config, episode.id)
 
-    backend = WhisperBackend(config, model=_own_model(whisper_checkpoint))
+    backend = WhisperBackend(config, model=_own_model(real_whisper_checkpoint))
     frames = _encoder_inputs(backend)
     transcript = transcribe_episode(episode, folder, config, backend=backend)
     # whisper was given one clip: the speech (plus VAD padding), never the silences
@@ -124,11 +163,15 @@ def test_vad_keeps_the_silences_out_of_decoding(tmp_path, audio, whisper_checkpo
     assert frames and max(frames) <= round((clip_end - clip_start) * 100) + 1
     for segment in transcript.segments:
         assert clip_start <= segment.start < segment.end <= clip_end
+    assert transcript.language == "en"
+    assert error_rate(SCRIPT, transcript) < 0.2, transcript.text
+    first_word = transcript.segments[0].words[0]  # episode time, not time in the clip
+    assert first_word.text == "Welcome" and clip_start <= first_word.start <= speech[0] + 0.5
 
     # without VAD the same decoder is fed a full 30-second window of silence first
-    # (stopped right there: decoding the rest with a random model proves nothing more)
+    # (stopped right there: the rest is what the first part checked)
     plain = Config(data_dir=tmp_path / "data", asr={**config.asr.model_dump(), "vad": False})
-    backend = WhisperBackend(plain, model=_own_model(whisper_checkpoint))
+    backend = WhisperBackend(plain, model=_own_model(real_whisper_checkpoint))
     frames = _encoder_inputs(backend, stop_after=1)
     with pytest.raises(_Stop):
         transcribe_episode(episode, folder, plain, backend=backend)
@@ -136,17 +179,14 @@ def test_vad_keeps_the_silences_out_of_decoding(tmp_path, audio, whisper_checkpo
     assert frames == [3000]
 
 
-def test_speech_around_a_pause_is_joined_into_one_window(tmp_path, audio, whisper_checkpoint):
+def test_speech_around_a_pause_is_joined_into_one_window(tmp_path, audio, real_whisper_checkpoint):
     """Two stretches of speech 12 s apart: whisper hears them end to end in one 30-second
     window (not one window per stretch), and the times come back on the episode's clock."""
-    lines = [(VOICES[0], " ".join(SENTENCES[:2])), (VOICES[1], " ".join(SENTENCES[2:4]))]
+    lines = [(VOICES[0], SENTENCES[0]), (VOICES[1], SENTENCES[2])]
     source = audio.speech(lines, "mp3", gap=12.0)
-    config = Config(
-        data_dir=tmp_path / "data",
-        asr={"model": str(whisper_checkpoint), "temperatures": [0.0], "language": "en"},
-    )
+    config = Config(data_dir=tmp_path / "data", asr=greedy(real_whisper_checkpoint))
     episode = fetch_episode(str(source), config)
-    backend = WhisperBackend(config, model=_own_model(whisper_checkpoint))
+    backend = WhisperBackend(config, model=_own_model(real_whisper_checkpoint))
     frames = _encoder_inputs(backend)
     transcript = transcribe_episode(
         episode, store.episode_dir(config, episode.id), config, backend=backend
@@ -158,12 +198,16 @@ def test_speech_around_a_pause_is_joined_into_one_window(tmp_path, audio, whispe
     # the first window holds both stretches (whisper may then look again at the last
     # frames after the last word it timed; the encoder also runs again to time words)
     assert abs(frames[0] - speech * 100) <= 2 and max(frames) <= frames[0]
-    assert transcript.segments
+    assert error_rate([SENTENCES[0], SENTENCES[2]], transcript) < 0.2, transcript.text
     for segment in transcript.segments:
         assert any(a <= segment.start < b for a, b in backend.decoded_clips)
         assert any(a < segment.end <= b for a, b in backend.decoded_clips)
         for word in segment.words:
             assert any(a <= word.start <= b for a, b in backend.decoded_clips)
+    # the second stretch's first word at its time in the episode, after the pause
+    words = [w for s in transcript.segments for w in s.words]
+    after = next(w for w in words if w.start >= first[1])
+    assert after.text == "Let" and second[0] <= after.start <= second[0] + 1.0
 
 
 @pytest.mark.parametrize("engine", ["silero", "webrtc"])
@@ -188,6 +232,7 @@ def test_silent_file_gives_an_empty_transcript(tmp_path, audio, config_path, cap
 
 def test_repetition_loops_are_dropped(tmp_path, audio) -> None:
     """A checkpoint that loops on one token: whisper returns the loop, we keep nothing."""
+    # random weights: real tiny.en does not loop on a few seconds of clean speech
     import whisper
 
     from tests.fixtures.whisper_model import build_checkpoint
@@ -211,6 +256,8 @@ def test_auto_prefers_human_captions_else_whisper(tmp_path, audio, config_path, 
     bare.write_bytes(audio.speech(SENTENCES[1]).read_bytes())
     code, out, _ = cli([*argv, str(bare)], capsys)
     assert code == 0 and "(whisper, en)" in out
+    transcript = store.load(Path(out.strip().rsplit(": ", 1)[1]), Transcript)
+    assert error_rate([SENTENCES[1]], transcript) < 0.2, transcript.text
     captioned = tmp_path / "talk.wav"
     captioned.write_bytes(audio.speech(SENTENCES[2]).read_bytes())
     (tmp_path / "talk.vtt").write_text("WEBVTT\n\n00:00:00.500 --> 00:00:02.000\nThanks.\n")

@@ -10,9 +10,10 @@ VAD, windows, joining, the loop and no-speech filters and the rescue pass are po
 (:mod:`pipeline.transcribe.speech_decoder`), so the transcripts match the ``whisper``
 backend's; faster-whisper's own VAD is off. With ``[asr] carry_initial_prompt`` the prompt
 also goes in as ``hotwords``, which faster-whisper puts before every window (its
-``initial_prompt`` reaches only the first). With a GPU, windows are cut into clips of at
-most 30 s at stretch joins and decoded ``[asr] batch_size`` at a time
-(``BatchedInferencePipeline``).
+``initial_prompt`` reaches only the first). Batched decoding (``[asr] batched``; by
+default on a GPU only): windows are cut into clips of at most 30 s at stretch joins and
+decoded ``[asr] batch_size`` at a time (``BatchedInferencePipeline``), each clip once,
+greedy or beam, without temperature fallback (see ``_decode_batched``).
 
 Models: a faster-whisper name (``tiny.en``, ``small``, ``turbo``...; downloaded from the
 Hugging Face hub on first use) or the path of a CTranslate2 whisper folder (``model.bin``,
@@ -32,11 +33,12 @@ import numpy as np
 from pipeline.config import Config
 from pipeline.errors import ConfigError, TranscriptionError
 from pipeline.transcribe.audio import SAMPLE_RATE
-from pipeline.transcribe.speech_decoder import Decoded, SpeechDecoder, _windows
+from pipeline.transcribe.speech_decoder import Decoded, SpeechDecoder
 from pipeline.transcribe.timeline import Timeline
 
 _MODELS: dict[tuple[str, str, str], Any] = {}
 CLIP = 30.0  # seconds: one whisper window, the unit of batched decoding
+CUT_SEARCH = 10.0  # seconds: a clip ends at the quietest moment of its last ten seconds
 
 
 def auto_device(device: str | None, compute_type: str | None = None) -> tuple[str, str]:
@@ -140,21 +142,55 @@ class FasterWhisperBackend(SpeechDecoder):
         *, rescue: bool,
     ) -> Decoded:  # fmt: skip
         start = timeline.regions[0][0]
-        options = self._options(language, prompt, rescue)
         try:
-            if self.model.model.device == "cuda" and not rescue and len(audio) > CLIP * SAMPLE_RATE:
-                segments, info = self._batched_pipeline().transcribe(
-                    audio, batch_size=self.asr.batch_size, clip_timestamps=_clips(timeline),
-                    without_timestamps=False, **options,
-                )  # fmt: skip
-            else:
-                segments, info = self.model.transcribe(audio, **options)
+            if self._batches(audio, rescue):
+                return self._decode_batched(audio, language, prompt)
+            segments, info = self.model.transcribe(audio, **self._options(language, prompt, rescue))
             return {"segments": [_as_dict(s) for s in segments], "language": info.language}
         except (RuntimeError, ValueError) as e:
             raise TranscriptionError(
                 f"faster-whisper failed at {start:.1f}s: {str(e).splitlines()[0][:200]}",
                 hint="try another --model or asr.compute_type, or report the episode",
             ) from e
+
+    def _batches(self, audio: np.ndarray, rescue: bool) -> bool:
+        """Batched decoding for this audio: ``[asr] batched``, else on CUDA only; never for
+        a rescue decode or a single clip (nothing to batch)."""
+        if rescue or len(audio) <= CLIP * SAMPLE_RATE:
+            return False
+        if self.asr.batched is None:
+            return bool(self.model.model.device == "cuda")
+        return self.asr.batched
+
+    def _decode_batched(
+        self, audio: np.ndarray, language: str | None, prompt: str | None
+    ) -> Decoded:
+        """The joined stream as clips (:func:`_clips`) decoded ``[asr] batch_size`` at a time.
+
+        faster-whisper's batched pipeline decodes each clip once, at the first temperature,
+        ignores the thresholds, ``condition_on_previous_text`` and the hallucination skip, and
+        gives ``initial_prompt`` to every clip: so the prompt goes to the first clip only
+        (unless ``carry_initial_prompt``), and a loop or no-speech segment is dropped by the
+        shared filters, its stretch then decoded again by the rescue pass."""
+        clips = _clips(audio)
+        options = self._options(language, prompt, rescue=False)
+        kept = {k: options[k] for k in ("task", "beam_size", "best_of", "word_timestamps")}
+        kept["temperature"] = options["temperature"][0]
+        if prompt is not None and not self.asr.carry_initial_prompt:
+            groups = [(clips[:1], prompt), (clips[1:], None)]
+        else:
+            groups = [(clips, prompt)]
+        segments: list[dict[str, Any]] = []
+        for group, group_prompt in groups:
+            if not group:
+                continue
+            found, info = self._batched_pipeline().transcribe(
+                audio, language=language, clip_timestamps=group, without_timestamps=False,
+                initial_prompt=group_prompt, batch_size=self.asr.batch_size, **kept,
+            )  # fmt: skip
+            language = language or info.language  # one language for the whole window
+            segments += [_inside(_as_dict(s), group) for s in found]
+        return {"segments": segments, "language": language}
 
     def _batched_pipeline(self) -> Any:
         if self._batched is None:
@@ -164,10 +200,44 @@ class FasterWhisperBackend(SpeechDecoder):
         return self._batched
 
 
-def _clips(timeline: Timeline) -> list[dict[str, float]]:
-    """The joined stream as clips of at most ``CLIP`` s, cut where one stretch of speech
-    joins the next (seconds on the joined stream)."""
-    joined = [
-        (at, at + b - a) for at, (a, b) in zip(timeline.offsets, timeline.regions, strict=True)
-    ]
-    return [{"start": w.start, "end": w.end} for w in _windows(joined, CLIP)]
+def _inside(segment: dict[str, Any], clips: list[dict[str, float]]) -> dict[str, Any]:
+    """``segment`` with its times and its words' kept inside the clip it was decoded from:
+    the model may put a timestamp in the padding after a short clip, which on the joined
+    stream would be the next clip's audio."""
+    start = float(segment["start"])
+    clip = next((c for c in reversed(clips) if c["start"] <= start + 0.01), clips[0])
+    low, high = clip["start"], clip["end"]
+
+    def inside(t: float) -> float:
+        return min(max(float(t), low), high)
+
+    segment["start"], segment["end"] = inside(segment["start"]), inside(segment["end"])
+    for word in segment.get("words") or []:
+        word["start"], word["end"] = inside(word["start"]), inside(word["end"])
+    return segment
+
+
+def _clips(audio: np.ndarray, limit: float = CLIP) -> list[dict[str, float]]:
+    """The joined stream (``audio``, float32 at 16 kHz) as clips of at most ``limit`` s
+    (seconds on the stream), each cut at the quietest 50 ms of its last ``CUT_SEARCH`` s:
+    a pause between sentences, or a join between two stretches of speech (VAD padding is
+    quiet). Cutting every ``limit`` s instead splits words, and leaves a last sliver of a
+    fraction of a second that tiny.en turns into an invented "You"."""
+    total = len(audio) / SAMPLE_RATE
+    hop = SAMPLE_RATE // 100  # 10 ms
+    frame = 5  # hops: 50 ms
+    energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
+    clips: list[dict[str, float]] = []
+    start = 0.0
+    while total - start > limit:
+        first = round((start + max(0.0, limit - CUT_SEARCH)) * 100)
+        last = round((start + limit) * 100) - frame
+        hops = np.arange(first, last + 1)
+        loudness = energy[(hops + frame) * hop] - energy[hops * hop]
+        quietest = hops[np.argmin(loudness)] + frame // 2  # the middle of the quietest 50 ms
+        cut = float(quietest) / 100
+        clips.append({"start": start, "end": cut})
+        start = cut
+    if total > start:
+        clips.append({"start": start, "end": total})
+    return clips
