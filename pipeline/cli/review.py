@@ -102,7 +102,9 @@ def review_command(
 def preview_command(
     ctx: typer.Context,
     draft: str = typer.Argument(..., help="The draft to preview and edit."),
-    port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0: any free port)."),
+    port: int = typer.Option(
+        8765, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."
+    ),
     open_browser: bool = typer.Option(False, "--open", help="Open the page in a browser."),
 ) -> None:
     """Serve a local page: the post as the blog shows it, beside an editable review view."""

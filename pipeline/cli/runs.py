@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from pipeline.cli.common import Settings, settings
+from pipeline.cli.common import ASR_BACKEND_NAMES, Settings, settings
 from pipeline.config import Config, deep_merge
 from pipeline.errors import NeedsReviewError, PodpostError, UsageError
 from pipeline.fetch.urls import remember as remember_password
@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
             None, "--item", help="Feed item: guid, 1-based index or title (default: newest)."
         ),
         backend: str | None = typer.Option(
-            None, "--backend", help="Transcript backend: whisper, captions or auto."
+            None, "--backend", help=f"Transcript backend: {ASR_BACKEND_NAMES}."
         ),
         model: str | None = typer.Option(
             None, "--model", help="Whisper model name or checkpoint path."
@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
             None, "--speakers", help='Speaker names in order of appearance: "Ann,Bob".'
         ),
         num_speakers: int | None = typer.Option(
-            None, "--num-speakers", help="Number of speakers, when known."
+            None, "--num-speakers", min=1, help="Number of speakers, when known."
         ),
         lang: str | None = typer.Option(None, "--lang", help="Target language, e.g. zh-CN."),
         llm_model: str | None = typer.Option(None, "--llm-model", help="LLM model name."),
@@ -228,18 +228,20 @@ def register(app: typer.Typer) -> None:
     def ingest_command(
         ctx: typer.Context,
         feed: str = typer.Argument(..., help="Podcast RSS feed, or a YouTube channel/playlist."),
-        limit: int | None = typer.Option(None, "--limit", help="Take at most N new items."),
+        limit: int | None = typer.Option(None, "--limit", min=1, help="Take at most N new items."),
         since: str | None = typer.Option(
             None, "--since", help="Only items published on or after YYYY-MM-DD."
         ),
-        concurrency: int = typer.Option(2, "--concurrency", help="Episodes at once."),
+        concurrency: int = typer.Option(2, "--concurrency", min=1, help="Episodes at once."),
         via: str | None = typer.Option(
             None,
             "--via-deployment",
             help="Run each episode as a run of this deployment (e.g. episode/episode), "
             "so a work pool's workers share them.",
         ),
-        backend: str | None = typer.Option(None, "--backend", help="Transcript backend."),
+        backend: str | None = typer.Option(
+            None, "--backend", help=f"Transcript backend: {ASR_BACKEND_NAMES}."
+        ),
         model: str | None = typer.Option(None, "--model", help="Whisper model or checkpoint."),
         lang: str | None = typer.Option(None, "--lang", help="Target language."),
         llm_model: str | None = typer.Option(None, "--llm-model", help="LLM model name."),
@@ -282,8 +284,8 @@ def register(app: typer.Typer) -> None:
         feed: str = typer.Argument(..., help="Podcast RSS feed, or a YouTube channel/playlist."),
         cron: str = typer.Option(..., "--cron", help='When to ingest, e.g. "0 6 * * *".'),
         name: str | None = typer.Option(None, "--name", help="Deployment name."),
-        limit: int | None = typer.Option(None, "--limit", help="New items per ingestion."),
-        concurrency: int = typer.Option(2, "--concurrency", help="Episodes at once."),
+        limit: int | None = typer.Option(None, "--limit", min=1, help="New items per ingestion."),
+        concurrency: int = typer.Option(2, "--concurrency", min=1, help="Episodes at once."),
         via: str | None = typer.Option(
             None, "--via-deployment", help="Run each episode as a run of this deployment."
         ),
