@@ -273,7 +273,11 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
         else:
-            _print_summary(summary)
+            from rich.console import Console
+
+            from pipeline.cli.ingest_view import print_summary
+
+            print_summary(summary, Console(soft_wrap=True))
         if summary["failed"]:
             raise typer.Exit(1)
         check_ingest(summary)
@@ -355,25 +359,3 @@ def _check_cron(cron: str) -> None:
         raise UsageError(
             f"--cron {cron!r} is not a cron expression", hint='e.g. "0 6 * * *"'
         ) from None
-
-
-def _print_summary(summary: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("item", "result", "draft / error")
-    for outcome in summary["items"]:
-        if outcome["state"] == "done-before":
-            continue
-        table.add_row(
-            outcome["title"] or outcome["guid"],
-            outcome["state"],
-            outcome["draft"] or outcome["error"] or "",
-        )
-    console = Console(soft_wrap=True)
-    console.print(table)
-    console.print(
-        f"{summary['new']} new drafts, {summary['needs_review']} needing review, "
-        f"{summary['failed']} failed, "
-        f"{summary['done_before']} done before"
-    )
