@@ -15,9 +15,10 @@ from typing import Any
 
 import typer
 
+from pipeline.cli.boundary import interrupted_run
 from pipeline.cli.common import ASR_BACKEND_NAMES, Settings, settings
 from pipeline.config import Config, deep_merge
-from pipeline.errors import NeedsReviewError, PodpostError, UsageError
+from pipeline.errors import NeedsReviewError, PodpostError, RunInterruptedError, UsageError
 from pipeline.fetch.urls import remember as remember_password
 from pipeline.run.resume import absolute_source, resume_targets
 from pipeline.run.status import check_complete, check_ingest, status
@@ -147,7 +148,10 @@ def register(app: typer.Typer) -> None:
         preflight(s.config(**overrides))
         # Prefect and run.json see user:***@ only
         source = remember_password(absolute_source(source))
-        result = _run(s, source, item, overrides, wait, retry_failed)
+        try:
+            result = _run(s, source, item, overrides, wait, retry_failed)
+        except KeyboardInterrupt:
+            raise _interrupted(s.config(**overrides), source, item) from None
         typer.echo(result["draft"])
         check_complete(result["episode_id"], result["draft"], result["failed_turns"])
 
@@ -174,6 +178,8 @@ def register(app: typer.Typer) -> None:
         for target in todo:
             try:
                 result = _run(s, target.source, target.item, target.overrides, wait, retry_failed)
+            except KeyboardInterrupt:
+                raise _interrupted(s.config(), target.source, target.item) from None
             except PodpostError as e:
                 if episode is not None:
                     raise
@@ -334,6 +340,13 @@ def _preflight_each(s: Settings, runs: list[dict[str, Any]]) -> None:
         if key not in seen:
             seen.add(key)
             preflight(config)
+
+
+def _interrupted(config: Config, source: str, item: str | None) -> RunInterruptedError:
+    """The line for a Ctrl-C during a run of ``source``: its episode, from the run record
+    the interrupted run left (the newest one of that source and item)."""
+    row = next((r for r in status(config) if r.id and r.source == source and r.item == item), None)
+    return interrupted_run(row.id if row else None, row.step if row else None, source)
 
 
 def _date(value: str | None) -> Any:
