@@ -105,9 +105,9 @@ class DiarizeConfig(_Section):
     """``[diarize]``: the diarization backend and the speaker-count bounds."""
 
     backend: str = "builtin"  # builtin | pyannote | none
-    num_speakers: int | None = None
-    min_speakers: int = 1
-    max_speakers: int = 6
+    num_speakers: int | None = Field(default=None, ge=1)
+    min_speakers: int = Field(default=1, ge=1)
+    max_speakers: int = Field(default=6, ge=1)
     pyannote_pipeline: str = "pyannote/speaker-diarization-3.1"  # HF id or local folder
     hf_token: str | None = None
     # builtin, unknown speaker count: clusters whose merge costs less log-likelihood per
@@ -139,7 +139,7 @@ class LLMConfig(_Section):
     # Extra attempts after a 429/5xx/timeout (6 requests per call at most). The first call
     # that still fails ends the run, so a dead endpoint costs a run <= 6 requests.
     max_retries: int = 5
-    max_concurrency: int = 4
+    max_concurrency: int = Field(default=4, ge=1)
     context_tokens: int = 32000
     retry_initial_wait: float = 1.0  # seconds; doubles per retry, with jitter
     retry_max_wait: float = 60.0  # cap, also for a server's Retry-After

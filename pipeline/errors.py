@@ -18,6 +18,7 @@
     ├── DraftConflictError          exit 7   a human edit, a different file, or a held lock
     │   └── ApprovalRefusedError             a rejected draft, or one with error flags
     ├── NeedsReviewError            exit 8   the draft was written, but turns failed to translate
+    ├── RunInterruptedError         exit 130 Ctrl-C stopped a run (says how to finish it)
     └── StorageError                exit 1   podpost's own files or ledger cannot be written/read
 
 ``retryable`` is an attribute, not a branch of the tree: whether trying again may help is
@@ -169,6 +170,13 @@ class NeedsReviewError(PodpostError):
     def __init__(self, message: str, *, failed_turns: int, hint: str | None = None) -> None:
         self.failed_turns = failed_turns
         super().__init__(message, hint=hint)
+
+
+class RunInterruptedError(PodpostError):
+    """Ctrl-C stopped a run; the message names the episode (when it had an id yet) and the
+    command that finishes it. Finished steps are kept, as after any failure."""
+
+    exit_code = 130
 
 
 class StorageError(PodpostError):

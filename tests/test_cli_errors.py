@@ -108,3 +108,13 @@ def test_unknown_podpost_variable_is_a_warning_and_the_command_goes_on(tmp_path:
         "warning: PODPOST_LLM_MODEL is not a podpost setting and is ignored; "
         "did you mean PODPOST_LLM__MODEL?",
     ]
+
+
+def _ctrl_c(*_args, **_kwargs):
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("pipeline.cli.runs.status", _ctrl_c)
+    code, out, err = cli(["--data-dir", str(tmp_path), "status"], capsys)
+    assert (code, out, err) == (130, "", "interrupted (Ctrl-C)\n")

@@ -106,6 +106,8 @@ def test_run_direct_mp3_with_a_tiny_whisper_checkpoint(
     turns = Turns.model_validate_json((folder / "turns.json").read_text())
     assert transcript.backend == "whisper" and transcript.language == "en"
     assert transcript.text.startswith("Welcome to"), transcript.text
+    progress = [line for line in done.stderr.splitlines() if "(audio seconds):" in line]
+    assert progress[-1] == "transcription (audio seconds): 100%"  # stderr is a pipe here
     assert same_text(" ".join(t.text for t in turns.turns), transcript.text)
     post = parse_post(draft.read_text())
     assert [_plain(t.original) for t in post.turns] == [_plain(t.text) for t in turns.turns]

@@ -50,6 +50,10 @@ def test_ingest_takes_only_new_items_and_retries_the_failure(
     code, second = ingest()
     assert code == 1  # a failure is reported in the exit code too
     assert (second["new"], second["failed"], second["done_before"]) == (14, 1, 5)
+    drafted = {o["guid"]: o["draft"] for o in first["items"] if o["state"] == "new"}
+    done_before = [o for o in second["items"] if o["state"] == "done-before"]
+    assert {o["guid"]: o["draft"] for o in done_before} == drafted  # their drafts, not null
+    assert all(Path(o["draft"]).is_file() for o in done_before)
     [failure] = [o for o in second["items"] if o["state"] == "failed"]
     assert failure["guid"] == show.guids[17]
     assert failure["error"] == f"{media_server.url(broken)} is not found (HTTP 404); check the URL"
@@ -71,11 +75,17 @@ def test_ingest_takes_only_new_items_and_retries_the_failure(
     assert fake_llm.requests() == []
     assert _drafts(data / "drafts") == after
 
-    # once the media is back, the retry succeeds
+    # once the media is back, the retry succeeds; the table (80 columns) shows its draft whole
     media_server.routes.pop("/" + broken)
-    code, fourth = ingest()
-    assert code == 0
-    assert (fourth["new"], fourth["failed"], fourth["done_before"]) == (1, 0, 19)
+    done = run_cli(
+        ["--config", str(config), "--data-dir", str(data), "ingest", show.feed_url],
+        env={**env, "COLUMNS": "80"},
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
+    [new] = [p for p in _drafts(data / "drafts") if p not in after]
+    assert f"  draft: {data / 'drafts' / new}\n" in done.stdout
+    assert done.stdout.endswith("1 new drafts, 0 needing review, 0 failed, 19 done before\n")
 
     rows = status_rows(data)
     assert len(rows) == 20 and {r["state"] for r in rows} == {"done"}

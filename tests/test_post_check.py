@@ -59,7 +59,13 @@ CASES: dict[str, tuple[Callable[[str], str], list[Problem]]] = {
     ),
     "wrong key order": (
         _swap_lines(4, 5),  # layout before guest
-        [Problem(4, "key 'layout' is out of order; 'guest' comes here (FORMAT.md)", style=True)],
+        [
+            Problem(
+                4,
+                "key 'layout' is out of order; 'guest' comes here (README: The post format)",
+                style=True,
+            )
+        ],
     ),
     "wrong type": (
         _replace_line(15, "draft: 'yes'"),

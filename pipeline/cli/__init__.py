@@ -63,8 +63,10 @@ def main(argv: list[str] | None = None) -> None:
         print("aborted", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted (Ctrl-C)", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as e:
         sys.exit(report(e, debug=entry.debug))
+    if code == EXIT_INTERRUPTED:  # typer turns a Ctrl-C in a command into Exit(130), silently
+        print("interrupted (Ctrl-C)", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)

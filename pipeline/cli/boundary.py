@@ -14,7 +14,7 @@ import sys
 import traceback
 from typing import IO
 
-from pipeline.errors import PodpostError
+from pipeline.errors import PodpostError, RunInterruptedError
 from pipeline.tools import PROGRAMS, missing_tool
 
 EXIT_FAILED = 1
@@ -83,5 +83,23 @@ def report(e: BaseException, *, debug: bool, stderr: IO[str] | None = None) -> i
     line, code = describe(e)
     if debug:
         traceback.print_exception(e, file=stream)
-    print(f"error: {line}", file=stream)
+    # Ctrl-C is the user's own doing, not an error: the line says what stopped and how
+    # to finish it.
+    print(line if isinstance(e, RunInterruptedError) else f"error: {line}", file=stream)
     return code
+
+
+def interrupted_run(episode_id: str | None, step: str | None, source: str) -> RunInterruptedError:
+    """What a Ctrl-C during ``podpost run`` of ``source`` says: the episode and the command
+    that finishes it (``podpost resume ID``), or, before the episode had an id (the fetch),
+    the source to run again."""
+    if episode_id is None:
+        return RunInterruptedError(
+            f"interrupted (Ctrl-C) while fetching {source}",
+            hint=f"run `podpost run {source}` again to start it",
+        )
+    during = f" during {step}" if step else ""
+    return RunInterruptedError(
+        f"interrupted (Ctrl-C){during}: episode {episode_id}",
+        hint=f"`podpost resume {episode_id}` finishes it; finished steps are kept",
+    )

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from pipeline.config import Config, deep_merge, load_config
+from pipeline.transcribe.backends import ASR_BACKENDS
 
 
 @dataclass(frozen=True)
@@ -34,3 +35,12 @@ def settings(ctx: typer.Context) -> Settings:
     (a command app invoked without the root callback)."""
     obj = ctx.find_root().obj
     return obj if isinstance(obj, Settings) else Settings()
+
+
+def one_of(names: list[str]) -> str:
+    """``["a", "b", "c"]`` as ``a, b or c`` (for a help text)."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+# Every registered ASR backend, so the help of --backend cannot drift from the registry.
+ASR_BACKEND_NAMES = one_of(ASR_BACKENDS.names())

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from pipeline import store
-from pipeline.cli.common import settings
+from pipeline.cli.common import ASR_BACKEND_NAMES, settings
 from pipeline.fetch.core import ProgressHook
 
 
@@ -69,10 +69,13 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         source: str = typer.Argument(..., help="An episode folder, or a source to fetch first."),
         backend: str | None = typer.Option(
-            None, "--backend", help="whisper, captions or auto (config: asr.backend)."
+            None, "--backend", help=f"{ASR_BACKEND_NAMES} (config: asr.backend)."
         ),
         model: str | None = typer.Option(
-            None, "--model", help="Whisper model name or checkpoint path (config: asr.model)."
+            None,
+            "--model",
+            help="Whisper model name or checkpoint path, or a CTranslate2 folder for "
+            "faster-whisper (config: asr.model).",
         ),
         language: str | None = typer.Option(
             None, "--language", help="Spoken language, e.g. en (default: from the metadata)."

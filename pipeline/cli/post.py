@@ -15,7 +15,12 @@ from pipeline.post.io import load_post, post_from_json, read_text, write_post_te
 from pipeline.post.parse import YAML_HINT, check_post
 from pipeline.post.render import load_template, render_post
 
-post_app = typer.Typer(help="Parse, render and check post files (FORMAT.md).", no_args_is_help=True)
+# The format is described in the README's "The post format" section: what a user has.
+FORMAT_DOC = 'the README\'s "The post format" section'
+post_app = typer.Typer(
+    help=f"Parse, render and check post files (the format: {FORMAT_DOC}).",
+    no_args_is_help=True,
+)
 
 
 def _write_stdout(text: str) -> None:
@@ -49,7 +54,7 @@ def render_command(
 
 @post_app.command("check")
 def check_command(files: list[str] = typer.Argument(..., help="Post files to check.")) -> None:
-    """Print FILE:LINE: problem for every departure from FORMAT.md; exit 1 if any.
+    """Print FILE:LINE: problem for every departure from the post format; exit 1 if any.
 
     A file that cannot be read, or whose front matter is not YAML, is bad input: one
     ``error:`` line on stderr, the other files still checked, exit 2."""

@@ -102,7 +102,9 @@ def review_command(
 def preview_command(
     ctx: typer.Context,
     draft: str = typer.Argument(..., help="The draft to preview and edit."),
-    port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0: any free port)."),
+    port: int = typer.Option(
+        8765, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."
+    ),
     open_browser: bool = typer.Option(False, "--open", help="Open the page in a browser."),
 ) -> None:
     """Serve a local page: the post as the blog shows it, beside an editable review view."""
@@ -158,7 +160,18 @@ def approve_command(
     to: Path | None = typer.Option(
         None, "--to", help="The site's content folder (default: site_dir from the config)."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace a different file at the target."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace a different version of this post at the target (never another "
+        "episode's post).",
+    ),
+    slug: str | None = typer.Option(
+        None,
+        "--slug",
+        help="The file name in the site folder, without .md (default: DATE-TITLE), e.g. "
+        "when another episode's post has the same date and title.",
+    ),
     override: bool = typer.Option(
         False, "--override", help="Approve despite error flags or an earlier rejection."
     ),
@@ -175,6 +188,7 @@ def approve_command(
         to or config.site_dir,
         force=force,
         override=override,
+        slug=slug,
         episodes_dir=config.episodes_dir,
     )
     for flag in result.flags:  # the editor overrode them; still say what readers will see

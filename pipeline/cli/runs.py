@@ -15,9 +15,10 @@ from typing import Any
 
 import typer
 
-from pipeline.cli.common import Settings, settings
+from pipeline.cli.boundary import interrupted_run
+from pipeline.cli.common import ASR_BACKEND_NAMES, Settings, settings
 from pipeline.config import Config, deep_merge
-from pipeline.errors import NeedsReviewError, PodpostError, UsageError
+from pipeline.errors import NeedsReviewError, PodpostError, RunInterruptedError, UsageError
 from pipeline.fetch.urls import remember as remember_password
 from pipeline.run.resume import absolute_source, resume_targets
 from pipeline.run.status import check_complete, check_ingest, status
@@ -108,7 +109,7 @@ def register(app: typer.Typer) -> None:
             None, "--item", help="Feed item: guid, 1-based index or title (default: newest)."
         ),
         backend: str | None = typer.Option(
-            None, "--backend", help="Transcript backend: whisper, captions or auto."
+            None, "--backend", help=f"Transcript backend: {ASR_BACKEND_NAMES}."
         ),
         model: str | None = typer.Option(
             None, "--model", help="Whisper model name or checkpoint path."
@@ -117,7 +118,7 @@ def register(app: typer.Typer) -> None:
             None, "--speakers", help='Speaker names in order of appearance: "Ann,Bob".'
         ),
         num_speakers: int | None = typer.Option(
-            None, "--num-speakers", help="Number of speakers, when known."
+            None, "--num-speakers", min=1, help="Number of speakers, when known."
         ),
         lang: str | None = typer.Option(None, "--lang", help="Target language, e.g. zh-CN."),
         llm_model: str | None = typer.Option(None, "--llm-model", help="LLM model name."),
@@ -147,7 +148,10 @@ def register(app: typer.Typer) -> None:
         preflight(s.config(**overrides))
         # Prefect and run.json see user:***@ only
         source = remember_password(absolute_source(source))
-        result = _run(s, source, item, overrides, wait, retry_failed)
+        try:
+            result = _run(s, source, item, overrides, wait, retry_failed)
+        except KeyboardInterrupt:
+            raise _interrupted(s.config(**overrides), source, item) from None
         typer.echo(result["draft"])
         check_complete(result["episode_id"], result["draft"], result["failed_turns"])
 
@@ -174,6 +178,8 @@ def register(app: typer.Typer) -> None:
         for target in todo:
             try:
                 result = _run(s, target.source, target.item, target.overrides, wait, retry_failed)
+            except KeyboardInterrupt:
+                raise _interrupted(s.config(), target.source, target.item) from None
             except PodpostError as e:
                 if episode is not None:
                     raise
@@ -228,18 +234,20 @@ def register(app: typer.Typer) -> None:
     def ingest_command(
         ctx: typer.Context,
         feed: str = typer.Argument(..., help="Podcast RSS feed, or a YouTube channel/playlist."),
-        limit: int | None = typer.Option(None, "--limit", help="Take at most N new items."),
+        limit: int | None = typer.Option(None, "--limit", min=1, help="Take at most N new items."),
         since: str | None = typer.Option(
             None, "--since", help="Only items published on or after YYYY-MM-DD."
         ),
-        concurrency: int = typer.Option(2, "--concurrency", help="Episodes at once."),
+        concurrency: int = typer.Option(2, "--concurrency", min=1, help="Episodes at once."),
         via: str | None = typer.Option(
             None,
             "--via-deployment",
             help="Run each episode as a run of this deployment (e.g. episode/episode), "
             "so a work pool's workers share them.",
         ),
-        backend: str | None = typer.Option(None, "--backend", help="Transcript backend."),
+        backend: str | None = typer.Option(
+            None, "--backend", help=f"Transcript backend: {ASR_BACKEND_NAMES}."
+        ),
         model: str | None = typer.Option(None, "--model", help="Whisper model or checkpoint."),
         lang: str | None = typer.Option(None, "--lang", help="Target language."),
         llm_model: str | None = typer.Option(None, "--llm-model", help="LLM model name."),
@@ -271,7 +279,11 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
         else:
-            _print_summary(summary)
+            from rich.console import Console
+
+            from pipeline.cli.ingest_view import print_summary
+
+            print_summary(summary, Console(soft_wrap=True))
         if summary["failed"]:
             raise typer.Exit(1)
         check_ingest(summary)
@@ -282,8 +294,8 @@ def register(app: typer.Typer) -> None:
         feed: str = typer.Argument(..., help="Podcast RSS feed, or a YouTube channel/playlist."),
         cron: str = typer.Option(..., "--cron", help='When to ingest, e.g. "0 6 * * *".'),
         name: str | None = typer.Option(None, "--name", help="Deployment name."),
-        limit: int | None = typer.Option(None, "--limit", help="New items per ingestion."),
-        concurrency: int = typer.Option(2, "--concurrency", help="Episodes at once."),
+        limit: int | None = typer.Option(None, "--limit", min=1, help="New items per ingestion."),
+        concurrency: int = typer.Option(2, "--concurrency", min=1, help="Episodes at once."),
         via: str | None = typer.Option(
             None, "--via-deployment", help="Run each episode as a run of this deployment."
         ),
@@ -330,6 +342,13 @@ def _preflight_each(s: Settings, runs: list[dict[str, Any]]) -> None:
             preflight(config)
 
 
+def _interrupted(config: Config, source: str, item: str | None) -> RunInterruptedError:
+    """The line for a Ctrl-C during a run of ``source``: its episode, from the run record
+    the interrupted run left (the newest one of that source and item)."""
+    row = next((r for r in status(config) if r.id and r.source == source and r.item == item), None)
+    return interrupted_run(row.id if row else None, row.step if row else None, source)
+
+
 def _date(value: str | None) -> Any:
     import datetime as dt
 
@@ -353,25 +372,3 @@ def _check_cron(cron: str) -> None:
         raise UsageError(
             f"--cron {cron!r} is not a cron expression", hint='e.g. "0 6 * * *"'
         ) from None
-
-
-def _print_summary(summary: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("item", "result", "draft / error")
-    for outcome in summary["items"]:
-        if outcome["state"] == "done-before":
-            continue
-        table.add_row(
-            outcome["title"] or outcome["guid"],
-            outcome["state"],
-            outcome["draft"] or outcome["error"] or "",
-        )
-    console = Console(soft_wrap=True)
-    console.print(table)
-    console.print(
-        f"{summary['new']} new drafts, {summary['needs_review']} needing review, "
-        f"{summary['failed']} failed, "
-        f"{summary['done_before']} done before"
-    )

@@ -37,7 +37,7 @@ def state_cell(row: StatusRow) -> str:
     return str(row.state)
 
 
-def _cut(text: str, cells: int) -> Text:
+def cut(text: str, cells: int) -> Text:
     """``text`` cut to ``cells`` terminal cells (CJK counts two) with an ellipsis."""
     out = Text(text, no_wrap=True)
     out.truncate(max(cells, 1), overflow="ellipsis")
@@ -55,7 +55,7 @@ def status_table(rows: Sequence[StatusRow]) -> Table:
     for row in rows:
         table.add_row(
             row.id or "-",
-            _cut(row.title, TABLE_TITLE_CELLS) if row.title else row.source,
+            cut(row.title, TABLE_TITLE_CELLS) if row.title else row.source,
             row.last_step or "-",
             state_cell(row),
             row.review or "-",
@@ -74,7 +74,7 @@ def status_blocks(rows: Sequence[StatusRow], width: int) -> list[Text]:
         head = f"{row.id or '-'}  {state_cell(row)}"
         lines.append(Text(head + (f"  review: {row.review}" if row.review else "")))
         if row.title:
-            lines.append(Text(INDENT) + _cut(row.title, width - len(INDENT)))
+            lines.append(Text(INDENT) + cut(row.title, width - len(INDENT)))
         else:  # a fetch that failed before the episode had a title: the source to run again
             lines.append(Text(f"{INDENT}source: {row.source}"))
         lines.append(Text(f"{INDENT}last step: {row.last_step or '-'}  tokens: {row.tokens}"))

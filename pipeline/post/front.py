@@ -82,7 +82,7 @@ def read_front(front_lines: list[str], problems: Problems) -> FrontMatter | None
     expected = [k for k in FRONT_KEYS if k in nodes]
     for got, want in zip(present, expected, strict=True):
         if got != want:
-            message = f"key '{got}' is out of order; '{want}' comes here (FORMAT.md)"
+            message = f"key '{got}' is out of order; '{want}' comes here (README: The post format)"
             problems.add(where[got], message, style=True)
             break
     values: dict[str, Any] = {}

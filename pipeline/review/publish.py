@@ -4,13 +4,15 @@
 atomically as ``<date>-<slug of title>.md`` inside the content folder. The slug comes from
 python-slugify, so it is ASCII letters, digits and hyphens whatever the title (``../``,
 slashes, only punctuation, CJK); the resolved path is checked to sit in the folder anyway.
-A different file already at that path is never replaced without ``force``.
+A different version of the same post (same ``source``) at that path is replaced only with
+``force``; another episode's post (another ``source``) never is: ``--slug`` names another file.
 
 A draft that was rejected, or that still has error-level review flags (a turn without a
 translation, a missing front matter value, ...), is not approved unless ``override``: the
 editor says so explicitly, and the flags approved with are returned so the caller can say
 what readers will see. A rejected draft reopens when it is edited (its state becomes
-``edited``), or with ``override``.
+``edited``), or with ``override``. ``reject`` refuses a draft whose approval is still
+published (the site file is there): a rejection would not take the post down.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from pathlib import Path
 
 from slugify import slugify
 
-from pipeline.errors import ApprovalRefusedError, DraftConflictError, PostFormatError, UsageError
+from pipeline.errors import (
+    ApprovalRefusedError,
+    DraftConflictError,
+    PodpostError,
+    PostFormatError,
+    UsageError,
+)
 from pipeline.fsutil import write_atomic
 from pipeline.models import FrontMatter
 from pipeline.post.parse import check_post, parse_post
@@ -41,11 +49,20 @@ def slug_for(front: FrontMatter) -> str:
     return f"{date}-{title}" if date else title
 
 
-def target_path(content_dir: Path, front: FrontMatter) -> Path:
-    """``<content_dir>/<slug>.md`` for the post (see :func:`slug_for`), resolved. Raises
-    :class:`~pipeline.errors.UsageError` if it would fall outside ``content_dir``."""
+def target_path(content_dir: Path, front: FrontMatter, *, slug: str | None = None) -> Path:
+    """``<content_dir>/<slug>.md`` for the post (``slug`` given, made safe by slugify, else
+    :func:`slug_for`), resolved. Raises :class:`~pipeline.errors.UsageError` if it would
+    fall outside ``content_dir`` or ``slug`` has no usable character."""
     folder = Path(content_dir).resolve()
-    target = (folder / f"{slug_for(front)}.md").resolve()
+    if slug is not None:
+        name = slugify(slug.removesuffix(".md"), max_length=MAX_SLUG_LENGTH + 11)
+        if not name:
+            raise UsageError(
+                f"--slug {slug!r} has no letters or digits", hint="use letters, digits and hyphens"
+            )
+    else:
+        name = slug_for(front)
+    target = (folder / f"{name}.md").resolve()
     if target.parent != folder:  # slugify guarantees this; a bug here must not write elsewhere
         raise UsageError(f"refusing to write {target}: outside {folder}")
     return target
@@ -74,6 +91,50 @@ def approved_text(draft_text: str, *, name: str = "draft") -> str:
     if problems:  # rendering a valid post always passes; this guards the guarantee
         raise PostFormatError(f"approved {name} fails the post check: {problems[0].message}")
     return text
+
+
+def _source_of(path: Path) -> str | None:
+    """The front matter ``source`` of the post at ``path``; None when it does not parse."""
+    try:
+        return parse_post(path.read_text(encoding="utf-8"), name=str(path)).front.source
+    except (OSError, UnicodeDecodeError, PodpostError):
+        return None
+
+
+def other_source(target: Path, source: str) -> str | None:
+    """The ``source`` of the post at ``target`` when it is another episode's: both sources
+    known and different. None when it is this episode's, or when nothing tells (a file that
+    does not parse, a source missing on either side): then the old ``--force`` rule holds."""
+    theirs = _source_of(target)
+    if theirs and source and theirs != source:
+        return theirs
+    return None
+
+
+def free_slug(target: Path, source: str) -> str:
+    """The first ``<stem>-N`` (N = 2, 3, ...) beside ``target`` that is free, or that
+    already holds this episode's post (its ``source``)."""
+    n = 2
+    while True:
+        candidate = target.with_name(f"{target.stem}-{n}.md")
+        if not candidate.exists() or _source_of(candidate) == source:
+            return candidate.stem
+        n += 1
+
+
+def refuse_other_episode(
+    target: Path, theirs: str, draft_path: Path, source: str
+) -> DraftConflictError:
+    """The one-line refusal to publish over another episode's post (same date and title)."""
+    return DraftConflictError(
+        f"{target} is another episode's post (source: {theirs}), with the same date and "
+        "title; --force does not replace another episode's post",
+        hint=(
+            f"publish this one under another name: podpost approve {draft_path} "
+            f"--slug {free_slug(target, source)} (or change its title); if it is the same talk, "
+            "reject one of the drafts"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -127,20 +188,23 @@ def approve(
     *,
     force: bool = False,
     override: bool = False,
+    slug: str | None = None,
     episodes_dir: Path | None = None,
     now: dt.datetime | None = None,
 ) -> Approval:
     """Publish the draft at ``draft_path`` into ``content_dir`` (see :func:`approved_text`)
     and record the approval beside the draft; ``now`` stamps the record (default: UTC now).
-    ``episodes_dir`` helps find the episode's turns for the review flags.
+    ``slug`` names the file (default: date and title); ``episodes_dir`` helps find the
+    episode's turns for the review flags.
 
     An identical file already there is not rewritten. Raises
     :class:`~pipeline.errors.UsageError` when ``content_dir`` is None or missing,
     :class:`~pipeline.errors.InputFileError` when the draft cannot be read,
     :class:`~pipeline.errors.ApprovalRefusedError` when it was rejected or has error flags
     (unless ``override``), :class:`~pipeline.errors.PostFormatError` when it fails the post
-    check, and :class:`~pipeline.errors.DraftConflictError` when a different file holds the
-    target (unless ``force``).
+    check, and :class:`~pipeline.errors.DraftConflictError` when another episode's post
+    holds the target (its ``source`` differs; ``force`` does not help), or a different
+    version of this one does (unless ``force``).
     """
     if content_dir is None:
         raise UsageError(
@@ -164,28 +228,51 @@ def approve(
     flags = blocking_flags(review)
     if flags and not override:
         raise refuse_flagged(flags, Path(draft_path), name=name)
-    target = target_path(content_dir, parse_post(text).front)
+    front = parse_post(text).front
+    target = target_path(content_dir, front, slug=slug)
     written = True
     if target.exists():
         same = target.read_bytes() == text.encode("utf-8")
         if same:
             written = False
-        elif not force:
-            raise DraftConflictError(
-                f"{target} already exists with different content",
-                hint="pass --force to replace it, or change the post's title or date",
-            )
+        else:
+            other = other_source(target, front.source)
+            if other is not None:
+                raise refuse_other_episode(target, other, Path(draft_path), front.source)
+            if not force:
+                raise DraftConflictError(
+                    f"{target} already exists with different content",
+                    hint="pass --force to replace it, or change the post's title or date",
+                )
     if written:
         write_atomic(target, text)
     record_decision(draft_path, "approved", draft_text, target=target, now=now)
     return Approval(target, written, tuple(flags))
 
 
+def published_at(draft_path: Path) -> Path | None:
+    """The site file the draft's last approval wrote, while that file is still there."""
+    record = load_record(draft_path)
+    approvals = [d for d in record.decisions if d.state == "approved"] if record else []
+    if approvals and approvals[-1].target and Path(approvals[-1].target).is_file():
+        return Path(approvals[-1].target)
+    return None
+
+
 def reject(draft_path: Path, reason: str, *, now: dt.datetime | None = None) -> Path:
     """Record a rejection of the draft at ``draft_path``, with ``reason``, beside it; returns
-    the record's path. Raises :class:`~pipeline.errors.UsageError` for a blank reason and
-    :class:`~pipeline.errors.InputFileError` when the draft cannot be read."""
+    the record's path. Raises :class:`~pipeline.errors.UsageError` for a blank reason,
+    :class:`~pipeline.errors.InputFileError` when the draft cannot be read, and
+    :class:`~pipeline.errors.DraftConflictError` while an approval of it is published (the
+    site file it wrote is still there): a rejection would not take the post down."""
     if not reason.strip():
         raise UsageError("a rejection needs a reason", hint='pass --reason "why"')
     draft_text = read_draft(draft_path)
+    site_file = published_at(draft_path)
+    if site_file is not None:
+        raise DraftConflictError(
+            f"{Path(draft_path).name} is published as {site_file}; rejecting it would leave "
+            "the post on the site",
+            hint=f"to unpublish it, delete {site_file}, then reject again",
+        )
     return record_decision(draft_path, "rejected", draft_text, reason=reason.strip(), now=now)

@@ -84,13 +84,25 @@ def plan_ingest(
         previous = known.get(entry.guid)
         if previous is not None and previous.state == "done":
             summary.outcomes.append(
-                Outcome(entry.guid, entry.title, "done-before", episode_id=previous.episode_id)
+                Outcome(
+                    entry.guid,
+                    entry.title,
+                    "done-before",
+                    draft=_draft_of(config, previous.episode_id),
+                    episode_id=previous.episode_id,
+                )
             )
         elif limit is not None and len(todo) >= limit:
             summary.outcomes.append(Outcome(entry.guid, entry.title, "not-taken"))
         else:
             todo.append(entry)
     return summary, todo
+
+
+def _draft_of(config: Config, episode_id: str | None) -> str | None:
+    """The draft an earlier run of ``episode_id`` wrote (its ``run.json``), if any."""
+    state = load_state(store.episode_dir(config, episode_id)) if episode_id else None
+    return state.draft_path if state is not None else None
 
 
 def record_outcome(

@@ -2,8 +2,9 @@
 
 On a terminal, long steps (download, transcription, translation chunks) get a rich progress
 bar; elsewhere (logs, CI, a worker) the same events are plain lines, a bar's at every
-quarter. A door may add a ``log`` sink: the flows send every line to Prefect's run logger
-too, so the Prefect UI shows the same story.
+quarter, and always its 100% line when the work it measures finished. A door may add a
+``log`` sink: the flows send every line to Prefect's run logger too, so the Prefect UI
+shows the same story.
 
 Stages warn through :mod:`logging` (a caption cue skipped, a cue's end moved, no speech
 found). On its own a step command shows those through Python's last-resort handler, but
@@ -103,12 +104,16 @@ class Reporter:
             whole = new_total or whole
             if not whole:
                 return
-            quarter = int(4 * completed / whole)
+            quarter = min(4, int(4 * completed / whole))
             if quarter > quarter_done:
                 quarter_done = quarter
-                self.line(f"{label}: {min(100, 25 * quarter)}%")
+                self.line(f"{label}: {25 * quarter}%")
 
         yield update_plain
+        # The work finished (an error skips this): say 100% even when the last report fell
+        # short of the estimate (speech ending before the duration ffprobe gave).
+        if whole and quarter_done < 4:
+            self.line(f"{label}: 100%")
 
 
 STAGES_LOGGER = "pipeline"  # every stage logs under pipeline.<module>
