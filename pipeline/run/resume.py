@@ -80,5 +80,7 @@ def rerun_overrides(
     the source is a known episode (no network asked), with the ``given`` flags on top; just
     ``given`` for a new source. :func:`pipeline.run.episode.run_episode` merges the same way
     once it has the episode; this lets the CLI check the merged settings before fetching."""
+    if not (config.data_dir / LEDGER_FILE).is_file():
+        return given  # nothing run yet; and a check that fails leaves no data folder behind
     folder = known_episode(config, source, item)
     return deep_merge(recorded_overrides(folder), given) if folder is not None else given
