@@ -342,12 +342,24 @@ def load_config(
     data = deep_merge(data, _openai_fallbacks(env))
     data = deep_merge(data, _from_env(env))
     data = deep_merge(data, _drop_none(overrides or {}))
+    return _validate(data, f"from {source}, PODPOST_* or flags")
+
+
+def with_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
+    """``config`` with ``overrides`` (config values, as :func:`load_config` takes flags) on
+    top: a rerun's Config once the settings its episode was made with are known. Raises
+    :class:`ConfigError` when a value is not valid (a setting recorded by an older podpost)."""
+    data = deep_merge(config.model_dump(), _drop_none(overrides))
+    return _validate(data, "from the flags or the settings the episode was made with")
+
+
+def _validate(data: dict[str, Any], origin: str) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(
-            f"invalid setting {where}: {first['msg']} (from {source}, PODPOST_* or flags)",
+            f"invalid setting {where}: {first['msg']} ({origin})",
             hint="fix or remove that setting",
         ) from e

@@ -84,8 +84,10 @@ def test_second_run_refuses_or_waits_and_edits_are_never_overwritten(
     assert again.stdout == f"{beside}\n"
     assert f"{draft} was edited by hand since podpost wrote it, so it was kept" in again.stderr
     assert draft.read_text() == edited
-    [row] = status_rows(data)
-    assert row["draft"] == str(beside)
+    [row] = status_rows(data)  # the episode's draft is still the edited one; beside it,
+    # the new version is proposed
+    assert (row["draft"], row["review"]) == (str(draft), "edited")
+    assert (row["proposal"], row["proposal_review"]) == (str(beside), "drafted")
 
     # `podpost render` after a template change: no ASR or LLM work, the new template used
     template = tmp_path / "post.md.j2"

@@ -191,3 +191,37 @@ def test_the_message_a_failed_run_keeps() -> None:
     assert message(KeyboardInterrupt()) == "interrupted (Ctrl-C); `podpost resume` finishes it"
     assert message(SourceError("x is gone", hint="check the URL")) == "x is gone; check the URL"
     assert message(ValueError("bad")) == "ValueError: bad"
+
+
+def test_an_approved_draft_is_kept_and_a_rerun_proposes_beside_it(tmp_path: Path) -> None:
+    from pipeline.review.record import record_decision
+
+    first = write_draft(tmp_path, "ep-1", "v1")
+    record_decision(first.path, "approved", "v1", target=tmp_path / "site" / "p.md")
+    second = write_draft(tmp_path, "ep-1", "v2")
+    assert (second.path, second.kept, second.approved) == (
+        tmp_path / "ep-1.new.md",
+        first.path,
+        True,
+    )
+    assert first.path.read_text() == "v1" and second.path.read_text() == "v2"
+    assert second.message.startswith(f"{first.path} was approved, so it was kept as published;")
+
+
+def test_status_of_an_older_run_json_that_names_the_new_md_as_draft(tmp_path: Path) -> None:
+    """run.json written before proposals were kept apart: the draft is the one beside."""
+    config = Config(data_dir=tmp_path)
+    write_draft(config.drafts_path, "ep-1", "v1")
+    (config.drafts_path / "ep-1.md").write_text("edited by hand")
+    beside = write_draft(config.drafts_path, "ep-1", "v2")
+    run = EpisodeRun(config.episodes_dir / "ep-1", "ep-1", "src")
+    run.begin()
+    run.update(draft_path=str(beside.path))  # as an older podpost recorded it
+    run.done()
+    [row] = status(config)
+    assert (row.draft, row.review, row.proposal, row.proposal_review) == (
+        str(config.drafts_path / "ep-1.md"),
+        "edited",
+        str(config.drafts_path / "ep-1.new.md"),
+        "drafted",
+    )

@@ -20,7 +20,7 @@ from pipeline.cli.common import ASR_BACKEND_NAMES, Settings, settings
 from pipeline.config import Config, deep_merge
 from pipeline.errors import NeedsReviewError, PodpostError, RunInterruptedError, UsageError
 from pipeline.fetch.urls import remember as remember_password
-from pipeline.run.resume import absolute_source, resume_targets
+from pipeline.run.resume import absolute_source, rerun_overrides, resume_targets
 from pipeline.run.status import check_complete, check_ingest, status
 
 STEP_OPTIONS = "Options override the config file for this run; `podpost resume` reuses them."
@@ -132,7 +132,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the whole pipeline on one episode and print the draft's path.
 
-        Rerunning after a failure or a kill redoes only what did not finish.
+        Rerunning after a failure or a kill redoes only what did not finish. A rerun keeps
+        the settings the episode was made with; options given change only those settings.
         """
         s = settings(ctx)
         overrides = _overrides(
@@ -144,10 +145,12 @@ def register(app: typer.Typer) -> None:
             llm_model=llm_model,
             out=out,
         )
-        # A bad flag, a missing program or an LLM that cannot work fails here, in seconds.
-        preflight(s.config(**overrides))
         # Prefect and run.json see user:***@ only
         source = remember_password(absolute_source(source))
+        # a rerun keeps the settings its episode was made with; the flags go on top
+        overrides = rerun_overrides(s.config(**overrides), source, item, overrides)
+        # A bad flag, a missing program or an LLM that cannot work fails here, in seconds.
+        preflight(s.config(**overrides))
         try:
             result = _run(s, source, item, overrides, wait, retry_failed)
         except KeyboardInterrupt:

@@ -29,9 +29,10 @@ INDENT = "  "
 
 
 def state_cell(row: StatusRow) -> str:
-    """The state as shown: ``failed (step)``, ``needs-review (N failed turns)``, or the state."""
+    """The state as shown: ``failed (step)``, ``rerun failed (step)`` when an earlier run's
+    draft is still there, ``needs-review (N failed turns)``, or the state."""
     if row.state == "failed":
-        return f"failed ({row.step or '?'})"
+        return f"{'rerun failed' if row.draft else 'failed'} ({row.step or '?'})"
     if row.state == "needs-review":
         return f"needs-review ({row.failed_turns} failed turns)"
     return str(row.state)
@@ -48,6 +49,28 @@ def _outcome(row: StatusRow) -> str:
     return (row.error or "-") if row.state == "failed" else (row.draft or "-")
 
 
+def _details(row: StatusRow) -> list[tuple[str, str]]:
+    """``(label, value)`` lines for a row: the draft, where it was published, a version
+    proposed beside it, and the error of a failed run (after the draft it did not replace)."""
+    lines = [("draft", row.draft)] if row.draft else []
+    if row.published:
+        lines.append(("published", row.published))
+    if row.proposal:
+        lines.append(("new version", f"{row.proposal} ({row.proposal_review or 'drafted'})"))
+    if row.state == "failed" or not lines:
+        lines.append(("error" if row.state == "failed" else "draft", _outcome(row)))
+    return lines
+
+
+def _outcome_cell(row: StatusRow) -> str:
+    details = _details(row)
+    if len(details) == 1:
+        return details[0][1]
+    return "\n".join(
+        value if n == 0 else f"{label}: {value}" for n, (label, value) in enumerate(details)
+    )
+
+
 def status_table(rows: Sequence[StatusRow]) -> Table:
     """The rows as a table; ids are never wrapped or cut, titles are cut to 40 cells."""
     table = Table("id", "title", "last step", "state", "review", "tokens", "draft / error")
@@ -60,7 +83,7 @@ def status_table(rows: Sequence[StatusRow]) -> Table:
             state_cell(row),
             row.review or "-",
             str(row.tokens),
-            _outcome(row),
+            _outcome_cell(row),
         )
     return table
 
@@ -78,8 +101,7 @@ def status_blocks(rows: Sequence[StatusRow], width: int) -> list[Text]:
         else:  # a fetch that failed before the episode had a title: the source to run again
             lines.append(Text(f"{INDENT}source: {row.source}"))
         lines.append(Text(f"{INDENT}last step: {row.last_step or '-'}  tokens: {row.tokens}"))
-        label = "error" if row.state == "failed" else "draft"
-        lines.append(Text(f"{INDENT}{label}: {_outcome(row)}"))
+        lines += [Text(f"{INDENT}{label}: {value}") for label, value in _details(row)]
     return lines
 
 

@@ -2,9 +2,10 @@
 
 A draft is ``<drafts>/<episode id>.md``. Beside it, ``pipeline.review.flags`` keeps the draft
 record (the sha256 of the text as generated). Before writing, the pipeline asks whether the
-file on disk is still what it generated; if a person edited it (or the file was never ours),
-the new version goes beside it as ``<id>.new.md`` (then ``.new-2.md``, ...) and the caller
-says so. Writes are atomic: a crash leaves the old draft or the new one, never half of one.
+file on disk is still what it generated; if a person edited or approved it (or the file was
+never ours), the new version goes beside it as ``<id>.new.md`` (then ``.new-2.md``, ...)
+and the caller says so. Writes are atomic: a crash leaves the old draft or the new one,
+never half of one.
 """
 
 from __future__ import annotations
@@ -23,12 +24,19 @@ class DraftWrite:
 
     path: Path  # where the new text is
     kept: Path | None = None  # the edited draft left untouched, when the text went beside it
+    approved: bool = False  # the draft kept was approved (published), not edited
 
     @property
     def message(self) -> str:
-        """One line for the user: where the draft went, and why beside an edited one."""
+        """One line for the user: where the draft went, and why beside an edited or
+        approved one."""
         if self.kept is None:
             return f"wrote {self.path}"
+        if self.approved:
+            return (
+                f"{self.kept} was approved, so it was kept as published; the new version is "
+                f"{self.path} (compare them, and approve it to publish it instead)"
+            )
         return (
             f"{self.kept} was edited by hand since podpost wrote it, so it was kept; "
             f"the new version is {self.path}"
@@ -55,17 +63,27 @@ def draft_name(episode_id: str) -> str:
     return f"{episode_id}.md"
 
 
-def _ours(path: Path, text: str) -> bool:
-    """May ``path`` be (over)written with ``text``?"""
+def _kept_because(path: Path, text: str) -> str | None:
+    """Why ``path`` may not be (over)written with ``text`` (``edited``, ``approved``,
+    ``foreign``), or None when it may."""
     if not path.exists():
-        return True
+        return None
     current = path.read_text(encoding="utf-8", errors="replace")
     if current == text:
-        return True
+        return None
     record = review.load_record(path)
     if record is None or not record.generated_sha256:
-        return False  # a file podpost did not write: never clobber it
-    return not review.is_edited(path)
+        return "foreign"  # a file podpost did not write: never clobber it
+    if review.is_edited(path):
+        return "edited"
+    if review.state_of(current, record) == "approved":
+        return "approved"  # a person published this text: a new version is only a proposal
+    return None
+
+
+def _ours(path: Path, text: str) -> bool:
+    """May ``path`` be (over)written with ``text``?"""
+    return _kept_because(path, text) is None
 
 
 def write_draft(
@@ -86,7 +104,8 @@ def write_draft_file(
     the generation so a later edit is recognised."""
     target = Path(target)
     kept = None
-    if not _ours(target, text):
+    because = _kept_because(target, text)
+    if because is not None:
         kept = target
         stem = target.name.removesuffix(".md")
         candidates = [target.with_name(f"{stem}.new.md")]
@@ -94,4 +113,4 @@ def write_draft_file(
         target = next(path for path in candidates if _ours(path, text))
     write_atomic(target, text)
     review.generation_record(target, text, episode_id=episode_id, episode_dir=episode_dir)
-    return DraftWrite(path=target, kept=kept)
+    return DraftWrite(path=target, kept=kept, approved=because == "approved")

@@ -21,14 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import store
-from pipeline.config import Config
+from pipeline.config import Config, deep_merge, with_overrides
+from pipeline.errors import ConfigError, UsageError
 from pipeline.models import Episode, Post
 from pipeline.post.render import load_template, render_post
 from pipeline.review import flags as review
 from pipeline.review.drafts import DraftWrite, write_draft
 from pipeline.run.ledger import Ledger
 from pipeline.run.progress import Reporter
-from pipeline.run.state import EpisodeRun, episode_lock, load_state, message
+from pipeline.run.state import (
+    EpisodeRun,
+    episode_lock,
+    load_state,
+    message,
+    recorded_overrides,
+)
 from pipeline.run.steps import (
     STEPS,
     Job,
@@ -81,9 +88,14 @@ def run_episode(
 
     ``tasks`` maps each step name of :data:`pipeline.run.steps.STEPS` to a callable with
     the step's signature (a Prefect task, say); default: the plain steps. ``overrides``
-    (config values) are kept in ``run.json`` for ``podpost resume``. Raises the step's
-    error (recorded in ``run.json``, or in the ledger when the fetch itself failed) and
-    :class:`~pipeline.errors.DraftConflictError` when another run holds the episode.
+    (config values: the flags given, which ``config`` holds) are laid over the overrides
+    the episode's ``run.json`` recorded, if it has one, so a rerun keeps the settings the
+    episode was made with (``config`` is rebuilt with them) and changes only what was
+    given; the merge is recorded for ``podpost resume``. ``overrides=None`` leaves
+    ``config`` and the record as they are. Raises the step's error (recorded in
+    ``run.json``, or in the ledger when the fetch itself failed, unless the source was bad
+    input) and :class:`~pipeline.errors.DraftConflictError` when another run holds the
+    episode.
     """
     call = {**STEPS, **(tasks or {})}
     job = Job(
@@ -97,12 +109,15 @@ def run_episode(
     try:
         job.episode = call["fetch"](job)
     except Exception as e:  # no episode folder yet: the ledger keeps the failure for status
-        Ledger.of(config).record_fetch_failure(
-            source_key(source, item), source, item, overrides or {}, message(e)
-        )
+        _fetch_failed(config, source, item, overrides or {}, e)
         raise
     folder = job.folder
     with episode_lock(folder, job.episode.id, wait=wait):
+        if overrides is not None:
+            # a rerun starts from the settings the episode was made with, this run's flags
+            # on top: a step is redone only when a setting it depends on changed
+            overrides = deep_merge(recorded_overrides(folder), overrides)
+            job.config = config = with_overrides(config, overrides)
         run = job.run = EpisodeRun(folder, job.episode.id, source)
         run.state.item = item
         if overrides is not None:
@@ -123,12 +138,7 @@ def run_episode(
             run.fail(run.state.step, message(e))
             raise
         run.state.tokens += job.tokens
-        run.update(
-            draft_path=str(written.path),
-            draft_note=written.message,
-            title=post.front.title,
-            failed_turns=job.failed_turns,
-        )
+        run.update(**draft_fields(written), title=post.front.title, failed_turns=job.failed_turns)
         run.done()
     job.report.line(written.message)
     return EpisodeResult(
@@ -140,6 +150,33 @@ def run_episode(
         failed_turns=job.failed_turns,
         text=text,
     )
+
+
+def _fetch_failed(
+    config: Config, source: str, item: str | None, overrides: dict[str, Any], e: Exception
+) -> None:
+    """Keep a failed fetch in the ledger for ``podpost status`` and ``resume --all``, unless
+    the source was bad input (a path with no file, a string that is no source): that never
+    became an episode, is said in one line, and is not a run to resume. Such input also
+    drops an older failure of the same source (a file since deleted)."""
+    ledger = Ledger.of(config)
+    key = source_key(source, item)
+    if isinstance(e, UsageError) and not isinstance(e, ConfigError):
+        ledger.clear_fetch_failure(key)
+    else:
+        ledger.record_fetch_failure(key, source, item, overrides, message(e))
+
+
+def draft_fields(written: DraftWrite) -> dict[str, Any]:
+    """The run.json fields for a draft just written: the episode's draft stays the one a
+    person edited or approved, and text written beside it is its proposal."""
+    if written.kept is not None:
+        return {
+            "draft_path": str(written.kept),
+            "proposal_path": str(written.path),
+            "draft_note": written.message,
+        }
+    return {"draft_path": str(written.path), "proposal_path": None, "draft_note": written.message}
 
 
 def review_rows(config: Config, draft: Path) -> list[dict[str, object]]:
@@ -167,8 +204,7 @@ def rerender(configure: Callable[..., Config], ref: str | Path) -> DraftWrite:
         written = write_draft(config.drafts_path, episode.id, text, episode_dir=folder)
         run.finish_step("render", render_key(text), [], 0.0)
         run.update(
-            draft_path=str(written.path),
-            draft_note=written.message,
+            **draft_fields(written),
             title=run.state.title or post.front.title,
             failed_turns=failed_turns(folder),
         )

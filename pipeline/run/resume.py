@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import store
-from pipeline.config import Config
+from pipeline.config import Config, deep_merge
 from pipeline.errors import InputFileError
 from pipeline.run.ledger import LEDGER_FILE, Ledger
-from pipeline.run.state import RUN_FILE, load_state
+from pipeline.run.state import RUN_FILE, load_state, recorded_overrides
 from pipeline.run.status import status
+from pipeline.run.steps import known_episode
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,16 @@ def resume_targets(
             for f in Ledger.of(config).fetch_failures()
         ]
     return targets
+
+
+def rerun_overrides(
+    config: Config, source: str, item: str | None, given: dict[str, Any]
+) -> dict[str, Any]:
+    """The overrides a run of ``source`` starts with: those its episode was made with, when
+    the source is a known episode (no network asked), with the ``given`` flags on top; just
+    ``given`` for a new source. :func:`pipeline.run.episode.run_episode` merges the same way
+    once it has the episode; this lets the CLI check the merged settings before fetching."""
+    if not (config.data_dir / LEDGER_FILE).is_file():
+        return given  # nothing run yet; and a check that fails leaves no data folder behind
+    folder = known_episode(config, source, item)
+    return deep_merge(recorded_overrides(folder), given) if folder is not None else given

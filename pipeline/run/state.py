@@ -69,8 +69,11 @@ class RunState(_Model):
     state: State = "pending"
     step: str | None = None  # the step running now, or the one that failed
     error: str | None = None
-    draft_path: str | None = None
+    draft_path: str | None = None  # the episode's draft: the one a person reviews
     draft_note: str | None = None  # e.g. "written beside an edited draft"
+    # A newer version a rerun wrote beside a draft a person edited or approved
+    # (``<id>.new.md``): proposed, never put in the draft's place.
+    proposal_path: str | None = None
     tokens: int = 0
     failed_turns: int = 0  # turns the editorial step could not translate
     pid: int | None = None
@@ -149,6 +152,16 @@ def load_state(folder: Path) -> RunState | None:
         return None
     except (ValidationError, ValueError):
         return None  # a hand-damaged run.json means "nothing known": steps recheck their files
+
+
+def recorded_overrides(folder: Path) -> dict[str, Any]:
+    """The settings the episode in ``folder`` was made with (its run's flags and the step
+    commands'), as config values, without ``data_dir``; ``{}`` without run state."""
+    state = load_state(folder)
+    if state is None:
+        return {}
+    # where the data lives is not how the episode was made: it was found where it is now
+    return {k: v for k, v in state.overrides.items() if k != "data_dir"}
 
 
 def save_state(folder: Path, state: RunState) -> None:

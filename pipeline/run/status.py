@@ -5,10 +5,16 @@ says: a ``running`` run whose process is gone (its lock is free) reads as ``fail
 ("interrupted during <step>"), and a finished run whose draft has turns without a
 translation reads as ``needs-review`` (``failed_turns`` says how many; ``podpost resume
 ID --retry-failed`` asks the LLM again for those turns only).
+
+``state`` is about the latest run. What an earlier run finished stays on the row: a rerun
+that fails keeps the draft, its review state and where it was published; a version a
+rerun wrote beside a draft a person edited or approved is the row's ``proposal``, never
+its ``draft``.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,9 +22,9 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.config import Config
 from pipeline.errors import NeedsReviewError, PodpostError
-from pipeline.review.record import review_state
+from pipeline.review.record import load_record, review_state
 from pipeline.run.ledger import LEDGER_FILE, Ledger
-from pipeline.run.state import is_locked, load_state
+from pipeline.run.state import RunState, is_locked, load_state
 
 RowState = Literal["pending", "running", "done", "needs-review", "failed"]
 
@@ -41,6 +47,11 @@ class StatusRow(BaseModel):
     failed_turns: int = 0  # turns of the draft without a translation
     review: str | None  # drafted | edited | approved | rejected; None without a draft
     updated: str | None
+    published: str | None = None  # where the approved post went (``podpost approve``)
+    # a newer version a rerun wrote beside a draft a person edited or approved, and its
+    # review state
+    proposal: str | None = None
+    proposal_review: str | None = None
 
 
 def _review_state(draft: str | None) -> str | None:
@@ -50,6 +61,33 @@ def _review_state(draft: str | None) -> str | None:
         return review_state(Path(draft))
     except PodpostError:
         return None  # an unreadable draft record: status still lists the run
+
+
+def _published(draft: str | None, review: str | None) -> str | None:
+    """Where the approved draft was published, from its record's last decision."""
+    if review != "approved" or not draft:
+        return None
+    try:
+        record = load_record(Path(draft))
+    except PodpostError:
+        return None
+    return record.decisions[-1].target if record and record.decisions else None
+
+
+# ``<id>.new.md``, ``<id>.new-2.md``: what pipeline.review.drafts writes beside a kept draft
+_BESIDE = re.compile(r"^(?P<stem>.+)\.new(?:-\d+)?\.md$")
+
+
+def _draft_and_proposal(state: RunState) -> tuple[str | None, str | None]:
+    """The episode's draft and the version proposed beside it. A run.json written before
+    proposals were kept apart names the ``.new.md`` as its draft: the draft it was written
+    beside is still the episode's draft when it is there."""
+    draft, proposal = state.draft_path, state.proposal_path
+    if draft and proposal is None and (match := _BESIDE.match(Path(draft).name)):
+        kept = Path(draft).with_name(f"{match['stem']}.md")
+        if kept.is_file():
+            return str(kept), draft
+    return draft, proposal
 
 
 def status_row(folder: Path) -> StatusRow | None:
@@ -64,6 +102,8 @@ def status_row(folder: Path) -> StatusRow | None:
         error = f"interrupted during {state.step or 'start-up'} (process {state.pid} is gone)"
     elif state.state == "done" and state.failed_turns:
         effective = "needs-review"
+    draft, proposal = _draft_and_proposal(state)
+    review = _review_state(draft)
     return StatusRow(
         id=state.episode_id,
         title=state.title,
@@ -73,11 +113,14 @@ def status_row(folder: Path) -> StatusRow | None:
         state=effective,
         step=state.step,
         error=error,
-        draft=state.draft_path,
+        draft=draft,
         tokens=state.tokens,
         failed_turns=state.failed_turns,
-        review=_review_state(state.draft_path),
+        review=review,
         updated=state.updated_at,
+        published=_published(draft, review),
+        proposal=proposal if proposal and Path(proposal).is_file() else None,
+        proposal_review=_review_state(proposal),
     )
 
 
