@@ -194,6 +194,10 @@ def compare(work: Path) -> None:
         "podpost faster-whisper": lambda i: FasterWhisperBackend(
             Config(data_dir=work, asr={"model": str(ct2_folder()), "device": "cpu"})
         ).transcribe(i.episode, i.audio.parent),
+        "podpost faster-whisper, batched": lambda i: FasterWhisperBackend(
+            Config(data_dir=work, asr={"model": str(ct2_folder()), "device": "cpu",
+                                       "batched": True})
+        ).transcribe(i.episode, i.audio.parent),
         "podpost faster-whisper, int8": lambda i: FasterWhisperBackend(
             Config(data_dir=work, asr={"model": str(ct2_folder()), "device": "cpu",
                                        "compute_type": "int8"})
