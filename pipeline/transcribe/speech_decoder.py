@@ -137,7 +137,7 @@ def anomaly(segment: Segment) -> bool:
     score = 0.0
     for word in words:
         duration = word.end - word.start
-        score += 1.0 if word.probability < 0.15 else 0.0
+        score += 1.0 if (word.probability or 0.0) < 0.15 else 0.0  # whisper's default: 0
         score += (0.133 - duration) * 15 if duration < 0.133 else 0.0
         score += duration - 2.0 if duration > 2.0 else 0.0
     return score >= 3 or score + 0.01 >= len(words)
