@@ -66,8 +66,11 @@ def test_run_prints_the_same_warnings_once(tmp_path: Path, fake_llm, prefect_api
     lines = done.stderr.splitlines()
     # Each once, while the step runs: between its start line and its end line.
     start = lines.index("transcribe: captions backend")
-    assert lines[start + 1 : start + 4] == _warnings(tmp_path)
-    assert lines[start + 4].startswith("transcribe: done in ")
+    assert lines[start + 1 : start + 5] == [
+        *_warnings(tmp_path),
+        "transcription (audio seconds): 100%",  # stderr is a pipe: the plain progress line
+    ]
+    assert lines[start + 5].startswith("transcribe: done in ")
     assert sum(line.startswith("warning: ") for line in lines) == 3
     # A second run keeps the transcript: nothing is read again, nothing is repeated.
     again = run_cli(args, env=prefect_api.client_env())
