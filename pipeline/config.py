@@ -84,8 +84,12 @@ class AsrConfig(_Section):
     beam_size: int = 5
     best_of: int = 5  # candidates sampled at temperatures above 0
     condition_on_previous_text: bool = False  # True invites runaway repetition loops
-    # The show and people names as the first window's prompt; carried into every window
-    # only if asked: tiny.en given the prompt on every window skipped 20 s of speech
+    # The show and people names as the first window's prompt. Measured on tiny.en
+    # (BENCHMARKS.md): it made the first window of one interview skip 20 s (rescued, at
+    # greedy quality: WER 0.199 against 0.165 without it), but without it the whisper
+    # backend dropped a sentence's first words on another: on by default, yours to turn off.
+    prompt_names: bool = True
+    # ...and carried into every window (tiny.en given it on every window skipped 20 s)
     carry_initial_prompt: bool = False
     vad: bool = True
     vad_engine: str = "silero"  # silero | webrtc

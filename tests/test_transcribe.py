@@ -120,6 +120,32 @@ def test_the_episode_language_reaches_a_multilingual_model(tmp_path, audio) -> N
     assert asked and set(asked) == {"de"}
 
 
+def test_the_names_prompt_reaches_the_first_window_unless_turned_off(tmp_path, audio) -> None:
+    """``[asr] prompt_names``: on (the default), the first window gets the show's name; off,
+    no prompt at all."""
+    source = audio.speech(SENTENCES[0], "mp3", metadata={"album": "Small Talk"})
+
+    class Listening(WhisperBackend):
+        english_only = True
+        asked: list[str | None]
+
+        def _decode(self, audio, timeline, language, prompt, *, rescue):
+            self.asked.append(prompt)
+            return {"segments": [], "language": "en"}
+
+    prompts = {}
+    for names in (False, True):
+        asr = {} if names else {"prompt_names": False}
+        config = Config(data_dir=tmp_path / str(names), asr=asr)
+        episode = fetch_episode(str(source), config)
+        backend = Listening(config)
+        backend.asked = []
+        transcribe_episode(episode, store.episode_dir(config, episode.id), config, backend=backend)
+        prompts[names] = backend.asked
+    # the first window, then the rescue pass (no words came back), which never has one
+    assert prompts == {False: [None, None], True: ["Small Talk.", None]}
+
+
 def _own_model(path: Path):
     """A model of our own: hooks on it must not reach the process-wide cached one."""
     import whisper

@@ -214,7 +214,7 @@ class SpeechDecoder:
         language = language_base(language) or language  # whisper takes "en", not "en-US"
         if self.english_only:
             language = "en"
-        prompt = initial_prompt(episode)
+        prompt = initial_prompt(episode) if self.asr.prompt_names else None
         with tempfile.TemporaryDirectory(prefix=".asr-", dir=episode_dir) as tmp:
             pcm = decode_pcm(episode_dir / episode.audio_file, Path(tmp) / "audio.s16le")
             total = pcm.seconds
