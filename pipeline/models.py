@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-# What a one-line single-quoted YAML scalar cannot hold (docs/post-format.md: replaced by a space): a
+# What a one-line single-quoted YAML scalar cannot hold (docs/post-format.md: a space): a
 # tab, control characters, and code points outside YAML's printable set (a lone surrogate,
 # U+FEFF, U+FFFE, U+FFFF). Line breaks are not in this class: a front matter value with a
 # line break is refused, as everywhere else.

@@ -1,4 +1,4 @@
-"""Front matter YAML style (docs/post-format.md): strict writing, lenient reading, style reported by line."""
+"""Front matter YAML style (docs/post-format.md): strict writing, lenient reading, style by line."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Front matter: read any valid YAML leniently, and report each departure from the blog's style.
 
-Reading is lenient, writing is strict (docs/post-format.md). Front matter in another valid YAML style
+Reading is lenient, writing is strict (docs/post-format.md). Front matter in another YAML style
 (double quotes, flow lists, other indentation, comments, keys in another order, an unquoted
 date) parses to the same values; each such departure is a *style* problem on its own line,
 which ``podpost post check`` reports but which does not stop the post from parsing. A

@@ -1,4 +1,4 @@
-"""A post file -> the Post model, and the checker that reports every departure from docs/post-format.md.
+"""A post file -> the Post model, and the checker of every departure from docs/post-format.md.
 
 One pass does both: ``analyze`` walks the file, builds what it can and collects problems
 with their line numbers; ``parse_post`` raises on the first problem, ``check_post`` returns
