@@ -13,16 +13,19 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from pipeline.errors import InputFileError
 from pipeline.models import Post
 from pipeline.review.export import (
     Cue,
     chapters,
+    export_draft,
     export_texts,
     render_srt,
     render_vtt,
     transcript_cues,
 )
 from pipeline.review.flags import Span
+from pipeline.review.publish import approve
 from pipeline.transcribe.captions import parse_captions
 from tests.fixtures.review import Drafts, clean_post, episode_turns, podpost, write_episode
 
@@ -144,8 +147,7 @@ def test_export_cli_writes_beside_the_approved_post(drafts: Drafts, tmp_path: Pa
     ]
     site = tmp_path / "site"
     site.mkdir()
-    approved = podpost(config, "approve", "episode", "--to", str(site))
-    assert approved.returncode == 0, approved.stderr
+    approve(draft, site)
     done = podpost(config, "export", "episode", "--format", "srt", "--format", "chapters")
     assert done.returncode == 0, done.stderr
     stem = "2026-03-02-xiang-liang-shu-ju-ku-yu-jian-suo-zeng-qiang-sheng-cheng-zhuan-fang-leo-park"
@@ -159,12 +161,15 @@ def test_export_cli_writes_beside_the_approved_post(drafts: Drafts, tmp_path: Pa
 
 
 def test_export_without_turns_says_what_is_missing(drafts: Drafts, tmp_path: Path) -> None:
-    drafts.write("episode", clean_post())
+    draft = drafts.write("episode", clean_post())
     out = tmp_path / "out"
     out.mkdir()
-    result = podpost(
-        drafts.config_toml(), "export", "episode", "--format", "json", "--out", str(out)
+    with pytest.raises(InputFileError) as raised:
+        export_draft(draft, ["json"], target_language="zh-CN", out_dir=out)
+    assert raised.value.exit_code == 2
+    assert raised.value.one_line() == (
+        "no times for turns 1, 2, 3, 4, 5 and 1 more: the episode's turns.json is missing or "
+        "no longer matches the draft; export needs the episode folder the draft was made "
+        "from (`podpost review DRAFT --json` shows each turn's start)"
     )
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: no times for turns 1, 2, 3, 4, 5 and 1 more:")
     assert list(out.iterdir()) == []

@@ -4,8 +4,8 @@
 atomically as ``<date>-<slug of title>.md`` inside the content folder (for Eleventy; the
 other site generators' file names and front matter: :mod:`pipeline.review.sites`). The
 slug comes from python-slugify, so it is ASCII letters, digits and hyphens whatever the
-title (``../``,
-slashes, only punctuation, CJK); the resolved path is checked to sit in the folder anyway.
+title (``../``, slashes, only punctuation, CJK); the resolved path is checked to sit in
+the folder anyway.
 A different version of the same post (same ``source``) at that path is replaced only with
 ``force``; another episode's post (another ``source``) never is: ``--slug`` names another file.
 
