@@ -173,3 +173,20 @@ def test_export_without_turns_says_what_is_missing(drafts: Drafts, tmp_path: Pat
         "from (`podpost review DRAFT --json` shows each turn's start)"
     )
     assert list(out.iterdir()) == []
+
+
+def test_a_chinese_json_transcript_is_read_as_sentences_not_words() -> None:
+    # Chinese writes sentences without spaces; one speaker's turns in a row stay apart.
+    bodies = ["那么延迟呢？用户会不会等太久？", "通常只多几十毫秒，用户基本感觉不到。", "好的。"]
+    bodies += ["我们再聊聊成本，这部分很多人关心。", "索引做得好的话更快。"]
+    text = json.dumps(
+        {"segments": [{"startTime": i, "endTime": i + 1, "body": b} for i, b in enumerate(bodies)]}
+    )
+    assert [s.text for s in parse_captions(text, "json")] == bodies
+    # One word per segment, as some hosts publish, still becomes sentences.
+    words = ["我们", "先", "聊聊", "检索", "增强", "生成。"]
+    text = json.dumps(
+        {"segments": [{"startTime": i, "endTime": i + 1, "body": w} for i, w in enumerate(words)]}
+    )
+    segments = parse_captions(text, "json")
+    assert [(s.start, s.end, s.text) for s in segments] == [(0, 6, "我们 先 聊聊 检索 增强 生成。")]
