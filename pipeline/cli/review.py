@@ -180,8 +180,8 @@ def approve_command(
         None,
         "--site",
         help=f"The site generator whose file names and front matter to follow: "
-        f"{one_of(list(SITE_GENERATORS))} (default: [site] generator, eleventy). For jekyll, "
-        "hugo and astro --to may also be the site's root.",
+        f"{one_of(list(SITE_GENERATORS))} (default: the config's site generator, "
+        "eleventy). For jekyll, hugo and astro --to may also be the site's root.",
     ),
 ) -> None:
     """Set draft: false, check the post and write it into the site's content folder.
@@ -221,13 +221,14 @@ def export_command(
     ),
 ) -> None:
     """Write the transcript (WebVTT, SubRip, Podcasting 2.0 JSON) or chapters beside the post."""
-    from pipeline.review.export import export_draft
+    from pipeline.review.export import check_formats, export_draft
 
+    formats = check_formats(formats)
     config = settings(ctx).config()
     path = resolve_draft(draft, config)
     written = export_draft(
         path,
-        list(dict.fromkeys(formats)),
+        formats,
         target_language=config.editorial.target_language,
         out_dir=out,
         episodes_dir=config.episodes_dir,

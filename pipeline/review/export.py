@@ -194,6 +194,17 @@ def export_texts(
     return texts
 
 
+def check_formats(formats: list[str]) -> list[str]:
+    """``formats`` without repeats; ``UsageError`` naming the first one that is none of
+    :data:`FORMATS`."""
+    unknown = [fmt for fmt in formats if fmt not in FORMATS]
+    if unknown:
+        raise UsageError(
+            f"unknown export format {unknown[0]!r}", hint=f"use one of: {', '.join(FORMATS)}"
+        )
+    return list(dict.fromkeys(formats))
+
+
 def export_draft(
     draft_path: Path,
     formats: list[str],
@@ -213,11 +224,7 @@ def export_draft(
     from pipeline.review.publish import published_at
     from pipeline.review.sites import DATED_NAME
 
-    unknown = [fmt for fmt in formats if fmt not in FORMATS]
-    if unknown:
-        raise UsageError(
-            f"unknown export format {unknown[0]!r}", hint=f"use one of: {', '.join(FORMATS)}"
-        )
+    formats = check_formats(formats)
     draft_path = Path(draft_path)
     site_file = published_at(draft_path)
     if out_dir is None:
