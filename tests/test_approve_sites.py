@@ -25,10 +25,11 @@ import yaml
 from pipeline.config import SITE_GENERATORS
 from pipeline.errors import DraftConflictError, UsageError
 from pipeline.models import Post
+from pipeline.review.export import export_draft
 from pipeline.review.publish import approve
 from pipeline.review.sites import SITES
 from tests.fixtures.npm import npm_install
-from tests.fixtures.review import Drafts, clean_post, podpost
+from tests.fixtures.review import Drafts, clean_post, podpost, write_episode
 
 SLUG = "xiang-liang-shu-ju-ku-jian-suo-zhuan-fang-leo-park"  # tricky_post's title
 DATED = f"2026-03-02-{SLUG}"
@@ -199,7 +200,7 @@ def _check_body(page: str, post: Post) -> None:
 
 HUGO_CONFIG = """baseURL = "http://example.org/"
 title = "podpost test"
-disableKinds = ["taxonomy", "term", "RSS", "sitemap", "robotsTXT", "404", "home", "section"]
+disableKinds = ["taxonomy", "term", "RSS", "sitemap", "robotsTXT", "404", "home"]
 [markup.goldmark.renderer]
 unsafe = true  # the post's <details> blocks are raw HTML
 """
@@ -218,8 +219,20 @@ def test_hugo_builds_the_approved_post(drafts: Drafts, tmp_path: Path) -> None:
     (site / "layouts" / "_default").mkdir(parents=True)
     (site / "hugo.toml").write_text(HUGO_CONFIG, "utf-8")
     (site / "layouts" / "_default" / "single.html").write_text(HUGO_SINGLE, "utf-8")
+    write_episode(drafts.episodes_dir, post)
     assert approve(draft, site, site="hugo").target.name == f"{SLUG}.md"
+    # Exports beside a Hugo page are the section's files: Hugo publishes them beside it.
+    exported = export_draft(
+        draft, ["vtt", "chapters"], target_language="zh-CN", episodes_dir=drafts.episodes_dir
+    )
+    assert sorted(p.name for p in exported) == [
+        f"{SLUG}.chapters.json",
+        f"{SLUG}.en.vtt",
+        f"{SLUG}.zh-CN.vtt",
+    ]
     _build(["hugo", "--quiet"], site)
+    for path in exported:
+        assert (site / "public" / "posts" / path.name).read_bytes() == path.read_bytes()
     page = (site / "public" / "posts" / SLUG / "index.html").read_text("utf-8")
     built = json.loads(re.search(r'<pre id="front">(.*?)</pre>', page, re.DOTALL).group(1))  # type: ignore[union-attr]
     want = expected_front(post, "hugo")
