@@ -190,3 +190,20 @@ def test_a_chinese_json_transcript_is_read_as_sentences_not_words() -> None:
     )
     segments = parse_captions(text, "json")
     assert [(s.start, s.end, s.text) for s in segments] == [(0, 6, "我们 先 聊聊 检索 增强 生成。")]
+
+
+def test_exports_beside_a_jekyll_post_are_not_named_as_posts(
+    drafts: Drafts, tmp_path: Path
+) -> None:
+    post = clean_post()
+    draft = drafts.write("episode", post)
+    write_episode(drafts.episodes_dir, post)
+    posts = tmp_path / "blog" / "_posts"
+    posts.mkdir(parents=True)
+    target = approve(draft, posts, site="jekyll").target
+    written = export_draft(
+        draft, ["json"], target_language="zh-CN", episodes_dir=drafts.episodes_dir
+    )
+    slug = target.stem.removeprefix("2026-03-02-")
+    assert [p.name for p in written] == [f"{slug}.en.json", f"{slug}.zh-CN.json"]
+    assert all(p.parent == posts.resolve() for p in written)
