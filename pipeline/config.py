@@ -187,6 +187,17 @@ class RunConfig(_Section):
     until: Until = "draft"
 
 
+SiteGeneratorName = Literal["eleventy", "jekyll", "hugo", "astro"]
+SITE_GENERATORS: tuple[str, ...] = typing.get_args(SiteGeneratorName)  # review.sites has each
+
+
+class SiteConfig(_Section):
+    """``[site]``: the static site generator ``podpost approve`` publishes for (its file
+    names and front matter conventions: pipeline.review.sites)."""
+
+    generator: SiteGeneratorName = "eleventy"
+
+
 class Config(_Section):
     """The whole configuration: top-level folders and one model per section.
 
@@ -204,6 +215,7 @@ class Config(_Section):
     editorial: EditorialConfig = Field(default_factory=EditorialConfig)
     post: PostConfig = Field(default_factory=PostConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+    site: SiteConfig = Field(default_factory=SiteConfig)
 
     @property
     def episodes_dir(self) -> Path:
