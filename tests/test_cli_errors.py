@@ -51,7 +51,7 @@ def _boom(*_args, **_kwargs):
 
 
 def test_unexpected_error_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("pipeline.cli.runs.status", _boom)
+    monkeypatch.setattr("pipeline.run.status.status", _boom)
     code, out, err = cli(["--data-dir", str(tmp_path), "status"], capsys)
     assert (code, out) == (1, "")
     assert err == (
@@ -62,7 +62,7 @@ def test_unexpected_error_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_debug_shows_the_traceback(how, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("pipeline.cli.runs.status", _boom)
+    monkeypatch.setattr("pipeline.run.status.status", _boom)
     argv = ["--data-dir", str(tmp_path), "status"]
     if how == "flag":
         argv = ["--debug", *argv]
@@ -79,7 +79,7 @@ def test_os_errors_are_one_line(tmp_path, capsys, monkeypatch):
     def full(*_args, **_kwargs):
         raise OSError(28, "No space left on device", str(tmp_path / "x"))
 
-    monkeypatch.setattr("pipeline.cli.runs.status", full)
+    monkeypatch.setattr("pipeline.run.status.status", full)
     code, _out, err = cli(["--data-dir", str(tmp_path), "status"], capsys)
     assert (code, err) == (1, f"error: No space left on device: {tmp_path / 'x'}\n")
 
@@ -115,6 +115,6 @@ def _ctrl_c(*_args, **_kwargs):
 
 
 def test_ctrl_c_in_any_command_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("pipeline.cli.runs.status", _ctrl_c)
+    monkeypatch.setattr("pipeline.run.status.status", _ctrl_c)
     code, out, err = cli(["--data-dir", str(tmp_path), "status"], capsys)
     assert (code, out, err) == (130, "", "interrupted (Ctrl-C)\n")
