@@ -78,7 +78,9 @@ class CaptionsBackend:
         # The transcript URL was named by a feed, not typed by the user: the same policy as
         # the enclosure's applies to it and to every redirect on the way.
         policy = UrlPolicy.for_source(episode.source, self.config)
-        return http_get(url, self.config, policy=policy).head
+        return http_get(
+            url, self.config, policy=policy, cap="max_transcript_bytes", what="transcript URL"
+        ).head
 
     def _preferred(self, episode: Episode) -> list[str]:
         wanted = [*self.config.asr.caption_languages, self.config.asr.language, episode.language]
