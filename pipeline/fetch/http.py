@@ -41,6 +41,8 @@ import base64
 import contextlib
 import email.message
 import email.utils
+import functools
+import ssl
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -196,16 +198,20 @@ class PinnedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context per process (loading the CA bundle costs a fraction of a
+    second; a context is safe to share between connections and threads)."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class PinnedTransport(httpx.HTTPTransport):
     """httpx's transport over a :class:`PinnedBackend` (TLS verifies the host name)."""
 
     def __init__(self, backend: PinnedBackend) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=_ssl_context(), trust_env=False)
         # httpx has no argument for the network backend: its pool is rebuilt with one
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            network_backend=backend,
-        )
+        self._pool = httpcore.ConnectionPool(ssl_context=_ssl_context(), network_backend=backend)
 
 
 # --- the client ----------------------------------------------------------------------------
