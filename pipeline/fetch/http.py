@@ -110,10 +110,13 @@ def http_error(url: str, status: int, reason: str = "") -> PodpostError:
 
 def normalise_url(url: str) -> str:
     """``url`` as sent on the wire: raw spaces and non-ASCII characters in the path and query
-    percent-encoded, the host in IDNA; ``%XX`` already there is kept. Errors: ``SourceError``
-    for a URL that cannot be made valid."""
+    percent-encoded, the host in IDNA; ``%XX`` already there is kept; other schemes are left
+    as written (they are refused). Errors: ``SourceError`` for a URL that cannot be made valid."""
+    url = url.strip()
+    if not url.lower().startswith(("http://", "https://")):
+        return url  # not fetched at all: the URL policy refuses it as written
     try:
-        return str(httpx.URL(url.strip()))
+        return str(httpx.URL(url))
     except (httpx.InvalidURL, ValueError) as e:
         raise SourceError(f"{redact(url)} is not a valid URL ({e})", hint="check it") from e
 
@@ -300,7 +303,8 @@ def open_url(
     first = url
     with client:
         for hop in range(config.fetch.max_redirects + 1):
-            shown = redact(url)
+            wire = strip_userinfo(url)  # the password goes in a header, never in the URL
+            shown = redact(wire)
             checked = not (user_url and hop == 0)
             address = policy.address(url, what if hop == 0 else "redirect", checked=checked)
             parts = urllib.parse.urlsplit(url)
@@ -309,7 +313,7 @@ def open_url(
             sent = {k: v for k, v in sent.items() if k.lower() not in ("authorization", "host")}
             if not left and origin(url) == given and (auth := auth_header(url)) is not None:
                 sent["Authorization"] = auth
-            request = client.build_request(method, strip_userinfo(url), headers=sent, content=body)
+            request = client.build_request(method, wire, headers=sent, content=body)
             response = _send(client, request, shown)
             location = response.headers.get("location")
             if response.status_code in _REDIRECTS and location:
@@ -324,8 +328,8 @@ def open_url(
             try:
                 status = response.status_code
                 if status >= 400 and not (accept_status and accept_status(status)):
-                    raise http_error(url, status, response.reason_phrase)
-                yield Fetched(redact(url), status, response.headers, response)
+                    raise http_error(wire, status, response.reason_phrase)
+                yield Fetched(shown, status, response.headers, response)
             finally:
                 response.close()
             return
