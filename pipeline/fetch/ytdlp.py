@@ -108,20 +108,26 @@ def classify_ytdlp_error(message: str, url: str) -> PodpostError:
     return SourceError(f"{url}: {text.splitlines()[0][:200]}", hint="check the URL")
 
 
-def ytdlp_call(url: str, fn: Callable[[], T]) -> T:
+def ytdlp_call(url: str, fn: Callable[[], T], ydl: Any = None) -> T:
     """``fn()`` with yt-dlp's errors translated into ours (see classify_ytdlp_error); a
     podpost error met in yt-dlp's networking (a refused redirect) comes out as itself."""
     from yt_dlp.utils import DownloadError, ExtractorError
 
     from pipeline.fetch.ytdlp_net import podpost_error
 
+    if ydl is not None and hasattr(ydl, "podpost_errors"):
+        ydl.podpost_errors.clear()  # only this attempt's
     try:
         return fn()
-    except (DownloadError, ExtractorError) as e:
-        ours = podpost_error(e)
+    except PodpostError:
+        raise
+    except Exception as e:
+        ours = podpost_error(e, ydl)
         if ours is not None:
             raise ours from e
-        raise classify_ytdlp_error(str(e), url) from e
+        if isinstance(e, (DownloadError, ExtractorError)):
+            raise classify_ytdlp_error(str(e), url) from e
+        raise
 
 
 def _ydl(options: dict[str, Any], config: Config, policy: UrlPolicy | None, url: str) -> Any:
@@ -203,7 +209,7 @@ def _download(
         progress_hooks=[progress] if progress else [],
     )
     with _ydl(options, config, policy, url) as ydl:
-        done = with_retries(config, ytdlp_call, url, lambda: run(ydl))
+        done = with_retries(config, ytdlp_call, url, lambda: run(ydl), ydl)
     downloads = done.get("requested_downloads") or [{}]
     path = Path(downloads[0].get("filepath") or downloads[0].get("_filename") or "")
     if not path.is_file():
@@ -232,7 +238,7 @@ def fetch_ytdlp(
     clean = strip_userinfo(url)
     with _ydl(ytdlp_options(config, url), config, policy, url) as ydl:
         info = with_retries(
-            config, ytdlp_call, url, lambda: ydl.extract_info(clean, download=False)
+            config, ytdlp_call, url, lambda: ydl.extract_info(clean, download=False), ydl
         )
     if info.get("_type") in ("playlist", "multi_video"):
         raise UsageError(
@@ -303,7 +309,7 @@ def playlist_entries(url: str, config: Config) -> list[dict[str, Any]]:
     clean = strip_userinfo(url)
     with _ydl(options, config, None, url) as ydl:
         info = with_retries(
-            config, ytdlp_call, url, lambda: ydl.extract_info(clean, download=False)
+            config, ytdlp_call, url, lambda: ydl.extract_info(clean, download=False), ydl
         )
     entries = info.get("entries") if info.get("_type") in ("playlist", "multi_video") else [info]
     items = []

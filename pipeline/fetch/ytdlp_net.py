@@ -23,7 +23,7 @@ from typing import Any
 
 from yt_dlp import YoutubeDL
 from yt_dlp.networking.common import Request, RequestHandler, Response
-from yt_dlp.networking.exceptions import HTTPError, RequestError, TransportError
+from yt_dlp.networking.exceptions import HTTPError, TransportError
 
 from pipeline.config import Config
 from pipeline.errors import PodpostError
@@ -33,8 +33,9 @@ from pipeline.fetch.urls import UrlPolicy, strip_userinfo
 NOWHERE = "/nonexistent/podpost-no-ffmpeg-for-yt-dlp"
 
 
-class PolicyRefusal(RequestError):
-    """A podpost error met inside yt-dlp's networking; ``error`` is the podpost error."""
+class PolicyRefusal(TransportError):
+    """A podpost error met inside yt-dlp's networking; ``error`` is the podpost error. A
+    ``TransportError``, so extractors and downloaders report it as a failed request."""
 
     def __init__(self, error: PodpostError) -> None:
         self.error = error
@@ -61,7 +62,7 @@ class _Body:
                     break
                 self._buffer += chunk
         except PodpostError as e:
-            raise TransportError(cause=PolicyRefusal(e)) from e
+            raise PolicyRefusal(e) from e
         if amount is None or amount < 0:
             data, self._buffer = self._buffer, b""
         else:
@@ -82,11 +83,20 @@ class PodpostRH(RequestHandler):
     _SUPPORTED_PROXY_SCHEMES = None
     _SUPPORTED_FEATURES = None
 
-    def __init__(self, *, config: Config, policy: UrlPolicy, user_url: str | None, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        config: Config,
+        policy: UrlPolicy,
+        user_url: str | None,
+        refusals: list[PodpostError],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.config = config
         self.policy = policy
         self.user_url = user_url
+        self.refusals = refusals  # every podpost error met, for the caller to report
 
     def _check_extensions(self, extensions: dict[str, Any]) -> None:
         super()._check_extensions(extensions)
@@ -119,6 +129,7 @@ class PodpostRH(RequestHandler):
             )
         except PodpostError as e:
             stack.close()
+            self.refusals.append(e)
             raise PolicyRefusal(e) from e
         except BaseException:
             stack.close()
@@ -144,9 +155,14 @@ def guarded_ydl(
     """A ``YoutubeDL`` whose only request handler is :class:`PodpostRH` (``user_url``: the
     URL the user typed, exempt from the policy on its first hop only), and without ffmpeg."""
     typed = normalise_url(strip_userinfo(user_url)) if user_url else None
-    handler = functools.partial(PodpostRH, config=config, policy=policy, user_url=typed)
+    refusals: list[PodpostError] = []
+    handler = functools.partial(
+        PodpostRH, config=config, policy=policy, user_url=typed, refusals=refusals
+    )
 
     class _Guarded(YoutubeDL):
+        podpost_errors = refusals  # what podpost_error reports when yt-dlp loses the cause
+
         @functools.cached_property
         def _request_director(self) -> Any:
             return self.build_request_director([handler])
@@ -154,8 +170,17 @@ def guarded_ydl(
     return _Guarded({**options, "ffmpeg_location": NOWHERE})
 
 
-def podpost_error(error: BaseException) -> PodpostError | None:
-    """The podpost error that a yt-dlp error wraps (a refused redirect, a cap), if any."""
+def podpost_error(error: BaseException, ydl: Any = None) -> PodpostError | None:
+    """The podpost error behind a yt-dlp error (a refused redirect, a cap), if any: found
+    in its chain of causes, else the last one ``ydl``'s handler met (yt-dlp's downloader
+    reports a failed request by its text only)."""
+    found = _in_chain(error)
+    if found is None and ydl is not None and getattr(ydl, "podpost_errors", None):
+        return ydl.podpost_errors[-1]
+    return found
+
+
+def _in_chain(error: BaseException) -> PodpostError | None:
     seen: set[int] = set()
     todo: list[Any] = [error]
     while todo:
