@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import subprocess
 import sys
 import threading
 import urllib.parse
@@ -354,3 +355,28 @@ def test_urls_with_raw_spaces_and_non_ascii(tmp_path, audio, servers, capsys) ->
     assert len(transcript["segments"]) == 2
     assert [p for p, _ in site.log if p.startswith("/media/")] == [
         "/media/my episode ü.mp3", "/media/my episode ü.vtt"]  # fmt: skip
+
+
+def test_a_page_whose_mp4_keeps_its_index_at_the_end(tmp_path, audio, servers, capsys) -> None:
+    """ffprobe cannot read such a file from its first MiB (piped): it is checked once
+    downloaded, through yt-dlp and podpost's handler."""
+    site, _ = servers
+    mp4 = tmp_path / "late-index.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(audio.speech(LINES, "wav")), "-f", "lavfi",
+         "-t", "150", "-i", "anoisesrc=a=0.05:r=22050", "-filter_complex",
+         "amix=inputs=2:duration=longest", "-c:a", "aac", "-b:a", "256k", str(mp4)],
+        check=True,
+    )  # fmt: skip
+    body = mp4.read_bytes()  # over the MiB that is piped to ffprobe, its index after it
+    assert body[4:8] == b"ftyp" and body.rfind(b"moov") > len(body) - 100_000 > 1024 * 1024
+    site.put("/late.mp4", "video/mp4", mp4.read_bytes())
+    page = site.put("/late.html", "text/html", html_page("Late index", site.base + "late.mp4"))
+    data = tmp_path / "data"
+    options = ["--config", str(config_file(tmp_path)), "--data-dir", str(data)]
+    code, out, err = cli([*options, "fetch", page], capsys)
+    assert (code, err) == (0, "")
+    episode, _folder = episode_of(out)
+    assert (episode["kind"], episode["title"]) == ("ytdlp", "Late index")
+    assert episode["duration"] == pytest.approx(audio.duration(mp4), abs=0.05)
+    assert audio.duration(mp4) > 149

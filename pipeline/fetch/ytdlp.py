@@ -263,11 +263,17 @@ def fetch_ytdlp(
     remote_http = str(formats[0].get("protocol", "http")) in ("http", "https")
     if (duration is None or size is None) and media_url and remote_http:
         # generic pages: sizes come from the file itself, its first MiB piped to ffprobe
-        facts = probe_remote(media_url, config, policy)
-        if not facts.has_audio:
+        try:
+            facts = probe_remote(media_url, config, policy)
+        except SourceError as e:
+            if "is not a media file" not in e.message:
+                raise
+            facts = None  # an MP4 with its index at the end: checked once downloaded
+        if facts is not None and not facts.has_audio:
             raise SourceError(f"{shown} has no audio stream", hint="pick a source with sound")
-        duration = duration if duration is not None else facts.duration
-        size = size if size is not None else facts.size
+        if facts is not None:
+            duration = duration if duration is not None else facts.duration
+            size = size if size is not None else facts.size
     check_limits(url, config, duration, size)
 
     folder = store.episode_dir(config, episode_id)
@@ -279,6 +285,16 @@ def fetch_ytdlp(
         lambda ydl: ydl.process_ie_result(dict(info), download=True),
         policy,
     )
+    local = probe_media(path, config)
+    if duration is None or not local.has_audio:  # what the first MiB could not tell
+        try:
+            if not local.has_audio:
+                raise SourceError(f"{shown} has no audio stream", hint="pick a source with sound")
+            check_limits(url, config, local.duration, path.stat().st_size)
+        except SourceError:
+            path.unlink(missing_ok=True)
+            raise
+        duration = local.duration
     episode = Episode(
         id=episode_id,
         source=shown,
@@ -296,7 +312,7 @@ def fetch_ytdlp(
             for c in info.get("chapters") or []
         ],
         subtitles=_subtitle_tracks(info, info.get("language")),
-        audio_file=only_audio(path, probe_media(path, config), folder),
+        audio_file=only_audio(path, local, folder),
     )
     return save(episode, config)
 
