@@ -227,3 +227,59 @@ def test_the_checked_address_is_the_one_connected_to(host_echo) -> None:
         got = http_get(f"http://podcast.test:{port}/{path}", CONFIG, policy=policy)
         assert got.head == f"podcast.test:{port}".encode()  # the name, sent to the address
     assert asked == ["podcast.test"] and len(log) == 2
+
+
+@pytest.fixture
+def cookie_site() -> Iterator[tuple[str, list[tuple[str, dict[str, str]]]]]:
+    """A loopback server: ``/set`` sets a cookie, ``/away`` redirects to a metadata name,
+    anything else answers 200; every request is logged with its headers."""
+    log: list[tuple[str, dict[str, str]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            log.append((self.path, dict(self.headers)))
+            if self.path == "/away":
+                self.send_response(302)
+                self.send_header("Location", "http://metadata.internal/latest/")
+            else:
+                self.send_response(200)
+            if self.path == "/set":
+                self.send_header("Set-Cookie", "visitor=abc; Path=/")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    server = _Logged(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", log
+    server.shutdown()
+    server.server_close()
+
+
+def test_yt_dlp_requests_go_through_podpost_only(cookie_site) -> None:
+    from yt_dlp.networking.common import Request
+
+    from pipeline.fetch.ytdlp import ytdlp_options
+    from pipeline.fetch.ytdlp_net import PolicyRefusal, guarded_ydl, podpost_error
+
+    base, log = cookie_site
+    policy = UrlPolicy(allow_private=True, resolver=resolver)
+    options = ytdlp_options(CONFIG)
+    with guarded_ydl(options, CONFIG, policy, base + "set") as ydl:
+        assert list(ydl._request_director.handlers) == ["Podpost"]  # no urllib, no requests
+        assert ydl.urlopen(Request(base + "set")).read() == b"ok"
+        forged = {"Authorization": "Basic c3RvbGVuOnB3"}  # yt-dlp never sends one
+        assert ydl.urlopen(Request(base + "again", headers=forged)).read() == b"ok"
+        with pytest.raises(PolicyRefusal) as info:
+            ydl.urlopen(Request(base + "away"))
+        error = podpost_error(info.value, ydl)
+        assert error is not None and error.one_line() == (
+            "refused the redirect http://metadata.internal/latest/: metadata.internal is a "
+            "link-local or cloud-metadata address; such addresses are never fetched"
+        )
+    assert [path for path, _ in log] == ["/set", "/again", "/away"]
+    assert log[1][1].get("Cookie") == "visitor=abc"  # kept from the answer to /set
+    assert [headers.get("Authorization") for _, headers in log] == [None, None, None]

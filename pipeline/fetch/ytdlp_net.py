@@ -17,7 +17,9 @@ as the podpost error itself (:func:`podpost_error` finds it inside yt-dlp's wrap
 from __future__ import annotations
 
 import contextlib
+import email.message
 import functools
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -134,6 +136,7 @@ class PodpostRH(RequestHandler):
         except BaseException:
             stack.close()
             raise
+        self._keep_cookies(request, fetched)
         answer = {k: v for k, v in fetched.headers.multi_items()}
         if answer.pop("content-encoding", "identity") != "identity":  # decoded here
             answer.pop("content-length", None)
@@ -147,6 +150,23 @@ class PodpostRH(RequestHandler):
         if fetched.status >= 400:
             raise HTTPError(response)
         return response
+
+    def _keep_cookies(self, request: Request, fetched: Fetched) -> None:
+        """``Set-Cookie`` of the final answer into yt-dlp's cookie jar, as its own handlers do
+        (the jar's standard rules decide which domains may set what)."""
+        values = fetched.headers.get_list("set-cookie")
+        if not values:
+            return
+        message = email.message.Message()
+        for value in values:
+            message["Set-Cookie"] = value
+
+        class _Answer:
+            def info(self) -> email.message.Message:
+                return message
+
+        final = strip_userinfo(fetched.url)
+        self._get_cookiejar(request).extract_cookies(_Answer(), urllib.request.Request(final))
 
 
 def guarded_ydl(
