@@ -68,33 +68,46 @@ def _local(tag: Any) -> tuple[str, str]:
 @dataclass
 class RawItem:
     """One item as the raw XML writes it: its enclosures ``(url, type, length)`` and
-    transcripts ``(url, mime type)`` with URLs absolute, and its guid."""
+    transcripts ``(url, mime type, language attribute)`` with URLs absolute, and its guid."""
 
     enclosures: list[tuple[str, str | None, str | None]] = field(default_factory=list)
-    transcripts: list[tuple[str, str]] = field(default_factory=list)  # (url, mime type)
+    # (url, mime type, the tag's ``language`` or None), in feed order
+    transcripts: list[tuple[str, str, str | None]] = field(default_factory=list)
     guid: str | None = None  # as written: feedparser resolves a "permalink" guid
 
 
-def _walk(node: Element, base: str, items: list[RawItem], current: RawItem | None) -> None:
-    base = resolve(base, node.get(XML_BASE)) or base
-    namespace, name = _local(node.tag)
-    if name == "item" or (name == "entry" and namespace != ""):
-        current = RawItem()
-        items.append(current)
-    elif current is not None:
-        if name == "enclosure" and namespace == "" and node.get("url"):
-            url = resolve(base, node.get("url"))
-            current.enclosures.append((str(url), node.get("type"), node.get("length")))
-        elif name == "link" and node.get("rel") == "enclosure" and node.get("href"):
-            url = resolve(base, node.get("href"))
-            current.enclosures.append((str(url), node.get("type"), node.get("length")))
-        elif (name == "guid" and namespace == "") or (name == "id" and "atom" in namespace.lower()):
-            current.guid = current.guid or " ".join((node.text or "").split()) or None
-        elif name == "transcript" and namespace in PODCAST_NAMESPACES and node.get("url"):
-            url = resolve(base, node.get("url"))
-            current.transcripts.append((str(url), (node.get("type") or "").lower()))
-    for child in node:
-        _walk(child, base, items, current)
+def _walk(root: Element, url: str) -> list[RawItem]:
+    """Every item under ``root`` in document order. Iterative, with an explicit stack: a
+    document nested thousands of elements deep is read, not a RecursionError."""
+    items: list[RawItem] = []
+    stack: list[tuple[Element, str, RawItem | None]] = [(root, url, None)]
+    while stack:
+        node, base, current = stack.pop()
+        base = resolve(base, node.get(XML_BASE)) or base
+        namespace, name = _local(node.tag)
+        if name == "item" or (name == "entry" and namespace != ""):
+            current = RawItem()
+            items.append(current)
+        elif current is not None:
+            _read(node, namespace, name, base, current)
+        stack.extend((child, base, current) for child in reversed(node))
+    return items
+
+
+def _read(node: Element, namespace: str, name: str, base: str, current: RawItem) -> None:
+    """What ``node`` inside an item adds to it: an enclosure, the guid, a transcript."""
+    if name == "enclosure" and namespace == "" and node.get("url"):
+        url = resolve(base, node.get("url"))
+        current.enclosures.append((str(url), node.get("type"), node.get("length")))
+    elif name == "link" and node.get("rel") == "enclosure" and node.get("href"):
+        url = resolve(base, node.get("href"))
+        current.enclosures.append((str(url), node.get("type"), node.get("length")))
+    elif (name == "guid" and namespace == "") or (name == "id" and "atom" in namespace.lower()):
+        current.guid = current.guid or " ".join((node.text or "").split()) or None
+    elif name == "transcript" and namespace in PODCAST_NAMESPACES and node.get("url"):
+        url = resolve(base, node.get("url"))
+        mime = (node.get("type") or "").lower()
+        current.transcripts.append((str(url), mime, node.get("language") or None))
 
 
 def raw_items(data: bytes, url: str) -> list[RawItem] | None:
@@ -103,6 +116,4 @@ def raw_items(data: bytes, url: str) -> list[RawItem] | None:
         root = SafeET.fromstring(data)
     except Exception:  # not well-formed, or a DTD with entities: feedparser's values only
         return None
-    items: list[RawItem] = []
-    _walk(root, url, items, None)
-    return items
+    return _walk(root, url)

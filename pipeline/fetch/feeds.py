@@ -45,10 +45,13 @@ from pipeline.fetch.episodes import digest, language_tag
 from pipeline.fetch.feed_xml import RawItem, normalise, raw_items
 from pipeline.fetch.http import HttpResponse, http_get
 from pipeline.fetch.urls import redact, remember, resolve
+from pipeline.langtags import language_base
 
 # what the captions backend can read, best first
 TRANSCRIPT_TYPES = ["text/vtt", "application/x-subrip", "application/srt", "text/srt",
                     "application/json"]  # fmt: skip
+# after those: an HTML transcript, then plain text (timed captions beat untimed text)
+_LATER_TYPES = ["text/html", "text/plain"]
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml")
 
 
@@ -63,6 +66,7 @@ class FeedItem(BaseModel):
     url: str | None = None  # the item's own page, when known
     date: dt.date | None = None
     duration: float | None = None  # seconds
+    media: bool = True  # False: a feed item without an enclosure (a text-only notice)
 
 
 @dataclass
@@ -81,6 +85,7 @@ class Entry:
     enclosure_length: int | None = None  # bytes, as the feed claims
     transcript_url: str | None = None  # absolute
     transcript_type: str | None = None
+    transcript_language: str | None = None  # BCP 47, the tag's own ``language`` if given
     key: str = ""  # unique within the feed (see the module docstring)
 
 
@@ -180,11 +185,37 @@ def _is_web(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
 
-def _rank(mime: str) -> int:
-    return TRANSCRIPT_TYPES.index(mime) if mime in TRANSCRIPT_TYPES else 99
+def _type_rank(mime: str) -> int:
+    """0 for SRT, VTT and JSON (timed, readable by the captions backend), then HTML, then
+    plain text, then anything else."""
+    if mime in TRANSCRIPT_TYPES:
+        return 0
+    return 1 + _LATER_TYPES.index(mime) if mime in _LATER_TYPES else 1 + len(_LATER_TYPES)
 
 
-def _entry(parsed: Any, raw: RawItem | None, url: str) -> Entry:
+def choose_transcript(
+    transcripts: list[tuple[str, str, str | None]], language: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """The transcript ``(url, mime type, language)`` to use among an item's
+    ``<podcast:transcript>`` elements: one in the episode's ``language`` first (a
+    transcript's own ``language`` attribute, else the feed's), then by type (SRT, VTT and
+    JSON before HTML before plain text), then the first listed. The language comes back
+    normalised (BCP 47), None when the tag has none."""
+    wanted = language_base(language)
+
+    def rank(index: int) -> tuple[bool, int, int, int]:
+        _, mime, tagged = transcripts[index]
+        other = wanted is not None and language_base(language_tag(tagged) or language) != wanted
+        within = TRANSCRIPT_TYPES.index(mime) if mime in TRANSCRIPT_TYPES else 0
+        return (other, _type_rank(mime), within, index)
+
+    if not transcripts:
+        return None, None, None
+    url, mime, tagged = transcripts[min(range(len(transcripts)), key=rank)]
+    return url, mime, language_tag(tagged)
+
+
+def _entry(parsed: Any, raw: RawItem | None, url: str, language: str | None = None) -> Entry:
     base = (parsed.get("title_detail") or {}).get("base") or url
     enclosures = raw.enclosures if raw is not None else []
     if not enclosures:
@@ -199,11 +230,15 @@ def _entry(parsed: Any, raw: RawItem | None, url: str) -> Entry:
     transcripts = raw.transcripts if raw is not None else []
     if raw is None:  # feedparser keeps one transcript per prefix, unresolved
         transcripts = [
-            (str(resolve(base, value.get("url"))), str(value.get("type") or "").lower())
+            (
+                str(resolve(base, value.get("url"))),
+                str(value.get("type") or "").lower(),
+                value.get("language") or None,
+            )
             for key, value in parsed.items()
             if key.endswith("_transcript") and isinstance(value, dict) and value.get("url")
         ]
-    transcript = min(transcripts, key=lambda t: _rank(t[1]), default=(None, None))
+    transcript = choose_transcript(transcripts, language)
     author = parsed.get("author_detail", {}).get("name") or parsed.get("author") or ""
     description = _text(parsed.get("summary_detail"))
     if not description and parsed.get("content"):
@@ -227,6 +262,7 @@ def _entry(parsed: Any, raw: RawItem | None, url: str) -> Entry:
         enclosure_length=int(length) if length.isdigit() and int(length) else None,
         transcript_url=transcript[0],
         transcript_type=transcript[1],
+        transcript_language=transcript[2],
     )
 
 
@@ -303,17 +339,18 @@ def parse_feed(
     raw = raw_items(data, url)
     if raw is not None and len(raw) != len(result.entries):
         raw = None  # the two parsers disagree on what an item is: trust feedparser alone
+    channel = result.feed
+    language = language_tag(channel.get("language"))
     entries = [
-        _entry(parsed, raw[index] if raw is not None else None, url)
+        _entry(parsed, raw[index] if raw is not None else None, url, language)
         for index, parsed in enumerate(result.entries)
     ]
     _assign_keys(entries, claimed or {})
-    channel = result.feed
     author = channel.get("author_detail", {}).get("name") or channel.get("author") or ""
     return Feed(
         title=_text(channel.get("title_detail"), channel.get("title")),
         author=" ".join(str(author).split()),
-        language=language_tag(channel.get("language")),
+        language=language,
         link=channel.get("link") or None,
         entries=entries,
     )
@@ -321,14 +358,21 @@ def parse_feed(
 
 def select_item(feed: Feed, item: str | None, url: str) -> Entry:
     """By exact key (the guid for most items), then 1-based index, then title (exact, then
-    unique substring); None: the newest item. Errors: ``SourceError`` (no such item, or
-    several match)."""
+    unique substring); None: the newest item that has media (an enclosure), so a text-only
+    notice on top of the feed is passed over. Errors: ``SourceError`` (no such item, several
+    match, or no item with media)."""
     url = redact(url)
     if not feed.entries:
         raise SourceError(f"the feed {url} has no items", hint="check the feed URL")
     if item is None:
-        dated = [e for e in feed.entries if e.date]
-        return max(dated, key=lambda e: e.date or dt.date.min) if dated else feed.entries[0]
+        playable = [e for e in feed.entries if e.enclosure_url]
+        if not playable:
+            raise SourceError(
+                f"no item of the feed {url} has an enclosure (audio or video)",
+                hint="check the feed URL",
+            )
+        dated = [e for e in playable if e.date]
+        return max(dated, key=lambda e: e.date or dt.date.min) if dated else playable[0]
     for entry in feed.entries:
         if entry.key == item:
             return entry
@@ -388,6 +432,7 @@ def list_feed(
                 url=redact(e.link or e.enclosure_url or "") or None,
                 date=e.date,
                 duration=e.duration,
+                media=e.enclosure_url is not None,
             )
             for e in feed.entries
         ]
