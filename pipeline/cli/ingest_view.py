@@ -67,10 +67,13 @@ def summary_blocks(items: Sequence[Item], width: int) -> list[Text]:
 
 
 def totals(summary: dict[str, Any]) -> str:
-    """The closing line: how many items ended each way."""
+    """The closing line: how many items ended each way (items skipped for having no media
+    only when there are some)."""
+    skipped = summary.get("skipped") or 0
     return (
         f"{summary['new']} new drafts, {summary['needs_review']} needing review, "
         f"{summary['failed']} failed, {summary['done_before']} done before"
+        + (f", {skipped} skipped (no audio or video)" if skipped else "")
     )
 
 
