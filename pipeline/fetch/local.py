@@ -7,14 +7,17 @@ The id is ``local-<sha of the file>``: its contents, not its path, so a differen
 exported to the same path is a different episode; the audio is copied into the episode
 folder (a file overwritten in place must not change an episode's audio), a video keeps its
 audio stream only, and sidecars
-``talk.vtt``, ``talk.en.srt``, ``talk.json`` next to ``talk.mp3`` are copied beside it as
-``captions.<language>.<ext>``. Errors: ``SourceError`` (no audio, over the limits).
+``talk.vtt``, ``talk.en.srt``, ``talk.es.sdh.SRT``, ``talk.json`` next to ``talk.mp3`` are
+copied beside it as ``captions.<language>[.<flags>].<ext>`` (see :func:`sidecars`); a
+sidecar that is a link to a file outside the media file's folder is not copied. Errors: ``SourceError`` (no audio, over the limits).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline import store
@@ -26,6 +29,8 @@ from pipeline.models import Episode, SubtitleTrack
 
 CAPTION_EXTS = ("vtt", "srt", "json")
 
+log = logging.getLogger(__name__)
+
 
 def local_source(source: str) -> Path | None:
     """The path ``source`` names when it is an existing local file or folder (no ``://``,
@@ -34,19 +39,64 @@ def local_source(source: str) -> Path | None:
     return path if "://" not in source and path.exists() else None
 
 
-def sidecars(path: Path) -> list[tuple[str, Path]]:
-    """``talk.vtt``, ``talk.en.srt``, ``talk.json`` next to ``talk.mp3`` -> (language, path);
-    the language is ``und`` when the name carries none."""
+# Flags caption tools write between the language and the extension (talk.es.sdh.srt):
+# subtitles for the deaf and hard of hearing, closed captions, forced (foreign lines only).
+_FLAGS = frozenset({"sdh", "cc", "hi", "forced", "default", "full", "hoh", "sub", "subs"})
+_WORSE_FLAGS = frozenset({"forced"})  # only the lines in another language: a poor transcript
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """A caption file saved beside a local media file: its BCP 47 language (``und`` when
+    the name carries none), the flags its name carries (``sdh``, ``forced``, ...), and
+    where it is."""
+
+    language: str
+    flags: tuple[str, ...]
+    path: Path
+
+    @property
+    def ext(self) -> str:
+        """``vtt``, ``srt`` or ``json``, lower case."""
+        return self.path.suffix.lstrip(".").lower()
+
+    @property
+    def stored_name(self) -> str:
+        """Its name in the episode folder: ``captions.<language>[.<flags>].<ext>``."""
+        return ".".join(["captions", self.language, *self.flags, self.ext])
+
+
+def _inside(candidate: Path, folder: Path) -> bool:
+    """Whether ``candidate``, links followed, is a file in ``folder`` (or below it)."""
+    target = Path(os.path.realpath(candidate))
+    return target.is_file() and target.is_relative_to(Path(os.path.realpath(folder)))
+
+
+def sidecars(path: Path) -> list[Sidecar]:
+    """Caption files next to ``path`` (``talk.mp3``): ``talk.vtt``, ``talk.en.srt``,
+    ``talk.SRT``, ``talk.es.sdh.srt``, ``talk.en.forced.vtt``, ``talk.json``. Names match
+    case-insensitively; the first part after the stem that names a language is the
+    language, known flags are kept, forced subtitles come last. A link to a file outside
+    the folder is not used (it would copy that file into the episode), with a warning."""
+    stem = path.stem.casefold()
     found = []
     for candidate in sorted(path.parent.iterdir()):
-        if candidate == path or not candidate.is_file():
-            continue
         name = candidate.name
-        if not name.startswith(path.stem + ".") or candidate.suffix.lstrip(".") not in CAPTION_EXTS:
+        ext = candidate.suffix.lstrip(".").lower()
+        if candidate == path or ext not in CAPTION_EXTS:
             continue
-        middle = name[len(path.stem) + 1 : -len(candidate.suffix)]
-        found.append((normalize_language(middle) or "und", candidate))
-    return found
+        if name[: len(path.stem)].casefold() != stem or name[len(path.stem) : len(path.stem) + 1] != ".":
+            continue
+        if not _inside(candidate, path.parent):
+            if candidate.is_symlink():
+                log.warning("%s links outside its folder: not used as captions", candidate)
+            continue
+        parts = [p.casefold() for p in name[len(path.stem) + 1 : -len(candidate.suffix)].split(".") if p]
+        flags = tuple(p for p in parts if p in _FLAGS)
+        languages = [normalize_language(p) for p in parts if p not in _FLAGS]
+        language = next((tag for tag in languages if tag), None) or "und"
+        found.append(Sidecar(language, flags, candidate))
+    return sorted(found, key=lambda s: bool(_WORSE_FLAGS & set(s.flags)))
 
 
 def fetch_local(path: Path, config: Config) -> Episode:
@@ -70,11 +120,17 @@ def fetch_local(path: Path, config: Config) -> Episode:
         os.replace(tmp, target)
     audio = only_audio(target, facts, folder)
     subtitles = []
-    for language, sidecar in sidecars(path):
-        ext = sidecar.suffix.lstrip(".")
-        name = f"captions.{language}.{ext}"
-        shutil.copyfile(sidecar, folder / name)
-        subtitles.append(SubtitleTrack(language=language, ext=ext, name=sidecar.name, file=name))
+    for sidecar in sidecars(path):
+        name = sidecar.stored_name
+        if any(track.file == name for track in subtitles):
+            continue  # talk.srt and talk.SRT both there: the first one
+        # the file the link check saw, not a name that could be swapped for a link since
+        shutil.copyfile(os.path.realpath(sidecar.path), folder / name)
+        subtitles.append(
+            SubtitleTrack(
+                language=sidecar.language, ext=sidecar.ext, name=sidecar.path.name, file=name
+            )
+        )
     episode = Episode(
         id=episode_id,
         source=str(path),
