@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.config import Config
-from pipeline.errors import TranscriptionError
+from pipeline.errors import InputFileError, TranscriptionError
 from pipeline.fsutil import write_atomic
 from pipeline.langtags import language_base, normalize_language
 from pipeline.models import Episode, SubtitleTrack, Transcript
@@ -114,7 +114,8 @@ class CaptionsBackend:
                                  url=track.url)  # fmt: skip
         fmt = caption_format(episode.transcript_type) or caption_format(episode.transcript_url)
         if episode.transcript_url and fmt:
-            return CaptionSource("feed", fmt, episode.language, url=episode.transcript_url)
+            language = episode.transcript_language or episode.language
+            return CaptionSource("feed", fmt, language, url=episode.transcript_url)
         if automatic and (track := self._pick(machine, episode)):
             return CaptionSource("automatic", str(caption_format(track.ext)), track.language,
                                  file=track.file, url=track.url)  # fmt: skip
@@ -126,18 +127,31 @@ class CaptionsBackend:
             return str(Path(episode.source).with_name(track.name))
         return track.name
 
+    def _check_size(self, size: int, name: str) -> None:
+        """Refuse a caption file over ``[asr] max_caption_bytes`` before parsing it."""
+        cap = self.config.asr.max_caption_bytes
+        if size > cap:
+            raise InputFileError(
+                f"caption file {name} is {size / 1024**2:.1f} MB, over the "
+                f"{cap / 1024**2:.1f} MB limit for captions",
+                hint="raise [asr] max_caption_bytes if it really is one transcript, "
+                "or use --backend whisper",
+            )
+
     def _read(self, source: CaptionSource, episode_dir: Path, episode: Episode) -> Decoded:
-        if source.file and (episode_dir / source.file).is_file():
-            raw = (episode_dir / source.file).read_bytes()
-        elif source.url:
-            raw = self._get(source.url, episode)
-            name = f"captions.{source.kind}.{source.language or 'und'}.{source.fmt}"
-            write_atomic(episode_dir / name, raw)  # keep what was used, for review
-        else:
-            raise TranscriptionError(f"caption file {source.file} is missing from {episode_dir}")
         from pipeline.fetch.urls import redact  # a password in the URL stays out of messages
 
         name = source.name or redact(source.url or "") or str(episode_dir / str(source.file))
+        if source.file and (episode_dir / source.file).is_file():
+            self._check_size((episode_dir / source.file).stat().st_size, name)
+            raw = (episode_dir / source.file).read_bytes()
+        elif source.url:
+            raw = self._get(source.url, episode)
+            self._check_size(len(raw), name)
+            stored = f"captions.{source.kind}.{source.language or 'und'}.{source.fmt}"
+            write_atomic(episode_dir / stored, raw)  # keep what was used, for review
+        else:
+            raise TranscriptionError(f"caption file {source.file} is missing from {episode_dir}")
         decoded = decode_text(raw, name, language=normalize_language(source.language))
         if decoded.detected:  # a guess among code pages: say which, so a wrong one is seen
             log.warning(
