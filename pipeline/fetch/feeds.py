@@ -42,7 +42,7 @@ from pydantic import BaseModel
 from pipeline.config import Config
 from pipeline.errors import SourceError
 from pipeline.fetch.episodes import digest, language_tag
-from pipeline.fetch.feed_xml import RawItem, normalise, raw_items
+from pipeline.fetch.feed_xml import RawItem, normalise, raw_items, too_deep
 from pipeline.fetch.http import HttpResponse, http_get
 from pipeline.fetch.urls import redact, remember, resolve
 from pipeline.langtags import language_base
@@ -323,6 +323,12 @@ def parse_feed(
             f"{e.encoding}, but byte {e.start} does not decode",
             hint="ask the publisher to fix the feed's encoding",
         ) from e
+    if (depth := too_deep(data)) is not None:
+        raise SourceError(
+            f"{redact(url)} is not a podcast feed: its elements nest more than "
+            f"{depth - 1} deep",
+            hint="check the URL; a real feed nests about ten elements deep",
+        )
     content_type = "application/xml" + (f"; charset={charset}" if charset else "")
     result = feedparser.parse(
         io.BytesIO(data),

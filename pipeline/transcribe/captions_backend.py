@@ -52,6 +52,11 @@ class CaptionSource:
         return f"{self.kind}:{self.language or 'und'}.{self.fmt}"
 
 
+def _size(count: int) -> str:
+    """``20.0 MB`` (MiB) from one MiB up, else ``1500 bytes``."""
+    return f"{count / 1024**2:.1f} MB" if count >= 1024**2 else f"{count} bytes"
+
+
 def _base(language: str | None) -> str:
     return language_base(language) or ""
 
@@ -132,8 +137,7 @@ class CaptionsBackend:
         cap = self.config.asr.max_caption_bytes
         if size > cap:
             raise InputFileError(
-                f"caption file {name} is {size / 1024**2:.1f} MB, over the "
-                f"{cap / 1024**2:.1f} MB limit for captions",
+                f"caption file {name} is {_size(size)}, over the {_size(cap)} limit for captions",
                 hint="raise [asr] max_caption_bytes if it really is one transcript, "
                 "or use --backend whisper",
             )
