@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from pathlib import Path
 
 import pytest
 
@@ -77,8 +76,7 @@ def test_an_unreadable_srt_timing_line_is_warned_and_its_cue_skipped(caplog) -> 
     # the lost cue's text is not glued to the cue before it, nor its index number
     assert segments == [S(0.5, 2.0, "Kept."), S(4.0, 5.0, "Kept too.")]
     assert _warnings(caplog) == [
-        "SubRip: line 6, timing line '00:00:02,000 --> later' is not readable; "
-        "its cue is skipped"
+        "SubRip: line 6, timing line '00:00:02,000 --> later' is not readable; its cue is skipped"
     ]
 
 
@@ -308,8 +306,7 @@ def test_captions_backend_reads_the_chosen_transcript_in_its_language(tmp_path) 
     served = {"http://h/ep.en.srt": EN_SRT.encode(), "http://h/ep.es.vtt": ES_VTT.encode()}
     feed = parse_feed(
         _rss(
-            _item("g", "Mon, 02 Mar 2026 10:00:00 +0000",
-                  THREE.replace("ep.", "http://h/ep.")),  # fmt: skip
+            _item("g", "Mon, 02 Mar 2026 10:00:00 +0000", THREE.replace("ep.", "http://h/ep.")),
             language="en",
         ),
         FEED_URL,
@@ -370,7 +367,7 @@ def test_transcribe_feed_takes_the_newest_item_with_media_and_the_english_srt(
 ) -> None:
     feed = _served_feed(media_server, audio)
     data = tmp_path / "data"
-    code, out, err = cli(
+    code, _, err = cli(
         ["--data-dir", str(data), "transcribe", feed, "--backend", "captions"], capsys
     )
     assert code == 0, err
@@ -407,8 +404,10 @@ def test_sidecar_names_any_case_with_flags_and_no_links_outside(tmp_path, caplog
     outside = tmp_path / "secret.srt"
     outside.write_text("1\n00:00:00,000 --> 00:00:01,000\nsecret\n")
     media = folder / "Talk.wav"
-    for name in ("Talk.wav", "talk.SRT", "Talk.es.SDH.srt", "Talk.en.forced.vtt", "TALK.EN.cc.Vtt",
-                 "Talk.json", "Talk.txt", "Talkshow.srt", "other.srt", "Talk.fr.srt.bak"):  # fmt: skip
+    names = ["Talk.wav", "talk.SRT", "Talk.es.SDH.srt", "Talk.en.forced.vtt", "TALK.EN.cc.Vtt",
+             "Talk.json", "Talk.txt", "Talkshow.srt", "other.srt", "Talk.fr.srt.bak",
+             "Talk.hi.srt", "Talk.pt.HI.srt"]  # fmt: skip
+    for name in names:
         (folder / name).write_text("x")
     (folder / "Talk.de.srt").symlink_to(outside)
     (folder / "Talk.it.srt").symlink_to(folder / "Talk.json")  # inside the folder: fine
@@ -417,8 +416,10 @@ def test_sidecar_names_any_case_with_flags_and_no_links_outside(tmp_path, caplog
     assert [(s.language, s.flags, s.path.name, s.stored_name) for s in found] == [
         ("en", ("cc",), "TALK.EN.cc.Vtt", "captions.en.cc.vtt"),
         ("es", ("sdh",), "Talk.es.SDH.srt", "captions.es.sdh.srt"),
+        ("hi", (), "Talk.hi.srt", "captions.hi.srt"),  # Hindi
         ("it", (), "Talk.it.srt", "captions.it.srt"),
         ("und", (), "Talk.json", "captions.und.json"),
+        ("pt", ("hi",), "Talk.pt.HI.srt", "captions.pt.hi.srt"),  # hearing impaired
         ("und", (), "talk.SRT", "captions.und.srt"),
         ("en", ("forced",), "Talk.en.forced.vtt", "captions.en.forced.vtt"),  # forced last
     ]
@@ -446,7 +447,7 @@ def test_flagged_uppercase_sidecar_is_used_and_a_link_outside_is_not_copied(
     secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
     (folder / "talk.en.srt").symlink_to(secret)
     data = tmp_path / "data"
-    code, out, err = cli(
+    code, _, err = cli(
         ["--data-dir", str(data), "transcribe", str(media), "--backend", "captions"], capsys
     )
     assert code == 0, err

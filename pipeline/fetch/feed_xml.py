@@ -66,9 +66,7 @@ MAX_DEPTH = 256
 MAX_LOOSE_DEPTH = 5000
 _LOOSE_SKIP = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->", re.DOTALL)
 _LOOSE_TAG = re.compile(rb"<(/?)([A-Za-z_][\w:.-]*)[^<>]*?(/?)>")
-_VOID = frozenset(
-    b"area base br col embed hr img input link meta param source track wbr".split()
-)
+_VOID = frozenset(b"area base br col embed hr img input link meta param source track wbr".split())
 
 
 class _TooDeep(Exception):

@@ -325,8 +325,7 @@ def parse_feed(
         ) from e
     if (depth := too_deep(data)) is not None:
         raise SourceError(
-            f"{redact(url)} is not a podcast feed: its elements nest more than "
-            f"{depth - 1} deep",
+            f"{redact(url)} is not a podcast feed: its elements nest more than {depth - 1} deep",
             hint="check the URL; a real feed nests about ten elements deep",
         )
     content_type = "application/xml" + (f"; charset={charset}" if charset else "")

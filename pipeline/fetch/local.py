@@ -9,7 +9,8 @@ folder (a file overwritten in place must not change an episode's audio), a video
 audio stream only, and sidecars
 ``talk.vtt``, ``talk.en.srt``, ``talk.es.sdh.SRT``, ``talk.json`` next to ``talk.mp3`` are
 copied beside it as ``captions.<language>[.<flags>].<ext>`` (see :func:`sidecars`); a
-sidecar that is a link to a file outside the media file's folder is not copied. Errors: ``SourceError`` (no audio, over the limits).
+sidecar that is a link to a file outside the media file's folder is not copied.
+Errors: ``SourceError`` (no audio, over the limits).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def local_source(source: str) -> Path | None:
 # subtitles for the deaf and hard of hearing, closed captions, forced (foreign lines only).
 _FLAGS = frozenset({"sdh", "cc", "hi", "forced", "default", "full", "hoh", "sub", "subs"})
 _WORSE_FLAGS = frozenset({"forced"})  # only the lines in another language: a poor transcript
+_ALSO_LANGUAGE = frozenset({"hi"})  # first after the stem, "hi" is Hindi (talk.hi.srt)
 
 
 @dataclass(frozen=True)
@@ -85,15 +87,22 @@ def sidecars(path: Path) -> list[Sidecar]:
         ext = candidate.suffix.lstrip(".").lower()
         if candidate == path or ext not in CAPTION_EXTS:
             continue
-        if name[: len(path.stem)].casefold() != stem or name[len(path.stem) : len(path.stem) + 1] != ".":
+        head, dot = name[: len(path.stem)], name[len(path.stem) : len(path.stem) + 1]
+        if head.casefold() != stem or dot != ".":
             continue
         if not _inside(candidate, path.parent):
             if candidate.is_symlink():
                 log.warning("%s links outside its folder: not used as captions", candidate)
             continue
-        parts = [p.casefold() for p in name[len(path.stem) + 1 : -len(candidate.suffix)].split(".") if p]
-        flags = tuple(p for p in parts if p in _FLAGS)
-        languages = [normalize_language(p) for p in parts if p not in _FLAGS]
+        middle = name[len(path.stem) + 1 : -len(candidate.suffix)]
+        parts = [p.casefold() for p in middle.split(".") if p]
+        is_flag = [
+            p in _FLAGS and not (i == 0 and p in _ALSO_LANGUAGE) for i, p in enumerate(parts)
+        ]
+        flags = tuple(p for p, flag in zip(parts, is_flag, strict=True) if flag)
+        languages = [
+            normalize_language(p) for p, flag in zip(parts, is_flag, strict=True) if not flag
+        ]
         language = next((tag for tag in languages if tag), None) or "und"
         found.append(Sidecar(language, flags, candidate))
     return sorted(found, key=lambda s: bool(_WORSE_FLAGS & set(s.flags)))

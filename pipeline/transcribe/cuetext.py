@@ -160,13 +160,21 @@ def fix_times(cues: list[Cue], label: str = "captions") -> list[Cue]:
 _PREFIX = re.compile(r"([^\s:：<>&][^:：<>&]{0,39}?)\s*(?::\s+|：\s*)(?=\S)")
 # Words that label a line rather than name who speaks it ("Note: ...", "Warning: ...").
 _LABELS = frozenset(
-    "note notes nb ps p.s. warning caution attention important update edit correction "
-    "disclaimer tip hint example source sources reference summary chapter part section "
-    "music sound audio applause laughter transcript caption captions subtitle subtitles "
-    "translation translator sponsor ad advert advertisement title subject re fwd spoiler "
-    "reminder question answer quote link url email phone time date location".split()
-) | {"editor's note", "producer's note", "trigger warning", "content warning"}
-_PARTICLES = frozenset("de da del della der den di du la le van von bin ibn al el y e".split())
+    {
+        "note", "notes", "nb", "ps", "p.s.", "warning", "caution", "attention", "important",
+        "update", "edit", "correction", "disclaimer", "tip", "hint", "example", "source",
+        "sources", "reference", "summary", "chapter", "part", "section", "music", "sound",
+        "audio", "applause", "laughter", "transcript", "caption", "captions", "subtitle",
+        "subtitles", "translation", "translator", "sponsor", "ad", "advert", "advertisement",
+        "title", "subject", "re", "fwd", "spoiler", "reminder", "question", "answer", "quote",
+        "link", "url", "email", "phone", "time", "date", "location", "editor's note",
+        "producer's note", "trigger warning", "content warning",
+    }
+)  # fmt: skip
+_PARTICLES = frozenset(
+    {"de", "da", "del", "della", "der", "den", "di", "du", "la", "le", "van", "von", "bin",
+     "ibn", "al", "el", "y", "e"}
+)  # fmt: skip
 _NAME_PUNCT = set("'’.-")
 _MIN_SHARE = 0.05  # prefixed cues among all cues before prefixes count as speakers
 
@@ -206,7 +214,9 @@ def name_prefixes(cues: list[Cue], fmt: str) -> tuple[list[Cue], bool]:
     (not labels like ``Note:``, not ``http:``) open at least two cues and at least 5% of
     them. A line already inside a ``<v>`` span keeps its voice."""
     opening = sum(
-        bool(cue.lines) and not _VOICE_OPEN.search(cue.lines[0]) and bool(_prefix(cue.lines[0], fmt))
+        bool(cue.lines)
+        and not _VOICE_OPEN.search(cue.lines[0])
+        and bool(_prefix(cue.lines[0], fmt))
         for cue in cues
     )
     if opening < 2 or opening < _MIN_SHARE * len(cues):
