@@ -128,7 +128,7 @@ def fetch_local(path: Path, config: Config) -> Episode:
         shutil.copyfile(path, tmp)
         os.replace(tmp, target)
     audio = only_audio(target, facts, folder)
-    subtitles = []
+    subtitles: list[SubtitleTrack] = []
     for sidecar in sidecars(path):
         name = sidecar.stored_name
         if any(track.file == name for track in subtitles):
