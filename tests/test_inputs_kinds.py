@@ -166,6 +166,23 @@ def test_labels_urls_one_offs_and_lowercase_words_are_not_speakers() -> None:
     assert segments[5].text == "Dana Scott: just once in this file."
 
 
+def test_numbered_voices_broadcast_chevrons_and_numbered_labels() -> None:
+    text = (
+        "1\n00:00:00,000 --> 00:00:01,000\nSpeaker 1: So, shall we?\n\n"
+        "2\n00:00:01,000 --> 00:00:02,000\n>> JOHN SMITH: Yes.\n\n"
+        "3\n00:00:02,000 --> 00:00:03,000\nSpeaker 2: Fine.\n\n"
+        "4\n00:00:03,000 --> 00:00:04,000\nChapter 2: the plan.\n\n"
+        "5\n00:00:04,000 --> 00:00:05,000\nAt 10:30 we start.\n"
+    )
+    assert parse_srt(text) == [
+        S(0.0, 1.0, "So, shall we?", "Speaker 1"),
+        S(1.0, 2.0, "Yes.", "JOHN SMITH"),
+        S(2.0, 3.0, "Fine.", "Speaker 2"),
+        S(3.0, 4.0, "Chapter 2: the plan.", "Speaker 2"),  # a label: text, the turn goes on
+        S(4.0, 5.0, "At 10:30 we start.", "Speaker 2"),
+    ]
+
+
 def test_a_name_prefix_on_a_voice_span_keeps_the_voice() -> None:
     text = (
         "WEBVTT\n\n00:00.000 --> 00:01.000\n<v Sam>Ana: that is what she said.\n\n"

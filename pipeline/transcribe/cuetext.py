@@ -176,17 +176,22 @@ _PARTICLES = frozenset(
      "ibn", "al", "el", "y", "e"}
 )  # fmt: skip
 _NAME_PUNCT = set("'’.-")
+_CHEVRONS = re.compile(r">>+\s*")
 _MIN_SHARE = 0.05  # prefixed cues among all cues before prefixes count as speakers
 
 
 def _looks_like_name(name: str) -> bool:
     """One to four words, each a capitalised word of letters (a lower-case particle such as
-    ``van`` inside), not a label such as ``Note``; scripts without case count as capitals."""
+    ``van`` inside), not a label such as ``Note`` or ``Chapter 2``; scripts without case
+    count as capitals. A number may end it after a word (``Speaker 2``, ``Guest 1``), as
+    transcription services label unnamed voices."""
     words = name.split()
     if not 1 <= len(words) <= 4 or name.casefold() in _LABELS:
         return False
-    if sum(ch.isalpha() for ch in name) < 2:  # "Q", "A": an interview's marks, not names
-        return False
+    if words[0].casefold() in _LABELS or sum(ch.isalpha() for ch in name) < 2:
+        return False  # "Q", "A": an interview's marks, not names
+    if len(words) > 1 and words[-1].isdigit():
+        words = words[:-1]
     for index, word in enumerate(words):
         if not word[0].isalpha() or not all(ch.isalpha() or ch in _NAME_PUNCT for ch in word):
             return False
@@ -202,6 +207,8 @@ def _prefix(line: str, fmt: str) -> tuple[str, str, str] | None:
     dash = ""
     if match := _DIALOGUE_DASH.match(text):
         dash, text = "- ", text[match.end() :].lstrip()
+    elif match := _CHEVRONS.match(text):  # ">> DANA: ..." in broadcast captions
+        text = text[match.end() :]
     match = _PREFIX.match(text)
     if match is None or not _looks_like_name(" ".join(match.group(1).split())):
         return None
