@@ -26,7 +26,7 @@ from pipeline.post.parse import BOM_NOTE, CRLF_NOTE, Problem, check_post, parse_
 from pipeline.post.render import render_post
 from pipeline.review.publish import approve
 from pipeline.run.ingest import plan_ingest
-from pipeline.transcribe.captions import parse_srt, parse_vtt
+from pipeline.transcribe.captions import parse_podcast_json, parse_srt, parse_vtt
 from pipeline.transcribe.captions_backend import CaptionsBackend
 from tests.cli_helpers import cli
 from tests.fixtures.review import Drafts, clean_post
@@ -248,6 +248,15 @@ THREE = (
             '<podcast:transcript url="b.html" type="text/html"/>',
             ("http://127.0.0.1:9/b.html", "text/html", None),
         ),
+        # a type with parameters, or none at all: the URL's extension tells
+        (
+            "en",
+            '<podcast:transcript url="d.html" type="text/html"/>'
+            '<podcast:transcript url="d.txt"/>'
+            '<podcast:transcript url="d.SRT?v=2"/>'
+            '<podcast:transcript url="d.vtt" type="text/vtt; charset=utf-8" language="de"/>',
+            ("http://127.0.0.1:9/d.SRT?v=2", None, None),
+        ),
         # a feed without a language: by type alone
         (
             None,
@@ -278,6 +287,13 @@ def test_the_newest_item_with_media_is_the_default_and_text_only_items_are_marke
         FEED_URL,
     )
     assert select_item(feed, None, FEED_URL).guid == "ep2"
+    cover_only = _item("art", "Wed, 11 Mar 2026 09:00:00 +0000", media=False).replace(
+        "</guid>", '</guid><enclosure url="http://127.0.0.1:9/art.jpg" type="image/jpeg"/>'
+    )
+    with_art = parse_feed(_rss(cover_only + _item("ep2", "Mon, 09 Mar 2026 09:00:00 +0000")),
+                          FEED_URL)  # fmt: skip
+    assert [e.enclosure_url for e in with_art.entries] == [None, "http://127.0.0.1:9/ep2.mp3"]
+    assert select_item(with_art, None, FEED_URL).guid == "ep2"
     assert select_item(feed, "notice", FEED_URL).enclosure_url is None  # asked for: given
     only_text = parse_feed(_rss(_item("n", "Tue, 10 Mar 2026 09:00:00 +0000", media=False)),
                            FEED_URL)  # fmt: skip
@@ -308,6 +324,20 @@ def test_deeply_nested_xml_is_one_line_and_modest_nesting_is_read() -> None:
     # unclosed HTML in a feed that is not well-formed is no reason to refuse it
     loose = _rss(_item("x", "Mon, 02 Mar 2026 09:00:00 +0000", "&nbsp;" + "<br><p>" * 3000))
     assert parse_feed(loose, FEED_URL).entries[0].title == "Item x"
+
+
+def test_deeply_nested_json_transcripts_and_front_matter_are_one_line() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(InputFileError) as caught:
+        parse_podcast_json(deep)
+    assert str(caught.value) == (
+        "not a Podcasting 2.0 JSON transcript: its arrays or objects nest too deep; "
+        "expected {'segments': [{'startTime', 'body'}, ...]}"
+    )
+    post = render_post(clean_post()).replace("\nauthor:", f"\nextra: {deep}\nauthor:", 1)
+    assert check_post(post) == [
+        Problem(2, "front matter nests too deep to be a post's", unreadable=True)
+    ]
 
 
 # --- a feed item through the captions backend, and through ingest ----------------------------

@@ -30,6 +30,7 @@ import datetime as dt
 import email.utils
 import io
 import re
+import urllib.parse
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,10 @@ TRANSCRIPT_TYPES = ["text/vtt", "application/x-subrip", "application/srt", "text
                     "application/json"]  # fmt: skip
 # after those: an HTML transcript, then plain text (timed captions beat untimed text)
 _LATER_TYPES = ["text/html", "text/plain"]
+# a transcript without a type (or one no list names) is ranked by its URL's extension
+_EXTENSION_TYPES = {"vtt": "text/vtt", "srt": "application/srt", "json": "application/json",
+                    "html": "text/html", "htm": "text/html", "txt": "text/plain"}  # fmt: skip
+_NOT_MEDIA = ("image/", "text/", "application/pdf")
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml")
 
 
@@ -185,6 +190,17 @@ def _is_web(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
 
+def _transcript_type(url: str, mime: str) -> str:
+    """The MIME type without parameters (``text/vtt; charset=utf-8``); for a missing or
+    unknown one, the type its URL's extension names, else as given."""
+    mime = mime.split(";")[0].strip().lower()
+    if mime in TRANSCRIPT_TYPES or mime in _LATER_TYPES:
+        return mime
+    path = urllib.parse.urlsplit(url).path.lower()
+    extension = path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
+    return _EXTENSION_TYPES.get(extension, mime)
+
+
 def _type_rank(mime: str) -> int:
     """0 for SRT, VTT and JSON (timed, readable by the captions backend), then HTML, then
     plain text, then anything else."""
@@ -204,7 +220,8 @@ def choose_transcript(
     wanted = language_base(language)
 
     def rank(index: int) -> tuple[bool, int, int, int]:
-        _, mime, tagged = transcripts[index]
+        url, given, tagged = transcripts[index]
+        mime = _transcript_type(url, given)
         other = wanted is not None and language_base(language_tag(tagged) or language) != wanted
         within = TRANSCRIPT_TYPES.index(mime) if mime in TRANSCRIPT_TYPES else 0
         return (other, _type_rank(mime), within, index)
@@ -212,7 +229,7 @@ def choose_transcript(
     if not transcripts:
         return None, None, None
     url, mime, tagged = transcripts[min(range(len(transcripts)), key=rank)]
-    return url, mime, language_tag(tagged)
+    return url, mime or None, language_tag(tagged)
 
 
 def _entry(parsed: Any, raw: RawItem | None, url: str, language: str | None = None) -> Entry:
@@ -225,7 +242,9 @@ def _entry(parsed: Any, raw: RawItem | None, url: str, language: str | None = No
             if e.get("href")
         ]
     media = [e for e in enclosures if str(e[1] or "").startswith(("audio/", "video/"))]
-    found = media or enclosures
+    # an item whose only enclosures say they are no media (cover art, show notes as a PDF)
+    # is a text-only item: nothing to transcribe
+    found = media or [e for e in enclosures if not str(e[1] or "").startswith(_NOT_MEDIA)]
     enclosure_url, enclosure_type, length = found[0] if found else (None, None, None)
     transcripts = raw.transcripts if raw is not None else []
     if raw is None:  # feedparser keeps one transcript per prefix, unresolved
