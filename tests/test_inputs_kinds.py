@@ -16,6 +16,7 @@ import logging
 import pytest
 
 from pipeline import store
+from pipeline.cli.ingest_view import totals
 from pipeline.config import Config
 from pipeline.errors import InputFileError, SourceError
 from pipeline.fetch.feed_xml import MAX_DEPTH
@@ -440,6 +441,9 @@ def test_ingest_counts_an_item_without_media_as_skipped(tmp_path, audio, media_s
     assert [(o.guid, o.state) for o in summary.outcomes] == [("notice", "skipped")]
     counts = summary.as_dict()
     assert (counts["skipped"], counts["failed"]) == (1, 0)
+    assert totals(counts) == (
+        "0 new drafts, 0 needing review, 0 failed, 0 done before, 1 skipped (no audio or video)"
+    )
 
 
 # --- sidecars next to a local file ----------------------------------------------------------

@@ -56,6 +56,7 @@ class Sidecar:
     language: str
     flags: tuple[str, ...]
     path: Path
+    target: Path  # the file it is, links followed: what is copied
 
     @property
     def ext(self) -> str:
@@ -68,10 +69,12 @@ class Sidecar:
         return ".".join(["captions", self.language, *self.flags, self.ext])
 
 
-def _inside(candidate: Path, folder: Path) -> bool:
-    """Whether ``candidate``, links followed, is a file in ``folder`` (or below it)."""
+def _inside(candidate: Path, folder: Path) -> Path | None:
+    """The file ``candidate`` is, links followed, when it is a regular file in ``folder``
+    (or below it); else None."""
     target = Path(os.path.realpath(candidate))
-    return target.is_file() and target.is_relative_to(Path(os.path.realpath(folder)))
+    inside = target.is_file() and target.is_relative_to(Path(os.path.realpath(folder)))
+    return target if inside else None
 
 
 def sidecars(path: Path) -> list[Sidecar]:
@@ -90,7 +93,8 @@ def sidecars(path: Path) -> list[Sidecar]:
         head, dot = name[: len(path.stem)], name[len(path.stem) : len(path.stem) + 1]
         if head.casefold() != stem or dot != ".":
             continue
-        if not _inside(candidate, path.parent):
+        target = _inside(candidate, path.parent)
+        if target is None:
             if candidate.is_symlink():
                 log.warning("%s links outside its folder: not used as captions", candidate)
             continue
@@ -104,7 +108,7 @@ def sidecars(path: Path) -> list[Sidecar]:
             normalize_language(p) for p, flag in zip(parts, is_flag, strict=True) if not flag
         ]
         language = next((tag for tag in languages if tag), None) or "und"
-        found.append(Sidecar(language, flags, candidate))
+        found.append(Sidecar(language, flags, candidate, target))
     return sorted(found, key=lambda s: bool(_WORSE_FLAGS & set(s.flags)))
 
 
@@ -133,8 +137,8 @@ def fetch_local(path: Path, config: Config) -> Episode:
         name = sidecar.stored_name
         if any(track.file == name for track in subtitles):
             continue  # talk.srt and talk.SRT both there: the first one
-        # the file the link check saw, not a name that could be swapped for a link since
-        shutil.copyfile(os.path.realpath(sidecar.path), folder / name)
+        # the file the link check saw, not the name, which could be made a link since
+        shutil.copyfile(sidecar.target, folder / name)
         subtitles.append(
             SubtitleTrack(
                 language=sidecar.language, ext=sidecar.ext, name=sidecar.path.name, file=name
