@@ -68,14 +68,14 @@ def test_srt_with_old_mac_cr_line_ends_reads_as_lf() -> None:
 
 def test_an_unreadable_srt_timing_line_is_warned_and_its_cue_skipped(caplog) -> None:
     text = (
-        "1\n00:00:00,500 --> 00:00:02,000\nKept.\n\n"
+        "1\n00:00:00,500 --> 00:00:02,000\nKept, and x --> y is text.\n\n"
         "2\n00:00:02,000 --> later\nThis cue has no end time.\nTwo lines of it.\n\n"
         "3\n00:00:04,000 --> 00:00:05,000\nKept too.\n"
     )
     with caplog.at_level(logging.WARNING):
         segments = parse_srt(text)
     # the lost cue's text is not glued to the cue before it, nor its index number
-    assert segments == [S(0.5, 2.0, "Kept."), S(4.0, 5.0, "Kept too.")]
+    assert segments == [S(0.5, 2.0, "Kept, and x --> y is text."), S(4.0, 5.0, "Kept too.")]
     assert _warnings(caplog) == [
         "SubRip: line 6, timing line '00:00:02,000 --> later' is not readable; its cue is skipped"
     ]

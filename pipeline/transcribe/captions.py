@@ -114,6 +114,9 @@ def _vtt_cues(text: str) -> list[Cue]:
 _NO_HOURS = re.compile(r"(?<![\d:.,])(\d{1,2}:\d{2}[.,]\d{1,3})(?![\d:])")
 _NO_MILLIS = re.compile(r"(?<![\d:.,])(\d{1,2}:\d{2}:\d{2})(?![\d.,:])")
 _SRT_STAMP = re.compile(r"\d{1,2}:\d{1,2}:\d{1,2}[.,]\d{1,3}")  # pysubs2's TIMESTAMP
+# A line meant as a timing line: a time on either side of the arrow. "x --> y" in a cue's
+# text is text.
+_TIMING_LIKE = re.compile(r"^\s*[\d:.,]+\s*-->|-->\s*[\d:.,]+\s*$")
 
 
 def _srt_prepared(text: str) -> str:
@@ -125,7 +128,7 @@ def _srt_prepared(text: str) -> str:
     kept: list[str] = []
     skipping = False
     for number, line in enumerate(lines, 1):
-        if "-->" in line:
+        if _TIMING_LIKE.search(line):
             line = _NO_MILLIS.sub(r"\1,000", _NO_HOURS.sub(r"00:\1", line))
             skipping = len(_SRT_STAMP.findall(line)) != 2
             if skipping:
