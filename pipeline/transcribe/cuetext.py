@@ -167,7 +167,8 @@ _LABELS = frozenset(
         "audio", "applause", "laughter", "transcript", "caption", "captions", "subtitle",
         "subtitles", "translation", "translator", "sponsor", "ad", "advert", "advertisement",
         "title", "subject", "re", "fwd", "spoiler", "reminder", "question", "answer", "quote",
-        "link", "url", "email", "phone", "time", "date", "location", "editor's note",
+        "link", "url", "email", "phone", "time", "date", "location", "chorus", "verse",
+        "intro", "outro", "bridge", "lyrics", "editor's note",
         "producer's note", "trigger warning", "content warning",
     }
 )  # fmt: skip
