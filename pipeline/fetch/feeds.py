@@ -2,6 +2,7 @@
 
     parse_feed(data, url, *, charset=None, claimed=None) -> Feed   # pure; ``url``: final URL
     select_item(feed, item, url) -> Entry            # by key, guid, 1-based index or title
+    choose_transcript(transcripts, language) -> (url, type, language)
     list_feed(url, config, *, claimed=None) -> list[FeedItem]  # RSS/Atom, or yt-dlp
     looks_like_feed(response) -> bool
 
@@ -12,7 +13,10 @@ not do: leading whitespace before ``<?xml`` is dropped; text whose type is HTML 
 text (entities decoded once, by the HTML parser); ``<podcast:transcript>`` (both the current
 and the legacy Podcasting 2.0 namespace URI) and relative enclosure and transcript URLs,
 resolved against the feed's final URL and any ``xml:base``, come from a defusedxml parse of
-the same bytes (:mod:`pipeline.fetch.feed_xml`).
+the same bytes (:mod:`pipeline.fetch.feed_xml`). Of several transcripts the one in the
+episode's language is taken, then by type (:func:`choose_transcript`); an item without an
+enclosure has no media (``FeedItem.media``) and is never the default item. A document
+nesting elements past :data:`~pipeline.fetch.feed_xml.MAX_DEPTH` is refused first.
 
 Item identity: an item's ``key`` is its guid when no other item of the feed has that guid.
 Items sharing a guid are told apart by their enclosure URL, else by title and date: one

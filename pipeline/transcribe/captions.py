@@ -17,6 +17,10 @@ Which library reads what, and why:
   cues glued together without blank lines or index numbers come apart, and short fields
   (``0:00:01,5``) read right; the ``srt`` package reads glued cues as one and ``,5`` as
   5 ms. With its tags kept, only SubRip's own markup is removed here (``cuetext``).
+  pysubs2 needs all four fields of a time and splits lines on ``\\n`` only, so a small
+  pre-pass (``_srt_prepared``) completes ``00:01,500`` and ``00:00:01`` and turns an old
+  Mac's ``\\r`` line ends into ``\\n``; a timing line still unreadable after it is warned
+  about with its line number, and its cue is skipped rather than glued to the one before.
 - **Podcasting 2.0 JSON:** the standard ``json`` module (``podcast_json``).
 
 A cue's text becomes one segment per ``<v Name>`` voice span or dialogue line, with its
