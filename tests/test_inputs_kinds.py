@@ -184,6 +184,17 @@ def test_numbered_voices_broadcast_chevrons_and_numbered_labels() -> None:
     ]
 
 
+def test_a_name_alone_on_the_first_line_names_the_lines_after_it() -> None:
+    text = (
+        "1\n00:00:00,000 --> 00:00:02,000\nDANA HOST:\nWelcome to the show.\n\n"
+        "2\n00:00:02,000 --> 00:00:04,000\nLEE GUEST:\nThanks.\n"
+    )
+    assert parse_srt(text) == [
+        S(0.0, 2.0, "Welcome to the show.", "DANA HOST"),
+        S(2.0, 4.0, "Thanks.", "LEE GUEST"),
+    ]
+
+
 def test_a_name_prefix_on_a_voice_span_keeps_the_voice() -> None:
     text = (
         "WEBVTT\n\n00:00.000 --> 00:01.000\n<v Sam>Ana: that is what she said.\n\n"

@@ -156,8 +156,9 @@ def fix_times(cues: list[Cue], label: str = "captions") -> list[Cue]:
 
 # --- "Name: text" speaker prefixes ---------------------------------------------------------
 
-# "Dana Host: Welcome" (a colon and a space), "李雷：你好" (a full-width colon).
-_PREFIX = re.compile(r"([^\s:：<>&][^:：<>&]{0,39}?)\s*(?::\s+|：\s*)(?=\S)")
+# "Dana Host: Welcome" (a colon and a space), "李雷：你好" (a full-width colon), or
+# "DANA HOST:" alone on the cue's line, its words on the lines after it.
+_PREFIX = re.compile(r"([^\s:：<>&][^:：<>&]{0,39}?)\s*(?::\s+(?=\S)|：\s*(?=\S)|[:：]\s*$)")
 # Words that label a line rather than name who speaks it ("Note: ...", "Warning: ...").
 _LABELS = frozenset(
     {
