@@ -180,6 +180,17 @@ class PostConfig(_Section):
     project: list[str] = Field(default_factory=list)
 
 
+Until = Literal["turns", "draft"]
+
+
+class RunConfig(_Section):
+    """``[run]``: where ``podpost run`` and ``ingest`` stop. ``until = "turns"`` stops after
+    the speaker turns, as a speakers draft for the editor to confirm; ``podpost resume``
+    then translates once, with the confirmed speakers (``pipeline.review.speakers``)."""
+
+    until: Until = "draft"
+
+
 class Config(_Section):
     """The whole configuration: top-level folders and one model per section.
 
@@ -196,6 +207,7 @@ class Config(_Section):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     editorial: EditorialConfig = Field(default_factory=EditorialConfig)
     post: PostConfig = Field(default_factory=PostConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
 
     @property
     def episodes_dir(self) -> Path:

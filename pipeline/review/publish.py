@@ -218,6 +218,12 @@ def approve(
         )
     draft_text = read_draft(draft_path)
     record = load_record(draft_path)
+    if record is not None and record.stage == "turns":  # not even with --override
+        raise ApprovalRefusedError(
+            f"{Path(draft_path).name} holds the episode's speaker turns, not yet translated",
+            hint=f"check the speakers, then `podpost resume {record.episode_id or 'EPISODE'}` "
+            "translates them into the draft to approve",
+        )
     review = review_text(
         draft_text, path=Path(draft_path), record=record, episodes_dir=episodes_dir
     )
