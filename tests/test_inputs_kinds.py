@@ -18,7 +18,7 @@ import pytest
 from pipeline import store
 from pipeline.cli.ingest_view import totals
 from pipeline.config import Config
-from pipeline.errors import InputFileError, SourceError
+from pipeline.errors import InputFileError, SourceError, TranscriptionError
 from pipeline.fetch.feed_xml import MAX_DEPTH
 from pipeline.fetch.feeds import choose_transcript, parse_feed, select_item
 from pipeline.fetch.local import sidecars
@@ -385,6 +385,17 @@ def test_captions_backend_reads_the_chosen_transcript_in_its_language(tmp_path) 
         S(3.5, 7.0, "Thanks for having me.", "Joel Park"),
     ]
     assert (tmp_path / "captions.feed.en-US.srt").read_text() == EN_SRT
+
+
+def test_an_html_transcript_chosen_for_its_language_says_so(tmp_path) -> None:
+    episode = Episode(id="feed-h", source=FEED_URL, kind="feed", url=FEED_URL, language="en",
+                      transcript_url="http://h/ep.html", transcript_type="text/html")  # fmt: skip
+    with pytest.raises(TranscriptionError) as caught:
+        CaptionsBackend(Config(data_dir=tmp_path)).transcribe(episode, tmp_path)
+    assert str(caught.value) == (
+        "episode feed-h's transcript is text/html, not captions with times (SRT, WebVTT or "
+        "Podcasting 2.0 JSON); use --backend whisper (or auto)"
+    )
 
 
 def test_a_feed_transcript_over_the_cap_is_refused_in_one_line(tmp_path) -> None:

@@ -172,6 +172,13 @@ class CaptionsBackend:
         :class:`~pipeline.errors.TranscriptionError` when there are none, ``InputFileError`` when
         they cannot be read, and the fetch errors of a caption URL."""
         source = self.find(episode, episode_dir)
+        if source is None and episode.transcript_url:  # the feed's, in a form without times
+            kind = episode.transcript_type or "of an unknown type"
+            raise TranscriptionError(
+                f"episode {episode.id}'s transcript is {kind}, not captions with "
+                "times (SRT, WebVTT or Podcasting 2.0 JSON)",
+                hint="use --backend whisper (or auto)",
+            )
         if source is None:
             raise TranscriptionError(
                 f"episode {episode.id} has no human-made transcript or subtitles",
