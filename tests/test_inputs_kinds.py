@@ -64,6 +64,8 @@ def test_srt_times_without_hours_or_milliseconds_are_read(caplog) -> None:
 def test_srt_with_old_mac_cr_line_ends_reads_as_lf() -> None:
     assert parse_srt(HOURLESS_SRT.replace("\n", "\r")) == HOURLESS
     assert parse_srt(HOURLESS_SRT.replace("\n", "\r\n")) == HOURLESS
+    vtt = "WEBVTT\r\r00:00.500 --> 00:03.250\rShort times work.\r"
+    assert parse_vtt(vtt) == HOURLESS[:1]
 
 
 def test_an_unreadable_srt_timing_line_is_warned_and_its_cue_skipped(caplog) -> None:
