@@ -94,7 +94,8 @@ def ingest_flow(
     summary, todo = plan_ingest(feed, config, limit=limit, since=since)
     report.line(
         f"ingest: {len(summary.outcomes) + len(todo)} items, "
-        f"{summary.count('done-before')} done before, {len(todo)} to run"
+        f"{summary.count('done-before')} done before, {summary.count('skipped')} without "
+        f"media, {len(todo)} to run"
     )
     runner: ThreadPoolTaskRunner[Outcome] = ThreadPoolTaskRunner(max_workers=max(1, concurrency))
     with runner:

@@ -55,7 +55,6 @@ class FetchConfig(_Section):
     max_bytes: int = 2 * 1024**3  # refuse larger media before downloading (and while streaming)
     # caps enforced while streaming (decoded bytes, so a compressed bomb stops too)
     max_feed_bytes: int = 32 * 1024**2  # an RSS/Atom feed
-    max_transcript_bytes: int = 16 * 1024**2  # a <podcast:transcript> or caption file
     max_redirects: int = 10  # each hop is checked against the URL policy
     # The fetch stage's one retry layer: extra attempts after a transient network error
     # (the flow does not retry the fetch step again). With the defaults a host that never
@@ -101,6 +100,10 @@ class AsrConfig(_Section):
     automatic_captions: bool = False  # use a source's automatic captions in `captions`
     # preferred, else the episode's
     caption_languages: list[LanguageTag] = Field(default_factory=list)
+    # a caption file or transcript larger than this is refused before it is read: a
+    # 3-hour episode's SRT is about 0.3 MB, and parsing one costs ~25x its size in memory
+    # (BENCHMARKS.md, bench/hostile_inputs.py: 4.3 MB took 184 MB at peak, 19 MB 535 MB)
+    max_caption_bytes: int = Field(default=5 * 1024**2, ge=1)
     no_speech_threshold: float = 0.6
     logprob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4  # above it a segment is a repetition loop
@@ -180,6 +183,28 @@ class PostConfig(_Section):
     project: list[str] = Field(default_factory=list)
 
 
+Until = Literal["turns", "draft"]
+
+
+class RunConfig(_Section):
+    """``[run]``: where ``podpost run`` and ``ingest`` stop. ``until = "turns"`` stops after
+    the speaker turns, as a speakers draft for the editor to confirm; ``podpost resume``
+    then translates once, with the confirmed speakers (``pipeline.review.speakers``)."""
+
+    until: Until = "draft"
+
+
+SiteGeneratorName = Literal["eleventy", "jekyll", "hugo", "astro"]
+SITE_GENERATORS: tuple[str, ...] = typing.get_args(SiteGeneratorName)  # review.sites has each
+
+
+class SiteConfig(_Section):
+    """``[site]``: the static site generator ``podpost approve`` publishes for (its file
+    names and front matter conventions: pipeline.review.sites)."""
+
+    generator: SiteGeneratorName = "eleventy"
+
+
 class Config(_Section):
     """The whole configuration: top-level folders and one model per section.
 
@@ -196,6 +221,8 @@ class Config(_Section):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     editorial: EditorialConfig = Field(default_factory=EditorialConfig)
     post: PostConfig = Field(default_factory=PostConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
+    site: SiteConfig = Field(default_factory=SiteConfig)
 
     @property
     def episodes_dir(self) -> Path:

@@ -3,7 +3,7 @@
     PodpostError                    exit 1   (retryable: False unless said)
     ├── UsageError                  exit 2   the user asked for something that cannot work
     │   ├── InputFileError                   a file is missing, unreadable, not UTF-8/JSON/YAML
-    │   │   └── PostFormatError              a post does not follow FORMAT.md (with its line)
+    │   │   └── PostFormatError              a post breaks docs/post-format.md (with its line)
     │   ├── ConfigError                      invalid configuration
     │   │   ├── UnknownBackendError          lists the valid names
     │   │   └── MissingDependencyError       says what to install or set
@@ -75,7 +75,7 @@ class InputFileError(UsageError):
 
 
 class PostFormatError(InputFileError):
-    """A post file does not follow FORMAT.md; ``line`` is 1-based when known."""
+    """A post file does not follow docs/post-format.md; ``line`` is 1-based when known."""
 
     def __init__(self, message: str, *, line: int | None = None, hint: str | None = None):
         self.line = line
@@ -114,15 +114,16 @@ class SourceError(PodpostError):
 
 
 class FetchTooLargeError(SourceError):
-    """A download went over one of the ``[fetch]`` caps while streaming (a feed, a transcript,
-    media); ``setting`` names the cap, and the message says to raise it."""
+    """A download went over a size cap while streaming (a feed, a transcript, media);
+    ``setting`` names the cap as ``section.name`` (``fetch.max_feed_bytes``; a bare name is
+    in ``[fetch]``), and the message says to raise it."""
 
-    def __init__(self, what: str, *, setting: str, limit: int | float, unit: str = "MB") -> None:
+    def __init__(self, what: str, *, setting: str, limit: int | float) -> None:
         self.setting = setting
-        shown = f"{limit / 1e6:.1f} MB" if unit == "MB" else f"{limit} {unit}"
+        section, _, name = setting.rpartition(".")
         super().__init__(
-            f"{what} is over the limit of {shown}",
-            hint=f"raise [fetch] {setting} to allow it",
+            f"{what} is over the limit of {limit / 1e6:.1f} MB",
+            hint=f"raise [{section or 'fetch'}] {name} to allow it",
         )
 
 

@@ -131,22 +131,22 @@ def test_content_encoding_is_decoded_even_unasked() -> None:
             200, headers={"Content-Encoding": encoding, "Content-Type": "application/rss+xml"},
             content=body)})  # fmt: skip
         got = http_get("http://feeds.example.com/f.xml", CONFIG, policy=public(),
-                       transport=mock.transport, cap="max_feed_bytes")  # fmt: skip
+                       transport=mock.transport, cap="fetch.max_feed_bytes")  # fmt: skip
         assert got.head == feed
 
 
 def test_caps_hold_while_streaming_on_decoded_bytes() -> None:
-    config = Config(fetch={"retries": 0, "max_transcript_bytes": 1000})
+    config = Config(fetch={"retries": 0}, asr={"max_caption_bytes": 1000})
     bomb = gzip.compress(b"WEBVTT\n\n" + b"x" * 200_000)  # 200 kB decoded from ~250 bytes
     for headers, body in (({"Content-Encoding": "gzip"}, bomb), ({}, b"y" * 5000)):
         mock = Recorder({"http://cdn.example.com/t.vtt": httpx.Response(
             200, headers=headers, content=body)})  # fmt: skip
         with pytest.raises(FetchTooLargeError) as info:
             http_get("http://cdn.example.com/t.vtt", config, policy=public(),
-                     transport=mock.transport, cap="max_transcript_bytes")  # fmt: skip
+                     transport=mock.transport, cap="asr.max_caption_bytes")  # fmt: skip
         assert info.value.one_line() == (
-            "http://cdn.example.com/t.vtt is over the limit of 0.0 MB; raise [fetch] "
-            "max_transcript_bytes to allow it"
+            "http://cdn.example.com/t.vtt is over the limit of 0.0 MB; raise [asr] "
+            "max_caption_bytes to allow it"
         )
         assert info.value.exit_code == 3
 

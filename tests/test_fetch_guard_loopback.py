@@ -289,8 +289,8 @@ def test_a_50_mb_transcript_is_refused_in_one_line(tmp_path, audio, servers, cap
     code, _out, err = cli([*options, "transcribe", feed, "--backend", "captions"], capsys)
     assert code == 3
     assert err == (
-        f"error: {site.base}huge.vtt is over the limit of 16.8 MB; raise [fetch] "
-        "max_transcript_bytes to allow it\n"
+        f"error: {site.base}huge.vtt is over the limit of 5.2 MB; raise [asr] "
+        "max_caption_bytes to allow it\n"
     )
     assert not list(data.rglob("captions.*"))
 

@@ -67,10 +67,15 @@ def summary_blocks(items: Sequence[Item], width: int) -> list[Text]:
 
 
 def totals(summary: dict[str, Any]) -> str:
-    """The closing line: how many items ended each way."""
+    """The closing line: how many items ended each way (items waiting for their speakers
+    and items skipped for having no media only when there are some)."""
+    speakers = summary.get("review_speakers") or 0
+    waiting = f"{speakers} waiting for their speakers to be checked, " if speakers else ""
+    skipped = summary.get("skipped") or 0
     return (
-        f"{summary['new']} new drafts, {summary['needs_review']} needing review, "
+        f"{summary['new']} new drafts, {summary['needs_review']} needing review, {waiting}"
         f"{summary['failed']} failed, {summary['done_before']} done before"
+        + (f", {skipped} skipped (no audio or video)" if skipped else "")
     )
 
 

@@ -90,7 +90,7 @@ def fetch_episode(
         return known
     response = http_get(source, config, limit=4096, policy=policy, user_url=True)
     if looks_like_feed(response):
-        whole = http_get(source, config, policy=policy, user_url=True, cap="max_feed_bytes")
+        whole = http_get(source, config, policy=policy, user_url=True, cap="fetch.max_feed_bytes")
         return fetch_feed_item(source, whole, item, config, progress, policy, claimed)
     if item is not None:
         raise UsageError(f"{source} is not an RSS feed; --item needs one", hint="drop --item")

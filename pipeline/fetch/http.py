@@ -20,9 +20,9 @@ Built on httpx (tests pass an ``httpx.MockTransport`` as ``transport``). What it
 * **Passwords.** A URL's ``user:password@`` is never sent in the URL: the password comes from
   :data:`pipeline.fetch.urls.CREDENTIALS` and goes in an ``Authorization`` header for the
   origin it was given for, and never again once a redirect has left that origin.
-* **Sizes.** ``cap`` names a ``[fetch]`` setting (``max_feed_bytes``,
-  ``max_transcript_bytes``, ``max_bytes``) enforced on the decoded bytes while they stream:
-  going over it is one line (:class:`~pipeline.errors.FetchTooLargeError`).
+* **Sizes.** ``cap`` names a setting as ``section.name`` (``fetch.max_feed_bytes``,
+  ``asr.max_caption_bytes`` for transcripts and caption files) enforced on the decoded bytes
+  while they stream: going over it is one line (:class:`~pipeline.errors.FetchTooLargeError`).
 * **Encodings.** ``Content-Encoding`` (gzip, deflate; br and zstd when their packages are
   installed) is decoded even when the request did not ask for it.
 
@@ -395,7 +395,8 @@ def _get_once(
     ) as fetched:
         ceiling = None
         if cap is not None:
-            ceiling = (cap, int(getattr(config.fetch, cap)))
+            section, _, name = cap.rpartition(".")
+            ceiling = (cap, int(getattr(getattr(config, section or "fetch"), name)))
             encoded = fetched.headers.get("content-encoding", "identity") != "identity"
             if limit is None and not encoded and (fetched.length or 0) > ceiling[1]:
                 raise FetchTooLargeError(fetched.url, setting=cap, limit=ceiling[1])
@@ -425,8 +426,8 @@ def http_get(
     """GET ``url`` (only its first ``limit`` bytes when given), retrying transient failures.
 
     ``policy`` is checked on ``url`` (unless ``user_url``: the user typed it) and on every
-    redirect, before any connection to it; ``cap`` names the ``[fetch]`` size setting the
-    whole body must stay under. Errors: ``SourceError`` (4xx, refused URL, over the cap),
+    redirect, before any connection to it; ``cap`` names the size setting (``section.name``)
+    the whole body must stay under. Errors: ``SourceError`` (4xx, refused URL, over the cap),
     ``NetworkError`` (unreachable, timeout, 429/5xx after the retries)."""
     return with_retries(
         config, _get_once, url, config, limit, policy, user_url, cap, what, transport

@@ -305,7 +305,7 @@ def _over(url: str, config: Config, budget: int) -> None:
             f"(over {budget / 1e6:.1f} MB at its bit rate)",
             hint="raise [fetch] max_duration to allow it",
         )
-    raise FetchTooLargeError(url, setting="max_bytes", limit=budget)
+    raise FetchTooLargeError(url, setting="fetch.max_bytes", limit=budget)
 
 
 def download_media(

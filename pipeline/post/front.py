@@ -1,6 +1,6 @@
 """Front matter: read any valid YAML leniently, and report each departure from the blog's style.
 
-Reading is lenient, writing is strict (FORMAT.md). Front matter in another valid YAML style
+Reading is lenient, writing is strict (docs/post-format.md). Front matter in another YAML style
 (double quotes, flow lists, other indentation, comments, keys in another order, an unquoted
 date) parses to the same values; each such departure is a *style* problem on its own line,
 which ``podpost post check`` reports but which does not stop the post from parsing. A
@@ -53,6 +53,9 @@ def read_front(front_lines: list[str], problems: Problems) -> FrontMatter | None
         line, problem = _yaml_error(e)
         problems.add(line, f"front matter is not valid YAML: {problem}", unreadable=True)
         return None
+    except RecursionError:  # PyYAML recurses once per level of nesting: [[[[...
+        problems.add(FIRST_LINE, "front matter nests too deep to be a post's", unreadable=True)
+        return None
     except ValueError as e:  # a plain timestamp that is no date, such as 2026-02-30
         line = _invalid_timestamp_line(loader, root)
         problems.add(line, f"front matter has a value that is not valid: {e}")
@@ -82,7 +85,7 @@ def read_front(front_lines: list[str], problems: Problems) -> FrontMatter | None
     expected = [k for k in FRONT_KEYS if k in nodes]
     for got, want in zip(present, expected, strict=True):
         if got != want:
-            message = f"key '{got}' is out of order; '{want}' comes here (README: The post format)"
+            message = f"key '{got}' is out of order; '{want}' comes here (docs/post-format.md)"
             problems.add(where[got], message, style=True)
             break
     values: dict[str, Any] = {}

@@ -9,6 +9,8 @@ episode flow and :func:`record_outcome` writes the end into the ledger. A failed
 retried by the next ingestion; a done one is never redone. An item whose draft has turns
 that failed to translate counts as ``needs-review``, as in ``podpost status``: it is done
 (the next ingestion leaves it), and ``podpost resume --all --retry-failed`` finishes it.
+An RSS item without an enclosure (a text-only notice: "we're on a break") has nothing to
+transcribe: it counts as ``skipped``, is not run, and does not fail the ingestion.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from pipeline.run.steps import source_key
 
 @dataclass
 class Outcome:
-    """One feed item: ``state`` is new | needs-review | failed | done-before | not-taken."""
+    """One feed item: ``state`` is new | needs-review | review-speakers (stopped at a
+    speakers draft, ``[run] until = "turns"``) | failed | done-before | not-taken |
+    skipped (no media to transcribe)."""
 
     guid: str
     title: str
@@ -56,8 +60,10 @@ class IngestSummary:
             "feed": self.feed,
             "new": self.count("new"),
             "needs_review": self.count("needs-review"),
+            "review_speakers": self.count("review-speakers"),
             "failed": self.count("failed"),
             "done_before": self.count("done-before"),
+            "skipped": self.count("skipped"),
             "items": [o.__dict__ for o in self.outcomes],
         }
 
@@ -82,7 +88,9 @@ def plan_ingest(
     todo: list[FeedItem] = []
     for entry in items:
         previous = known.get(entry.guid)
-        if previous is not None and previous.state == "done":
+        if not entry.media:
+            summary.outcomes.append(Outcome(entry.guid, entry.title, "skipped"))
+        elif previous is not None and previous.state == "done":
             summary.outcomes.append(
                 Outcome(
                     entry.guid,
@@ -138,10 +146,13 @@ def record_outcome(
         enclosure=entry.enclosure,
     )
     failed = int(result.get("failed_turns") or 0)
+    state = "needs-review" if failed else "new"
+    if result.get("stage") == "turns":
+        state = "review-speakers"
     return Outcome(
         entry.guid,
         entry.title,
-        "needs-review" if failed else "new",
+        state,
         draft=result["draft"],
         episode_id=episode_id,
         failed_turns=failed,
