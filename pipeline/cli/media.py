@@ -12,6 +12,7 @@ import typer
 from pipeline import store
 from pipeline.cli.common import ASR_BACKEND_NAMES, settings
 from pipeline.fetch.core import ProgressHook
+from pipeline.terminal import raw
 
 
 @contextmanager
@@ -20,6 +21,7 @@ def download_progress(enabled: bool) -> Iterator[ProgressHook | None]:
     if not enabled or not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -29,7 +31,10 @@ def download_progress(enabled: bool) -> Iterator[ProgressHook | None]:
     )
 
     columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress("[progress.description]{task.description}", *columns, transient=True) as bar:
+    console = Console(file=raw(sys.stderr))  # rich's own escapes: past the CLI's guard
+    with Progress(
+        "[progress.description]{task.description}", *columns, console=console, transient=True
+    ) as bar:
         task = bar.add_task("downloading", total=None)
 
         def hook(status: dict[str, Any]) -> None:

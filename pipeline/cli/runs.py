@@ -22,6 +22,7 @@ from pipeline.errors import NeedsReviewError, PodpostError, RunInterruptedError,
 from pipeline.fetch.urls import remember as remember_password
 from pipeline.run.resume import absolute_source, rerun_overrides, resume_targets
 from pipeline.run.status import check_complete, check_ingest, status
+from pipeline.terminal import raw
 
 STEP_OPTIONS = "Options override the config file for this run; `podpost resume` reuses them."
 
@@ -231,7 +232,7 @@ def register(app: typer.Typer) -> None:
 
         from pipeline.cli.status_view import print_status
 
-        print_status(rows, Console(soft_wrap=True))
+        print_status(rows, Console(file=raw(sys.stdout), soft_wrap=True))
 
     @app.command("ingest")
     def ingest_command(
@@ -286,7 +287,7 @@ def register(app: typer.Typer) -> None:
 
             from pipeline.cli.ingest_view import print_summary
 
-            print_summary(summary, Console(soft_wrap=True))
+            print_summary(summary, Console(file=raw(sys.stdout), soft_wrap=True))
         if summary["failed"]:
             raise typer.Exit(1)
         check_ingest(summary)
