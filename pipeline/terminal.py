@@ -113,9 +113,9 @@ def guarded_streams() -> Iterator[None]:
     for stream in before:
         _never_fails(stream)
     if not isinstance(sys.stdout, GuardedStream):
-        sys.stdout = GuardedStream(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = GuardedStream(sys.stdout)
     if not isinstance(sys.stderr, GuardedStream):
-        sys.stderr = GuardedStream(sys.stderr)  # type: ignore[assignment]
+        sys.stderr = GuardedStream(sys.stderr)
     try:
         yield
     finally:
