@@ -83,7 +83,7 @@ def describe(e: BaseException) -> tuple[str, int]:
     if isinstance(e, MemoryError):
         return "out of memory; close other programs or use a smaller [asr] model", EXIT_FAILED
     if is_http_error(e):
-        detail = _first_line(str(e)) or type(e).__name__
+        detail = _http_detail(e)
         return (
             f"a request to the Prefect API failed ({detail}); check that the server "
             "answers (PREFECT_API_URL) and rerun: finished steps are kept",
@@ -110,6 +110,20 @@ def is_http_error(e: BaseException) -> bool:
     except ImportError:  # pragma: no cover - httpx is a dependency
         return False
     return isinstance(e, httpx.HTTPError)
+
+
+def _http_detail(e: BaseException) -> str:
+    """``HTTP 503 Service Unavailable for POST http://.../flow_runs/`` for an answer;
+    the error's class and first line for a failure without one (a reset, a timeout)."""
+    response = getattr(e, "response", None)
+    request = getattr(e, "_request", None) or getattr(response, "request", None)
+    if response is not None and request is not None:
+        return (
+            f"HTTP {response.status_code} {response.reason_phrase} for {request.method} "
+            f"{request.url}"
+        )
+    detail = _first_line(str(e))
+    return f"{type(e).__name__}: {detail}" if detail else type(e).__name__
 
 
 def _flat(text: str) -> str:
