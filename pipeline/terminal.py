@@ -41,6 +41,9 @@ _UNSAFE_KEEP_NEWLINES = re.compile(
 )
 
 
+_SGR = re.compile("\x1b\\[[0-9;:]*m")
+
+
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
@@ -53,6 +56,20 @@ def printable(text: str, *, newlines: bool = False) -> str:
     on its line."""
     pattern = _UNSAFE_KEEP_NEWLINES if newlines else _UNSAFE
     return pattern.sub(_escape, text)
+
+
+def _styles_kept(text: str) -> str:
+    """:func:`printable` (newlines kept), except colour and style sequences (SGR,
+    ``ESC [ ... m``), which pass: the stream guard's rule, since click and typer style
+    their own help and messages. Text from outside never relies on it: the doors pass
+    it through :func:`printable` first, which escapes SGR too."""
+    out, last = [], 0
+    for match in _SGR.finditer(text):
+        out.append(printable(text[last : match.start()], newlines=True))
+        out.append(match.group())
+        last = match.end()
+    out.append(printable(text[last:], newlines=True))
+    return "".join(out)
 
 
 class GuardedStream:
@@ -78,7 +95,7 @@ class GuardedStream:
 
     def write(self, text: str) -> int:
         """Write ``text`` with its control characters escaped; returns ``len(text)``."""
-        self.raw.write(printable(text, newlines=True))
+        self.raw.write(_styles_kept(text) if "\x1b" in text else printable(text, newlines=True))
         return len(text)
 
     def writelines(self, lines: Any) -> None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from pipeline.cli.boundary import report
@@ -25,7 +27,7 @@ from pipeline.run.state import EpisodeRun
 from pipeline.run.status import status
 from pipeline.terminal import GuardedStream, guarded_streams, printable
 from tests.cli_helpers import cli
-from tests.fixtures.flows import REPO, base_env
+from tests.fixtures.flows import GAP, LINES, REPO, base_env, captions_vtt, run_cli, write_config
 
 HOSTILE = "[bold]Ep[/bold] 1\x1b[2J\x1b]0;pwned\x07 \x9b31m \u202eevil\r\n"
 SHOWN = r"[bold]Ep[/bold] 1\x1b[2J\x1b]0;pwned\x07 \u009b31m \u202eevil\x0d\x0a"
@@ -145,3 +147,67 @@ def test_ascii_output_encoding_never_crashes_a_command(tmp_path: Path) -> None:
         else:
             assert done.returncode == 2
             assert err.startswith("error: ") and r"\u6ca1\u6709.mp3" in err
+
+
+GOLDEN = REPO / "tests" / "golden" / "german-source-failed-turn.md"
+NAME = "ep\x1b]0;pwned\x07 \x1b[2J"  # a file name that retitles the window, clears it
+
+
+def test_review_shows_hostile_file_names_titles_and_speakers_escaped(
+    tmp_path: Path, capsys
+) -> None:
+    data = tmp_path / "data"
+    drafts = data / "drafts"
+    drafts.mkdir(parents=True)
+    text = GOLDEN.read_text(encoding="utf-8")
+    text = text.replace("title: 工业机器人的下一步", "title: 工业\u202e机器人的下一步")
+    text = text.replace("**Lena Vogt**:", "**Lena\u202e Vogt**:")  # reads backwards
+    draft = drafts / f"{NAME}.md"
+    draft.write_text(text, encoding="utf-8")
+    code, out, err = cli(["--data-dir", str(data), "review"], capsys)
+    assert code == 0, err
+    assert_clean(out, err)
+    assert r"ep\x1b]0;pwned\x07 \x1b[2J.md  [drafted]  1 error" in out
+    assert "工业\\u202e机器人的下一步" in out
+    code, out, err = cli(["--data-dir", str(data), "review", str(draft)], capsys)
+    assert code == 0, err
+    assert_clean(out, err)
+    assert r"Lena\u202e Vogt" in out
+
+
+def test_fetch_shows_a_hostile_file_name_escaped(tmp_path: Path, capsys) -> None:
+    media = tmp_path / f"{NAME}.wav"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", str(media)], check=True
+    )
+    code, out, err = cli(["--data-dir", str(tmp_path / "data"), "fetch", str(media)], capsys)
+    assert code == 0, err
+    assert_clean(out, err)
+    assert out.startswith(r"ep\x1b]0;pwned\x07 \x1b[2J: ")
+    code, out, err = cli(["--data-dir", str(tmp_path / "data"), "fetch", f"{media}.missing"],
+                         capsys)  # fmt: skip
+    assert code == 2
+    assert_clean(out, err)
+    assert r"ep\x1b]0;pwned\x07 \x1b[2J.wav.missing" in err
+
+
+@pytest.mark.slow
+def test_run_progress_and_status_of_a_hostile_file_name_are_escaped(
+    tmp_path: Path, audio, fake_llm, prefect_api
+) -> None:
+    media = tmp_path / f"{NAME}.mp3"
+    shutil.copyfile(audio.speech(LINES[:2], fmt="mp3", gap=GAP), media)
+    (tmp_path / f"{NAME}.vtt").write_text(captions_vtt(audio, LINES[:2]), encoding="utf-8")
+    config = write_config(tmp_path / "podpost.toml", fake_llm.base_url, diarize={"backend": "none"})
+    data = tmp_path / "data"
+    done = run_cli(
+        ["--config", str(config), "--data-dir", str(data), "run", str(media)],
+        env=prefect_api.client_env(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert_clean(done.stdout, done.stderr)
+    assert r"fetch: done in " in done.stderr and r"(ep\x1b]0;pwned\x07 \x1b[2J)" in done.stderr
+    done = run_cli(["--data-dir", str(data), "status"], env={**prefect_api.client_env(),
+                   "COLUMNS": "200"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert_clean(done.stdout, done.stderr)

@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 from pipeline.cli.boundary import interrupted_run
-from pipeline.cli.common import ASR_BACKEND_NAMES, Settings, settings
+from pipeline.cli.common import ASR_BACKEND_NAMES, Settings, say, settings
 from pipeline.config import Config, deep_merge
 from pipeline.errors import NeedsReviewError, PodpostError, RunInterruptedError, UsageError
 from pipeline.fetch.urls import remember as remember_password
@@ -156,7 +156,7 @@ def register(app: typer.Typer) -> None:
             result = _run(s, source, item, overrides, wait, retry_failed)
         except KeyboardInterrupt:
             raise _interrupted(s.config(**overrides), source, item) from None
-        typer.echo(result["draft"])
+        say(result["draft"])
         check_complete(result["episode_id"], result["draft"], result["failed_turns"])
 
     @app.command("resume")
@@ -175,7 +175,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError("give one EPISODE or --all", hint="see `podpost status`")
         todo = resume_targets(s.config(), episode, retry_failed=retry_failed)
         if not todo:
-            typer.echo("nothing to resume", err=True)
+            say("nothing to resume", err=True)
             return
         _preflight_each(s, [target.overrides for target in todo])
         failures = incomplete = 0
@@ -188,16 +188,16 @@ def register(app: typer.Typer) -> None:
                 if episode is not None:
                     raise
                 failures += 1
-                print(f"{target.label}: error: {e.one_line()}", file=sys.stderr)
+                say(f"{target.label}: error: {e.one_line()}", err=True)
                 continue
-            typer.echo(result["draft"])
+            say(result["draft"])
             try:
                 check_complete(result["episode_id"], result["draft"], result["failed_turns"])
             except NeedsReviewError as e:
                 if episode is not None:
                     raise
                 incomplete += 1
-                print(f"{target.label}: error: {e.one_line()}", file=sys.stderr)
+                say(f"{target.label}: error: {e.one_line()}", err=True)
         if failures:
             raise typer.Exit(1)
         if incomplete:
@@ -212,8 +212,8 @@ def register(app: typer.Typer) -> None:
         from pipeline.run.episode import rerender
 
         written = rerender(settings(ctx).config, episode)
-        typer.echo(written.message, err=True)
-        typer.echo(str(written.path))
+        say(written.message, err=True)
+        say(str(written.path))
 
     @app.command("status")
     def status_command(
@@ -223,10 +223,10 @@ def register(app: typer.Typer) -> None:
         """One row per episode: state, last step finished, error, draft, tokens."""
         rows = status(settings(ctx).config())
         if as_json:
-            typer.echo(json.dumps([row.model_dump() for row in rows], indent=2))
+            say(json.dumps([row.model_dump() for row in rows], indent=2))
             return
         if not rows:
-            typer.echo("no runs yet: start one with `podpost run URL`", err=True)
+            say("no runs yet: start one with `podpost run URL`", err=True)
             return
         from rich.console import Console
 
@@ -281,7 +281,7 @@ def register(app: typer.Typer) -> None:
                 episode_deployment=via,
             )
         if as_json:
-            typer.echo(json.dumps(summary, indent=2))
+            say(json.dumps(summary, indent=2))
         else:
             from rich.console import Console
 
