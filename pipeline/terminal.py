@@ -19,6 +19,9 @@ last-resort handler, Python warnings) passes :func:`printable`, and a character 
 terminal's encoding cannot show becomes a backslash escape instead of a
 ``UnicodeEncodeError`` (``PYTHONIOENCODING=ascii``). Bytes written to ``sys.stdout.buffer``
 (a post rendered to stdout, byte for byte) are data, not messages, and pass unchanged.
+The guard lets colour and style sequences (SGR, ``ESC [ ... m``) through, since click and
+typer style their own help; the doors pass every text they print through
+:func:`printable` first (``pipeline.cli.common.say``), which escapes those too.
 Rich consoles need their own escape sequences (colours, bars): they write to
 :func:`raw` of a stream, so every string podpost gives rich passes :func:`printable`
 where it is made (progress lines, the ``status`` and ``ingest`` tables), as a

@@ -63,6 +63,12 @@ def test_guarded_stream_escapes_what_is_written_and_never_fails_to_encode() -> N
     assert written == "title: " + SHOWN.replace(r"\x0a", "\n") + "\\u4e2d\n"
 
 
+def test_the_guard_lets_only_colour_sequences_through() -> None:
+    raw = io.StringIO()
+    GuardedStream(raw).write("\x1b[1mUsage\x1b[0m \x1b[2J\x1b]0;t\x07\n")  # type: ignore[arg-type]
+    assert raw.getvalue() == "\x1b[1mUsage\x1b[0m \\x1b[2J\\x1b]0;t\\x07\n"
+
+
 def test_streams_come_back_after_a_command(capsys) -> None:
     before = sys.stdout, sys.stderr
     with guarded_streams():
