@@ -10,7 +10,7 @@ import typer
 
 from pipeline.cli import editorial, media, post, review, runs, speakers
 from pipeline.cli.boundary import EXIT_INTERRUPTED, report
-from pipeline.cli.common import Settings
+from pipeline.cli.common import Settings, say
 from pipeline.config import debug_requested, unknown_env
 from pipeline.terminal import guarded_streams
 
@@ -44,7 +44,7 @@ def _global_options(
     if isinstance(ctx.obj, Entry):
         ctx.obj.debug = ctx.obj.debug or debug
     for line in unknown_env(os.environ):  # the entry point: the one place env is read
-        typer.echo(f"warning: {line}", err=True)
+        say(f"warning: {line}", err=True)
     ctx.obj = Settings(config_path=config, data_dir=data_dir)
 
 

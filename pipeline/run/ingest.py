@@ -20,11 +20,10 @@ from typing import Any
 
 from pipeline import store
 from pipeline.config import Config
-from pipeline.errors import PodpostError, SourceError
-from pipeline.faults import one_line
+from pipeline.errors import SourceError
 from pipeline.fetch.feeds import FeedItem, list_feed
 from pipeline.run.ledger import Ledger
-from pipeline.run.state import digest, load_state, message
+from pipeline.run.state import digest, keep_record, load_state, message
 from pipeline.run.steps import source_key
 
 _log = logging.getLogger(__name__)
@@ -146,11 +145,7 @@ def record_outcome(
     a warning, and the item's own error stays its outcome."""
     if result is None:
         line = message(error) if error is not None else "no result"
-        try:
-            _record_failure(config, feed, entry, line, overrides or {})
-        except (PodpostError, OSError) as second:
-            _log.warning("the failure of %s could not be recorded: %s", entry.title or entry.guid,
-                         one_line(second))  # fmt: skip
+        keep_record(_log.warning, _record_failure, config, feed, entry, line, overrides or {})
         return Outcome(entry.guid, entry.title, "failed", error=line)
     ledger = Ledger.of(config)
     episode_id = result["episode_id"]
