@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.cli.status_view import INDENT, TABLE_TITLE_CELLS, cut
+from pipeline.cli.status_view import INDENT, TABLE_TITLE_CELLS, cut, safe
 
 Item = dict[str, Any]  # one entry of the summary's "items" (pipeline.run.ingest.Outcome)
 
@@ -50,7 +50,9 @@ def summary_table(items: Sequence[Item]) -> Table:
     table = Table("item", "result", "draft / error")
     table.columns[2].no_wrap = True
     for item in items:
-        table.add_row(cut(_name(item), TABLE_TITLE_CELLS), item["state"], _outcome(item)[1])
+        table.add_row(
+            cut(_name(item), TABLE_TITLE_CELLS), safe(item["state"]), safe(_outcome(item)[1])
+        )
     return table
 
 
@@ -59,10 +61,10 @@ def summary_blocks(items: Sequence[Item], width: int) -> list[Text]:
     lines: list[Text] = []
     for item in items:
         head = f"{item['state']}  "
-        lines.append(Text(head) + cut(_name(item), width - len(head)))
+        lines.append(safe(head) + cut(_name(item), width - len(head)))
         label, value = _outcome(item)
         if label:
-            lines.append(Text(f"{INDENT}{label}: {value}"))
+            lines.append(safe(f"{INDENT}{label}: {value}"))
     return lines
 
 

@@ -25,6 +25,7 @@ from pipeline import store
 from pipeline.config import Config
 from pipeline.fetch.episodes import existing, file_digest, save
 from pipeline.fetch.media import AUDIO_STEM, only_audio, probe_new, tag_fields
+from pipeline.fsutil import copy_atomic
 from pipeline.langtags import normalize_language
 from pipeline.models import Episode, SubtitleTrack
 
@@ -126,11 +127,10 @@ def fetch_local(path: Path, config: Config) -> Episode:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{AUDIO_STEM}{path.suffix.lower()}"
     if not target.exists():
-        tmp = folder / f".{target.name}.tmp"
         # a copy, not a hard link: a file overwritten in place (``ffmpeg -y``, an editor's
-        # export) would otherwise change this episode's audio under its transcript
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, target)
+        # export) would otherwise change this episode's audio under its transcript; atomic,
+        # so a full disk leaves no part of it behind
+        copy_atomic(path, target)
     audio = only_audio(target, facts, folder)
     subtitles: list[SubtitleTrack] = []
     for sidecar in sidecars(path):

@@ -17,12 +17,13 @@ to its stdin, so no request leaves podpost that the URL policy did not see.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import mimetypes
 import os
 import subprocess
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,6 +33,7 @@ from pipeline.errors import FetchTooLargeError, NetworkError, SourceError
 from pipeline.fetch.episodes import language_tag, parse_date
 from pipeline.fetch.http import disposition_filename, open_url, with_retries
 from pipeline.fetch.urls import UrlPolicy, redact
+from pipeline.fsutil import storage_error
 from pipeline.models import Chapter
 from pipeline.tools import run_tool
 
@@ -182,6 +184,8 @@ def only_audio(path: Path, facts: MediaFacts, folder: Path) -> str:
     done = run_tool(command, capture_output=True, text=True)
     if done.returncode != 0:
         tmp.unlink(missing_ok=True)
+        if "no space left on device" in done.stderr.lower():
+            raise storage_error(target, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
         raise SourceError(f"cannot extract the audio of {path}: {done.stderr.strip()[-200:]}")
     os.replace(tmp, target)
     if path != target:
@@ -259,7 +263,12 @@ def _download_once(
         budget = config.fetch.max_bytes
         probed = have >= PROBE_BYTES
         done = have
-        with open(part, "ab" if have else "wb") as out:
+        ext = _extension(url, fetched.content_type, fetched.headers.get("content-disposition"))
+        try:
+            out = open(part, "ab" if have else "wb")  # noqa: SIM115 (closed below)
+        except OSError as e:
+            raise storage_error(folder / f"{AUDIO_STEM}.{ext}", e) from e
+        with _disk_errors(part, folder / f"{AUDIO_STEM}.{ext}"), out:
             for chunk in fetched.chunks():
                 out.write(chunk)
                 done += len(chunk)
@@ -280,7 +289,6 @@ def _download_once(
                 if progress is not None:
                     progress({"status": "downloading", "downloaded_bytes": done,
                               "total_bytes": total, "filename": str(part)})  # fmt: skip
-        ext = _extension(url, fetched.content_type, fetched.headers.get("content-disposition"))
         shown = fetched.url
     target = folder / f"{AUDIO_STEM}.{ext}"
     os.replace(part, target)
@@ -296,6 +304,17 @@ def _download_once(
         progress({"status": "finished", "downloaded_bytes": done, "total_bytes": done,
                   "filename": str(target)})  # fmt: skip
     return target, facts
+
+
+@contextlib.contextmanager
+def _disk_errors(part: Path, target: Path) -> Iterator[None]:
+    """A write that fails (a full disk) removes the part (no download to resume from a full
+    disk) and is one line naming the disk and ``target``."""
+    try:
+        yield
+    except OSError as e:
+        part.unlink(missing_ok=True)
+        raise storage_error(target, e) from e
 
 
 def _over(url: str, config: Config, budget: int) -> None:

@@ -19,6 +19,8 @@ file, or bytes podpost fetched itself.
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +29,7 @@ from typing import Any, TypeVar
 from pipeline import store
 from pipeline.config import Config
 from pipeline.errors import NetworkError, PodpostError, SourceError, UsageError
+from pipeline.faults import is_disk_full
 from pipeline.fetch.episodes import digest, existing, language_tag, parse_date, safe_id, save
 from pipeline.fetch.http import USER_AGENT, with_retries
 from pipeline.fetch.media import (
@@ -38,6 +41,7 @@ from pipeline.fetch.media import (
     probe_remote,
 )
 from pipeline.fetch.urls import UrlPolicy, redact, strip_userinfo
+from pipeline.fsutil import storage_error
 from pipeline.models import Chapter, Episode, SubtitleTrack
 
 T = TypeVar("T")
@@ -208,8 +212,19 @@ def _download(
         outtmpl={"default": str(folder / f"{AUDIO_STEM}.%(ext)s")},
         progress_hooks=[progress] if progress else [],
     )
-    with _ydl(options, config, policy, url) as ydl:
-        done = with_retries(config, ytdlp_call, url, lambda: run(ydl), ydl)
+    try:
+        with _ydl(options, config, policy, url) as ydl:
+            done = with_retries(config, ytdlp_call, url, lambda: run(ydl), ydl)
+    except PodpostError as e:
+        if not _disk_full(e):
+            raise
+        # a part downloaded onto a full disk is no download to resume: nothing stays
+        parts = [p for p in folder.glob(f"{AUDIO_STEM}.*") if p.suffix in (".part", ".ytdl")]
+        for part in parts:
+            part.unlink(missing_ok=True)
+        target = parts[0].with_suffix("") if parts else folder / AUDIO_STEM
+        full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        raise storage_error(target, full) from e
     downloads = done.get("requested_downloads") or [{}]
     path = Path(downloads[0].get("filepath") or downloads[0].get("_filename") or "")
     if not path.is_file():
@@ -230,6 +245,23 @@ def fetch_ytdlp(
     ``policy`` checks every URL the page names. Errors: ``SourceError``, ``NetworkError``,
     ``UsageError`` (a playlist or channel)."""
     policy = policy or UrlPolicy.for_source(url, config)
+    return _fetch_ytdlp(url, config, progress, ie, policy)
+
+
+def _disk_full(e: PodpostError) -> bool:
+    """Whether the yt-dlp error behind ``e`` is a full disk: yt-dlp keeps the ``OSError``
+    in its ``DownloadError.exc_info``, its message says "No space left on device"."""
+    cause = e.__cause__
+    inner = getattr(cause, "exc_info", None)
+    original = inner[1] if inner and inner[1] is not None else cause
+    return (original is not None and is_disk_full(original)) or (
+        "no space left on device" in str(cause).lower()
+    )
+
+
+def _fetch_ytdlp(
+    url: str, config: Config, progress: ProgressHook | None, ie: Any | None, policy: UrlPolicy
+) -> Episode:
     shown = redact(url)
     if ie is not None:
         temp_id = ie.get_temp_id(url)
