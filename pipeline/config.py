@@ -52,7 +52,10 @@ class FetchConfig(_Section):
     """``[fetch]``: limits checked before downloading, and network retries (seconds, bytes)."""
 
     max_duration: float = 4 * 3600  # seconds; refuse longer episodes before downloading
-    max_bytes: int = 2 * 1024**3  # refuse larger media before downloading
+    max_bytes: int = 2 * 1024**3  # refuse larger media before downloading (and while streaming)
+    # caps enforced while streaming (decoded bytes, so a compressed bomb stops too)
+    max_feed_bytes: int = 32 * 1024**2  # an RSS/Atom feed
+    max_redirects: int = 10  # each hop is checked against the URL policy
     # The fetch stage's one retry layer: extra attempts after a transient network error
     # (the flow does not retry the fetch step again). With the defaults a host that never
     # answers fails after 3 attempts of `timeout` plus 1 + 2 s of waiting: 63 s.

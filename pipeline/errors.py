@@ -9,6 +9,7 @@
     │   │   └── MissingDependencyError       says what to install or set
     │   └── EditError                        a preview edit that would not give a valid post
     ├── SourceError                 exit 3   an episode source cannot be fetched
+    │   └── FetchTooLargeError               a download went over a [fetch] size cap
     ├── NetworkError                exit 4   a host could not be reached (retryable)
     ├── TranscriptionError          exit 5   decoding or ASR failed
     ├── LLMError                    exit 6   the LLM endpoint failed (retryable on 429/5xx)
@@ -110,6 +111,20 @@ class SourceError(PodpostError):
     """An episode source cannot be fetched (404, private, no media, no such feed item...)."""
 
     exit_code = 3
+
+
+class FetchTooLargeError(SourceError):
+    """A download went over a size cap while streaming (a feed, a transcript, media);
+    ``setting`` names the cap as ``section.name`` (``fetch.max_feed_bytes``; a bare name is
+    in ``[fetch]``), and the message says to raise it."""
+
+    def __init__(self, what: str, *, setting: str, limit: int | float) -> None:
+        self.setting = setting
+        section, _, name = setting.rpartition(".")
+        super().__init__(
+            f"{what} is over the limit of {limit / 1e6:.1f} MB",
+            hint=f"raise [{section or 'fetch'}] {name} to allow it",
+        )
 
 
 class NetworkError(PodpostError):

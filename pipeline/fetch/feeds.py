@@ -447,7 +447,7 @@ def list_feed(
     from pipeline.fetch.ytdlp import playlist_entries
 
     url = remember(url)
-    response = http_get(url, config)
+    response = http_get(url, config, user_url=True, cap="fetch.max_feed_bytes")
     if looks_like_feed(response):
         feed = parse_feed(response.head, response.url, charset=response.charset, claimed=claimed)
         return [

@@ -81,9 +81,12 @@ class CaptionsBackend:
         from pipeline.fetch.urls import UrlPolicy
 
         # The transcript URL was named by a feed, not typed by the user: the same policy as
-        # the enclosure's applies to it and to every redirect on the way.
+        # the enclosure's applies to it and to every redirect on the way; the caption cap
+        # holds while it streams.
         policy = UrlPolicy.for_source(episode.source, self.config)
-        return http_get(url, self.config, policy=policy).head
+        return http_get(
+            url, self.config, policy=policy, cap="asr.max_caption_bytes", what="transcript URL"
+        ).head
 
     def _preferred(self, episode: Episode) -> list[str]:
         wanted = [*self.config.asr.caption_languages, self.config.asr.language, episode.language]
