@@ -28,6 +28,7 @@ from pipeline.post.parse import LIST_KEYS
 from pipeline.post.render import render_body
 from pipeline.review.edits import original_cuts, translation_cuts
 from pipeline.review.flags import DraftReview, flags_by_turn, format_time, source_link
+from pipeline.review.quality import LOW_QUALITY
 from pipeline.review.record import DraftRecord, sha256_text
 
 ASSETS = Path(__file__).parent / "preview_assets"
@@ -61,6 +62,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["bold"] = bold_html
     env.filters["clock"] = format_time
+    env.globals["LOW_QUALITY"] = LOW_QUALITY
     return env
 
 
@@ -145,6 +147,7 @@ def render_page(
                     "link": source_link(post.front.source, start),
                     "flags": flags,
                     "worst": flags[0].severity if flags else "",
+                    "quality": review.quality[number - 1] if review.quality else None,
                     "translation": "\n".join(turn.translation),
                     "cuts": cut_options(turn.original, turn.translation),
                 }

@@ -58,6 +58,8 @@ class EpisodeResult:
     skipped: list[str]
     failed_turns: int = 0
     text: str = field(default="", repr=False)
+    failed_numbers: list[int] = field(default_factory=list)  # 1-based, as review numbers
+    stopped: str = ""  # why the editorial step stopped asking the model (its breaker)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able: what a flow returns and ``podpost`` prints from."""
@@ -69,6 +71,8 @@ class EpisodeResult:
             "tokens": self.tokens,
             "skipped": self.skipped,
             "failed_turns": self.failed_turns,
+            "failed_numbers": self.failed_numbers,
+            "stopped": self.stopped,
         }
 
 
@@ -149,6 +153,8 @@ def run_episode(
         job.skipped,
         failed_turns=job.failed_turns,
         text=text,
+        failed_numbers=job.failed_numbers,
+        stopped=job.stopped,
     )
 
 
