@@ -103,7 +103,7 @@ def test_quality_signal_per_turn() -> None:
     assert scores[5] == 0.0 and quality[5].numbers == (0, 1)
     assert quality[1].length_z is not None and quality[1].length_z > 10
     assert quality[0].to_dict() == {
-        "score": 1.0, "script": 0.94, "length_ratio": 0.53, "length_z": quality[0].length_z,
+        "score": 1.0, "script": 0.94, "length_ratio": 0.38, "length_z": quality[0].length_z,
         "numbers": [0, 0], "names": [1, 1], "terms": [0, 0],
     }  # fmt: skip
     assert quality[5].describe().startswith("quality 0.00 (script 100%, length z")

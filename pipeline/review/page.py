@@ -77,18 +77,25 @@ def _front_fields(post: Post) -> list[dict[str, Any]]:
 
 def _peek(before: str, after: str) -> str:
     """How a cut point reads in a menu: the end of one part | the start of the next."""
-    left = before.replace("**", "")[-PEEK:]
-    right = after.replace("**", "").lstrip()[:PEEK]
+    left = before[-4 * PEEK :].replace("**", "")[-PEEK:]
+    right = after[: 4 * PEEK].replace("**", "").lstrip()[:PEEK]
     return f"…{left} | {right}…"
+
+
+def _around(text: str, at: int) -> tuple[str, str]:
+    """The text just before and just after ``at`` (enough for :func:`_peek`; slicing only
+    that much keeps a page-long turn's menu linear)."""
+    return text[max(0, at - 4 * PEEK) : at], text[at : at + 4 * PEEK]
 
 
 def cut_options(original: str, paragraphs: list[str]) -> dict[str, list[dict[str, str]]]:
     """The split menus of one turn: values the edit API accepts, and how each reads."""
-    originals = [{"value": str(at), "label": _peek(original[:at], original[at:])}
+    originals = [{"value": str(at), "label": _peek(*_around(original, at))}
                  for at in original_cuts(original)]  # fmt: skip
     translations = [
-        {"value": f"{p},{offset}", "label": _peek(paragraphs[p][:offset] or paragraphs[p - 1],
-                                                  paragraphs[p][offset:])}
+        {"value": f"{p},{offset}",
+         "label": _peek(*_around(paragraphs[p], offset)) if offset
+         else _peek(paragraphs[p - 1][-4 * PEEK :], paragraphs[p][: 4 * PEEK])}
         for p, offset in translation_cuts(paragraphs)
     ]  # fmt: skip
     return {"original": originals, "translation": translations}

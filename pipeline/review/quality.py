@@ -44,7 +44,8 @@ from pipeline.models import Post, PostTurn
 COPIED_WORDS = 10  # this many words in a row copied from the original: left untranslated
 MIN_RATIO_CHARS = 20  # shorter originals take no part in the episode's usual length ratio
 MIN_TURNS_FOR_Z = 5
-Z_OK = 2.0  # a length z-score within +-2 costs the score nothing
+Z_OK = 2.5  # a length z-score within +-2.5 costs the score nothing
+SPREAD_FLOOR = 0.25  # of the log ratios: near-identical ratios in a short post are no signal
 LOW_QUALITY = 0.5  # `podpost review DRAFT` lists a turn scored below this even unflagged
 
 _GLOSS_RE = re.compile(r"[（(][^（）()]*[）)]")  # the "（Term）" after a term's first mention
@@ -71,6 +72,12 @@ def plain(text: str) -> str:
 def translation_text(turn: PostTurn) -> str:
     """A turn's translation as checked: paragraphs joined, no bold markers."""
     return "\n".join(plain(p) for p in turn.translation if p.strip())
+
+
+def unglossed(translation: str) -> str:
+    """The translation as the model wrote it: without the ``（Term）`` code adds after a
+    term's first mention (what the editorial step's length check saw)."""
+    return _GLOSS_RE.sub("", translation)
 
 
 def guess_target(post: Post) -> str:
@@ -146,7 +153,7 @@ def turn_problems(post: Post, context: TurnContext) -> list[tuple[str, int, str]
             found.append(("untranslated", number,
                           f"{where}: {len(copied)} words are copied untranslated from the "
                           f"original (\"{' '.join(copied[:6])} …\"); translate them"))  # fmt: skip
-        ratio = length_ratio_off(original, translation, target)
+        ratio = length_ratio_off(original, unglossed(translation), target)
         if ratio is not None:
             which = "longer" if len(translation) > len(original) else "shorter"
             found.append(("length-ratio", number,
@@ -204,7 +211,7 @@ class TurnQuality:
         if self.script is not None:
             parts.append(f"script {self.script:.0%}")
         if self.length_z is not None:
-            parts.append(f"length z {self.length_z:+.1f}")
+            parts.append(f"length z {round(self.length_z, 1) + 0.0:+.1f}")
         for label, (kept, total) in (("numbers", self.numbers), ("names", self.names),
                                      ("terms", self.terms)):  # fmt: skip
             if total:
@@ -232,13 +239,14 @@ def turn_quality(post: Post, context: TurnContext) -> list[TurnQuality]:
     target = context.target or guess_target(post)
     names = _names(post)
     pairs = [(plain(t.original), translation_text(t)) for t in post.turns]
-    logs = {i: math.log(len(tr) / len(orig)) for i, (orig, tr) in enumerate(pairs)
+    lengths = [len(unglossed(tr)) for _, tr in pairs]
+    logs = {i: math.log(lengths[i] / len(orig)) for i, (orig, tr) in enumerate(pairs)
             if tr and len(orig) >= MIN_RATIO_CHARS}  # fmt: skip
     centre = spread = None
     if len(logs) >= MIN_TURNS_FOR_Z:
         centre = statistics.median(logs.values())
         mad = statistics.median(abs(x - centre) for x in logs.values())
-        spread = max(1.4826 * mad, 0.15)  # a floor: near-identical ratios are no signal
+        spread = max(1.4826 * mad, SPREAD_FLOOR)
     result = []
     for index, (original, translation) in enumerate(pairs):
         if not translation:
@@ -247,7 +255,7 @@ def turn_quality(post: Post, context: TurnContext) -> list[TurnQuality]:
         share = _script_share(translation, target)
         z = None
         if centre is not None and spread is not None and index in logs:
-            z = round((logs[index] - centre) / spread, 2)
+            z = round((logs[index] - centre) / spread, 2) + 0.0  # never -0.0
         numbers = _kept(sorted(numbers_in(original)), missing_numbers(original, translation))
         in_original = [n for n in names if in_text(n, original)]
         names_kept = sum(1 for n in in_original if n.casefold() in translation.casefold())
@@ -259,8 +267,8 @@ def turn_quality(post: Post, context: TurnContext) -> list[TurnQuality]:
         if not target_script_present(translation, original, target):
             score = 0.0
         if z is not None and abs(z) > Z_OK:
-            score *= max(0.0, 1 - (abs(z) - Z_OK) / 4)
-        if length_ratio_off(original, translation, target) is not None:
+            score *= max(0.0, 1 - (abs(z) - Z_OK) / 4)  # 0 from +-6.5
+        if length_ratio_off(original, unglossed(translation), target) is not None:
             score = min(score, 0.2)
         for kept, total in (numbers, (names_kept, len(in_original)), (terms_kept, len(terms))):
             if total:
@@ -269,7 +277,7 @@ def turn_quality(post: Post, context: TurnContext) -> list[TurnQuality]:
             TurnQuality(
                 round(score, 2),
                 round(share, 2) if share is not None else None,
-                round(len(translation) / len(original), 2) if original else None,
+                round(lengths[index] / len(original), 2) if original else None,
                 z,
                 numbers,
                 (names_kept, len(in_original)),
