@@ -345,7 +345,7 @@ def test_two_saves_from_one_page_state_one_wins_nothing_lost(
     # In the page (a second tab loaded before the first tab's save): the 409 shows both
     # versions where they differ; the editor keeps theirs, and the other tab's edit stays.
     page.goto(url)
-    other = page.context.new_page()
+    other = page.context.browser.new_page()  # another window, same server
     other.goto(url)
     page.fill("textarea[data-turn='5']", "第一个标签页的译文。")
     page.click("#save")
