@@ -186,3 +186,17 @@ def test_approve_refuses_each_until_override(
         cli_main(["--config", config, "approve", "episode", "--override"])
     assert done.value.code in (0, None)
     assert len(list(site.iterdir())) == 1
+
+
+def test_the_editorial_checks_review_shares() -> None:
+    from pipeline.editorial.validate import length_ratio_off, missing_numbers
+
+    original = "We raised 10,000 dollars in 2024 and 350000000 more"
+    assert missing_numbers(original, "我们筹了1万美元，又筹了3.5亿") == ["2024"]
+    assert missing_numbers("about 1 million users", "大约100万用户") == []
+    # a short original may become a short sentence, never a page
+    assert length_ratio_off("Yes.", "是的，没错，我完全同意你的看法。", "zh-CN") is None
+    assert length_ratio_off("Yes.", "是" * 65, "zh-CN") == 16.25
+    assert length_ratio_off("Yes.", "", "zh-CN") is None  # too short to say it is too short
+    assert length_ratio_off("x" * 100, "是" * 7, "zh-CN") == 0.07
+    assert length_ratio_off("x" * 100, "y" * 31, "es") is None
