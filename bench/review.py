@@ -43,7 +43,7 @@ def _post(turns: int):  # type: ignore[no-untyped-def]
             "category": "ai-ml",
             "area": "research",
             "people": ["Pavel Izmailov"],
-        }  # fmt: skip
+        }
     )
     return Post(front=front, sections=[Section(heading="h", turns=post_turns)])
 
