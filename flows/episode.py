@@ -22,7 +22,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from pipeline.config import Config, load_config
+from pipeline.config import Config, RunConfig, load_config
 from pipeline.run.episode import EpisodeResult, review_rows, run_episode
 from pipeline.run.progress import Reporter
 from pipeline.run.steps import STEPS
@@ -95,11 +95,13 @@ def episode_flow(
     config_path: str | None = None,
     wait: bool = False,
     retry_failed: bool = False,
+    until: str | None = None,
 ) -> dict[str, Any]:
     """One episode end to end; returns :meth:`EpisodeResult.as_dict` (with
     ``failed_turns``). ``overrides`` are config values (what the CLI flags set); secrets
     stay in the environment or the config file, never in Prefect's database.
-    ``retry_failed`` redoes the editorial step asking only for failed translations."""
+    ``retry_failed`` redoes the editorial step asking only for failed translations;
+    ``until="turns"`` stops at a speakers draft (None: the config's ``[run] until``)."""
     config = flow_config(overrides, config_path)
     result = run_episode(
         source,
@@ -111,6 +113,7 @@ def episode_flow(
         report=Reporter(log=prefect_log),
         tasks=TASKS,
         flow_run_id=_flow_run_id(),
+        until=RunConfig(until=until).until if until else None,  # a value [run] until takes
     )
     _artifacts(config, result)
     return result.as_dict()

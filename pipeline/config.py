@@ -179,6 +179,28 @@ class PostConfig(_Section):
     project: list[str] = Field(default_factory=list)
 
 
+Until = Literal["turns", "draft"]
+
+
+class RunConfig(_Section):
+    """``[run]``: where ``podpost run`` and ``ingest`` stop. ``until = "turns"`` stops after
+    the speaker turns, as a speakers draft for the editor to confirm; ``podpost resume``
+    then translates once, with the confirmed speakers (``pipeline.review.speakers``)."""
+
+    until: Until = "draft"
+
+
+SiteGeneratorName = Literal["eleventy", "jekyll", "hugo", "astro"]
+SITE_GENERATORS: tuple[str, ...] = typing.get_args(SiteGeneratorName)  # review.sites has each
+
+
+class SiteConfig(_Section):
+    """``[site]``: the static site generator ``podpost approve`` publishes for (its file
+    names and front matter conventions: pipeline.review.sites)."""
+
+    generator: SiteGeneratorName = "eleventy"
+
+
 class Config(_Section):
     """The whole configuration: top-level folders and one model per section.
 
@@ -195,6 +217,8 @@ class Config(_Section):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     editorial: EditorialConfig = Field(default_factory=EditorialConfig)
     post: PostConfig = Field(default_factory=PostConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
+    site: SiteConfig = Field(default_factory=SiteConfig)
 
     @property
     def episodes_dir(self) -> Path:

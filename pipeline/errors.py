@@ -3,7 +3,7 @@
     PodpostError                    exit 1   (retryable: False unless said)
     ├── UsageError                  exit 2   the user asked for something that cannot work
     │   ├── InputFileError                   a file is missing, unreadable, not UTF-8/JSON/YAML
-    │   │   └── PostFormatError              a post does not follow FORMAT.md (with its line)
+    │   │   └── PostFormatError              a post breaks docs/post-format.md (with its line)
     │   ├── ConfigError                      invalid configuration
     │   │   ├── UnknownBackendError          lists the valid names
     │   │   └── MissingDependencyError       says what to install or set
@@ -75,7 +75,7 @@ class InputFileError(UsageError):
 
 
 class PostFormatError(InputFileError):
-    """A post file does not follow FORMAT.md; ``line`` is 1-based when known."""
+    """A post file does not follow docs/post-format.md; ``line`` is 1-based when known."""
 
     def __init__(self, message: str, *, line: int | None = None, hint: str | None = None):
         self.line = line

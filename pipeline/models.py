@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-# What a one-line single-quoted YAML scalar cannot hold (FORMAT.md: replaced by a space): a
+# What a one-line single-quoted YAML scalar cannot hold (docs/post-format.md: a space): a
 # tab, control characters, and code points outside YAML's printable set (a lone surrogate,
 # U+FEFF, U+FFFE, U+FFFF). Line breaks are not in this class: a front matter value with a
 # line break is refused, as everywhere else.
@@ -214,7 +214,7 @@ class Turns(_Model):
 
 
 class FrontMatter(_Model):
-    """The front matter of FORMAT.md: every key, in this order."""
+    """The front matter of docs/post-format.md: every key, in this order."""
 
     author: OneLine
     date: DateString  # kept a string so YAML writes it quoted, as the blog expects

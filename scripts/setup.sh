@@ -15,13 +15,26 @@ if [[ "${1:-}" == "--test" ]]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v npm >/dev/null || need_apt+=(npm)
 fi
-if ((${#need_apt[@]})); then
+# The site generators approve --site is tested against (Eleventy and Astro come from npm).
+# Without recommends: Hugo's would pull in the Go toolchain.
+need_sites=()
+if [[ "${1:-}" == "--test" ]]; then
+  command -v hugo >/dev/null || need_sites+=(hugo)
+  command -v jekyll >/dev/null || need_sites+=(jekyll)
+fi
+if ((${#need_apt[@]} + ${#need_sites[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
-    echo "error: install ${need_apt[*]} (apt-get install -y ${need_apt[*]}) or rerun as root" >&2
+    echo "error: install ${need_apt[*]} ${need_sites[*]} (apt-get install -y ${need_apt[*]} ${need_sites[*]}) or rerun as root" >&2
     exit 2
   fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  if ((${#need_apt[@]})); then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  fi
+  if ((${#need_sites[@]})); then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${need_sites[@]}" >/dev/null
+  fi
 fi
 
 [[ -x .venv/bin/python ]] || python3 -m venv .venv

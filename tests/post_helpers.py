@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 GOLDEN = Path(__file__).parent / "golden"
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "post.md"
+REFERENCE = Path(__file__).parent / "reference" / "post.md"  # the blog's real post
 
 
 def golden_posts() -> list[Path]:

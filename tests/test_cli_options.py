@@ -54,14 +54,14 @@ def test_diarizer_help_lists_every_registered_diarizer(capsys):
 def test_post_help_points_at_what_a_user_has(argv, capsys):
     code, out, _err = cli(argv, capsys)
     assert code == 0
-    assert "FORMAT.md" not in out
+    assert "FORMAT.md" not in out  # the shared spec's name: not in the repository
     if argv == ["post", "--help"]:
-        assert '(the format: the README\'s "The post format" section)' in out
+        assert "(the format: docs/post-format.md)" in out
 
 
 def test_readme_post_format_section_lists_the_front_matter_keys_in_order():
     text = README.read_text(encoding="utf-8")
-    section = text.split("\n## The post format\n", 1)[1].split("\n## ", 1)[0]
+    section = text.split("\n## What a draft looks like\n", 1)[1].split("\n## ", 1)[0]
     block = section.split("```\n---\n", 1)[1].split("\n---\n", 1)[0]
     keys = [line.split(":", 1)[0] for line in block.splitlines() if not line.startswith(" ")]
     assert keys == FRONT_KEYS

@@ -1,4 +1,4 @@
-"""The checker flags each kind of departure from FORMAT.md, alone, on the right line."""
+"""The checker flags each kind of departure from docs/post-format.md, alone, on the right line."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ CASES: dict[str, tuple[Callable[[str], str], list[Problem]]] = {
         [
             Problem(
                 4,
-                "key 'layout' is out of order; 'guest' comes here (README: The post format)",
+                "key 'layout' is out of order; 'guest' comes here (docs/post-format.md)",
                 style=True,
             )
         ],

@@ -13,7 +13,6 @@ from pipeline.post.render import render_post
 from tests.post_helpers import REFERENCE, golden_posts, podpost
 
 
-@pytest.mark.skipif(not REFERENCE.is_file(), reason="../shared/reference/post.md is absent")
 def test_reference_round_trips_byte_for_byte_through_the_cli():
     parsed = podpost("post", "parse", str(REFERENCE))
     assert parsed.returncode == 0, parsed.stderr
@@ -24,7 +23,6 @@ def test_reference_round_trips_byte_for_byte_through_the_cli():
     assert (checked.returncode, checked.stdout) == (0, b"")
 
 
-@pytest.mark.skipif(not REFERENCE.is_file(), reason="../shared/reference/post.md is absent")
 def test_reference_parses_into_the_expected_structure():
     post = parse_post(REFERENCE.read_text(encoding="utf-8"))
     assert post.front.date == "2026-01-15"

@@ -1,4 +1,4 @@
-"""Front matter YAML style (FORMAT.md): strict writing, lenient reading, style reported by line."""
+"""Front matter YAML style (docs/post-format.md): strict writing, lenient reading, style by line."""
 
 from __future__ import annotations
 
@@ -197,7 +197,7 @@ OTHER_STYLE_PROBLEMS = [
         "'products_models' item '0o17' is plain, but YAML 1.1 or 1.2 (Eleventy's js-yaml) "
         "reads it as something other than a string; podpost writes:   - '0o17'",
     ),
-    (26, "key 'status' is out of order; 'media_books' comes here (README: The post format)"),
+    (26, "key 'status' is out of order; 'media_books' comes here (docs/post-format.md)"),
     (27, "'media_books' is a flow list; the blog's style is a block list, '  - item' per line"),
 ]
 

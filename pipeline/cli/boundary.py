@@ -2,7 +2,7 @@
 stderr and an exit code; the traceback is shown only when asked for (``--debug`` or
 ``PODPOST_DEBUG=1``).
 
-Exit codes (the README's table): 0 done, 1 failed (some items of a batch, or an
+Exit codes (docs/operations.md): 0 done, 1 failed (some items of a batch, or an
 unexpected error), 2 usage, configuration or a missing program, 3 source, 4 network or
 Prefect API, 5 transcription, 6 LLM, 7 conflict or lock, 8 a draft with failed
 translations, 130 interrupted.

@@ -68,8 +68,10 @@ def summary_blocks(items: Sequence[Item], width: int) -> list[Text]:
 
 def totals(summary: dict[str, Any]) -> str:
     """The closing line: how many items ended each way."""
+    speakers = summary.get("review_speakers") or 0
+    waiting = f"{speakers} waiting for their speakers to be checked, " if speakers else ""
     return (
-        f"{summary['new']} new drafts, {summary['needs_review']} needing review, "
+        f"{summary['new']} new drafts, {summary['needs_review']} needing review, {waiting}"
         f"{summary['failed']} failed, {summary['done_before']} done before"
     )
 

@@ -15,8 +15,8 @@ from pipeline.post.io import load_post, post_from_json, read_text, write_post_te
 from pipeline.post.parse import YAML_HINT, check_post
 from pipeline.post.render import load_template, render_post
 
-# The format is described in the README's "The post format" section: what a user has.
-FORMAT_DOC = 'the README\'s "The post format" section'
+# The format's reference page, in the repository a user cloned.
+FORMAT_DOC = "docs/post-format.md"
 post_app = typer.Typer(
     help=f"Parse, render and check post files (the format: {FORMAT_DOC}).",
     no_args_is_help=True,

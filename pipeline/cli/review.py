@@ -1,4 +1,4 @@
-"""`podpost review | preview | approve | reject`: the editor's side of the pipeline."""
+"""`podpost review | preview | approve | reject | export`: the editor's side of the pipeline."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pipeline.cli.common import settings
-from pipeline.config import Config
+from pipeline.cli.common import one_of, settings
+from pipeline.config import SITE_GENERATORS, Config
 from pipeline.errors import InputFileError
 from pipeline.review.drafts import find_draft
+from pipeline.review.export import FORMATS as EXPORT_FORMATS
 from pipeline.review.flags import (
     DraftReview,
     Flag,
@@ -179,6 +180,13 @@ def approve_command(
     override: bool = typer.Option(
         False, "--override", help="Approve despite error flags or an earlier rejection."
     ),
+    site: str | None = typer.Option(
+        None,
+        "--site",
+        help=f"The site generator whose file names and front matter to follow: "
+        f"{one_of(list(SITE_GENERATORS))} (default: the config's site generator, "
+        "eleventy). For jekyll, hugo and astro --to may also be the site's root.",
+    ),
 ) -> None:
     """Set draft: false, check the post and write it into the site's content folder.
 
@@ -194,11 +202,43 @@ def approve_command(
         override=override,
         slug=slug,
         episodes_dir=config.episodes_dir,
+        site=site or config.site.generator,
     )
     for flag in result.flags:  # the editor overrode them; still say what readers will see
         typer.echo(f"warning: approved with: {flag.message}", err=True)
     verb = "wrote" if result.written else "already up to date:"
     typer.echo(f"approved {path.name}; {verb} {result.target}")
+
+
+def export_command(
+    ctx: typer.Context,
+    draft: str = typer.Argument(..., help="The approved draft to export."),
+    formats: list[str] = typer.Option(
+        ...,
+        "--format",
+        help=f"{one_of(list(EXPORT_FORMATS))}. vtt, srt, json: the transcript in the original "
+        "and the translation; chapters: Podcasting 2.0 chapters from the headings. Repeat "
+        "for several.",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write here instead of beside the approved post."
+    ),
+) -> None:
+    """Write the transcript (WebVTT, SubRip, Podcasting 2.0 JSON) or chapters beside the post."""
+    from pipeline.review.export import check_formats, export_draft
+
+    formats = check_formats(formats)
+    config = settings(ctx).config()
+    path = resolve_draft(draft, config)
+    written = export_draft(
+        path,
+        formats,
+        target_language=config.editorial.target_language,
+        out_dir=out,
+        episodes_dir=config.episodes_dir,
+    )
+    for file in written:
+        typer.echo(f"wrote {file}")
 
 
 def reject_command(
@@ -221,3 +261,4 @@ def register(app: typer.Typer) -> None:
     app.command("preview")(preview_command)
     app.command("approve")(approve_command)
     app.command("reject")(reject_command)
+    app.command("export")(export_command)

@@ -17,7 +17,7 @@ import typer
 
 from pipeline.cli.boundary import interrupted_run
 from pipeline.cli.common import ASR_BACKEND_NAMES, Settings, settings
-from pipeline.config import Config, deep_merge
+from pipeline.config import Config, Until, deep_merge
 from pipeline.errors import NeedsReviewError, PodpostError, RunInterruptedError, UsageError
 from pipeline.fetch.urls import remember as remember_password
 from pipeline.run.resume import absolute_source, rerun_overrides, resume_targets
@@ -82,6 +82,7 @@ def _run(
     overrides: dict[str, Any],
     wait: bool,
     retry_failed: bool = False,
+    until: str | None = None,
 ) -> dict[str, Any]:
     prepare_prefect()
     from flows.episode import episode_flow
@@ -95,6 +96,7 @@ def _run(
             config_path=s.config_path,
             wait=wait,
             retry_failed=retry_failed,
+            until=until,
         )
 
 
@@ -129,6 +131,13 @@ def register(app: typer.Typer) -> None:
         retry_failed: bool = typer.Option(
             False, "--retry-failed", help="Ask the LLM again for failed translations only."
         ),
+        until: Until | None = typer.Option(
+            None,
+            "--until",
+            help="Stop after this step: `turns` writes the speaker turns as a draft to "
+            "check in `podpost preview`; `podpost resume` then translates (default: "
+            "run.until in the config, else draft).",
+        ),
     ) -> None:
         """Run the whole pipeline on one episode and print the draft's path.
 
@@ -152,7 +161,7 @@ def register(app: typer.Typer) -> None:
         # A bad flag, a missing program or an LLM that cannot work fails here, in seconds.
         preflight(s.config(**overrides))
         try:
-            result = _run(s, source, item, overrides, wait, retry_failed)
+            result = _run(s, source, item, overrides, wait, retry_failed, until)
         except KeyboardInterrupt:
             raise _interrupted(s.config(**overrides), source, item) from None
         typer.echo(result["draft"])
@@ -171,7 +180,8 @@ def register(app: typer.Typer) -> None:
             False, "--retry-failed", help="Ask the LLM again for failed translations only."
         ),
     ) -> None:
-        """Finish a failed or interrupted run with the settings it started with."""
+        """Finish a failed or interrupted run with the settings it started with; after
+        `run --until turns`, translate with the speakers as confirmed in the preview."""
         s = settings(ctx)
         if all_ == (episode is not None):
             raise UsageError("give one EPISODE or --all", hint="see `podpost status`")
@@ -183,7 +193,10 @@ def register(app: typer.Typer) -> None:
         failures = incomplete = 0
         for target in todo:
             try:
-                result = _run(s, target.source, target.item, target.overrides, wait, retry_failed)
+                # confirmed speakers (a run stopped `--until turns`) are translated now
+                result = _run(
+                    s, target.source, target.item, target.overrides, wait, retry_failed, "draft"
+                )
             except KeyboardInterrupt:
                 raise _interrupted(s.config(), target.source, target.item) from None
             except PodpostError as e:

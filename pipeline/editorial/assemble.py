@@ -3,7 +3,7 @@
 In each turn, the first occurrence of each key term is bolded in the original (the exact
 substring the model named, or a glossary term found by code) and in the translation. A
 glossary term's first mention in the whole post reads ``**译名**（Term）`` in the
-translation (FORMAT.md), later ones ``**译名**``; where the translation is the term itself
+translation (docs/post-format.md), later ones ``**译名**``; where the translation is the term itself
 (names) it is just ``**Term**``. Removing every ``**`` from an original gives back the
 transcript text.
 """
@@ -167,7 +167,7 @@ def sections_from_outline(
     post_turns: list[tuple[int, PostTurn]], outline: list[OutlineSection]
 ) -> list[Section]:
     """Turns grouped under the outline's headings; turns before the first heading form a
-    heading-less first section (FORMAT.md allows only the first to lack one)."""
+    heading-less first section (docs/post-format.md allows only the first to lack one)."""
     starts = {s.start: s.heading for s in outline}
     sections: list[Section] = []
     current: tuple[str | None, list[PostTurn]] | None = None

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline import store
 from pipeline.config import Config
 from pipeline.editorial.analysis import analyse
 from pipeline.editorial.assemble import Failure, assemble_turns, sections_from_outline
@@ -42,7 +43,7 @@ from pipeline.langtags import language_name
 from pipeline.llm import LLMClient, Usage
 from pipeline.models import Episode, FrontMatter, Post, Turns
 
-RESULT_FILE = "editorial.json"
+RESULT_FILE = store.EDITORIAL_FILE
 
 
 @dataclass

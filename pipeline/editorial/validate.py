@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pipeline.editorial.units import Unit
 from pipeline.editorial.wire import GlossaryEntry, TranslateOut, TurnOut
+
+if TYPE_CHECKING:  # units loads the LLM client (token estimates); review needs only checks
+    from pipeline.editorial.units import Unit
 
 _WORD_RE = re.compile(r"\w+")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")

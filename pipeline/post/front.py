@@ -1,6 +1,6 @@
 """Front matter: read any valid YAML leniently, and report each departure from the blog's style.
 
-Reading is lenient, writing is strict (FORMAT.md). Front matter in another valid YAML style
+Reading is lenient, writing is strict (docs/post-format.md). Front matter in another YAML style
 (double quotes, flow lists, other indentation, comments, keys in another order, an unquoted
 date) parses to the same values; each such departure is a *style* problem on its own line,
 which ``podpost post check`` reports but which does not stop the post from parsing. A
@@ -82,7 +82,7 @@ def read_front(front_lines: list[str], problems: Problems) -> FrontMatter | None
     expected = [k for k in FRONT_KEYS if k in nodes]
     for got, want in zip(present, expected, strict=True):
         if got != want:
-            message = f"key '{got}' is out of order; '{want}' comes here (README: The post format)"
+            message = f"key '{got}' is out of order; '{want}' comes here (docs/post-format.md)"
             problems.add(where[got], message, style=True)
             break
     values: dict[str, Any] = {}

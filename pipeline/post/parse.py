@@ -1,4 +1,4 @@
-"""A post file -> the Post model, and the checker that reports every departure from FORMAT.md.
+"""A post file -> the Post model, and the checker of every departure from docs/post-format.md.
 
 One pass does both: ``analyze`` walks the file, builds what it can and collects problems
 with their line numbers; ``parse_post`` raises on the first problem, ``check_post`` returns
@@ -118,7 +118,7 @@ def parse_post(text: str, *, name: str = "post") -> Post:
 
 
 def check_post(text: str) -> list[Problem]:
-    """Every departure from FORMAT.md in ``text``, errors and style alike, sorted by line.
+    """Every departure from docs/post-format.md in ``text``, errors and style alike, sorted by line.
 
     An empty list means the file is exactly what podpost would write for its post.
     """

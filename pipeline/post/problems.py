@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One departure from FORMAT.md.
+    """One departure from docs/post-format.md.
 
     ``line`` is 1-based in the post file; ``message`` is one line saying what is wrong and
     what the format wants. ``style`` is True for a front matter departure that changes no

@@ -1,6 +1,6 @@
 """Escaping of transcript and model text for the post's Markdown, and its exact inverse.
 
-Text must render as text, never as markup (FORMAT.md): ``&``, ``<``, ``>``, backticks and
+Text must render as text, never as markup (docs/post-format.md): ``&``, ``<``, ``>``, backticks and
 backslashes become HTML character references, so no HTML tag, code span or backslash escape
 can form, and neither can a template tag (``{{``, ``{%``, ``{#``) for the site generator;
 a paragraph that would open a block construct (heading, list, thematic break, fence, link

@@ -1,4 +1,4 @@
-"""Front matter in exactly the blog's YAML style (FORMAT.md), through PyYAML.
+"""Front matter in exactly the blog's YAML style (docs/post-format.md), through PyYAML.
 
 Writing is strict: keys in model order, block lists indented by two spaces, ``[]`` for an
 empty list, no line wrapping, unicode as is, and a string plain unless a plain scalar would
@@ -22,7 +22,7 @@ from ruamel.yaml.resolver import VersionedResolver
 from pipeline.models import YAML_UNWRITABLE_RE
 
 STR_TAG = "tag:yaml.org,2002:str"
-# Every c-indicator of the YAML spec: FORMAT.md quotes a string that starts with one, even
+# Every c-indicator of the YAML spec: docs/post-format.md quotes a string that starts with one, even
 # where a parser would take it as plain (``-x``, ``:x``, ``?x``), so no reader has to care.
 INDICATORS = "-?:,[]{}#&*!|>'\"%@`"
 _LINE_BREAKS_RE = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")

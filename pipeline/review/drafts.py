@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
 from pipeline.review import flags as review
+
+Stage = Literal["turns", "post"]  # a speakers draft, or a post to publish
 
 
 @dataclass(frozen=True)
@@ -63,9 +66,10 @@ def draft_name(episode_id: str) -> str:
     return f"{episode_id}.md"
 
 
-def _kept_because(path: Path, text: str) -> str | None:
+def _kept_because(path: Path, text: str, stage: Stage = "post") -> str | None:
     """Why ``path`` may not be (over)written with ``text`` (``edited``, ``approved``,
-    ``foreign``), or None when it may."""
+    ``foreign``), or None when it may. A speakers draft gives way to the episode's post:
+    the run read its edits back into the turns before translating."""
     if not path.exists():
         return None
     current = path.read_text(encoding="utf-8", errors="replace")
@@ -74,6 +78,8 @@ def _kept_because(path: Path, text: str) -> str | None:
     record = review.load_record(path)
     if record is None or not record.generated_sha256:
         return "foreign"  # a file podpost did not write: never clobber it
+    if record.stage == "turns" and stage == "post":
+        return None
     if review.is_edited(path):
         return "edited"
     if review.state_of(current, record) == "approved":
@@ -81,36 +87,48 @@ def _kept_because(path: Path, text: str) -> str | None:
     return None
 
 
-def _ours(path: Path, text: str) -> bool:
+def _ours(path: Path, text: str, stage: Stage = "post") -> bool:
     """May ``path`` be (over)written with ``text``?"""
-    return _kept_because(path, text) is None
+    return _kept_because(path, text, stage) is None
 
 
 def write_draft(
-    drafts_dir: Path, episode_id: str, text: str, *, episode_dir: Path | None = None
+    drafts_dir: Path,
+    episode_id: str,
+    text: str,
+    *,
+    episode_dir: Path | None = None,
+    stage: Stage = "post",
 ) -> DraftWrite:
     """Write ``text`` as the episode's draft ``<drafts_dir>/<id>.md``, or beside it when
-    the draft was edited."""
+    the draft was edited; ``stage="turns"`` for a speakers draft."""
     return write_draft_file(
-        Path(drafts_dir) / draft_name(episode_id), text, episode_id, episode_dir
+        Path(drafts_dir) / draft_name(episode_id), text, episode_id, episode_dir, stage=stage
     )
 
 
 def write_draft_file(
-    target: Path, text: str, episode_id: str, episode_dir: Path | None = None
+    target: Path,
+    text: str,
+    episode_id: str,
+    episode_dir: Path | None = None,
+    *,
+    stage: Stage = "post",
 ) -> DraftWrite:
     """Write ``text`` to ``target`` (any ``.md`` path), or beside it as ``<stem>.new.md``
     (``.new-2.md``, ...) when ``target`` was edited by hand or is not podpost's; records
-    the generation so a later edit is recognised."""
+    the generation (and its ``stage``) so a later edit is recognised."""
     target = Path(target)
     kept = None
-    because = _kept_because(target, text)
+    because = _kept_because(target, text, stage)
     if because is not None:
         kept = target
         stem = target.name.removesuffix(".md")
         candidates = [target.with_name(f"{stem}.new.md")]
         candidates += [target.with_name(f"{stem}.new-{n}.md") for n in range(2, 1000)]
-        target = next(path for path in candidates if _ours(path, text))
+        target = next(path for path in candidates if _ours(path, text, stage))
     write_atomic(target, text)
-    review.generation_record(target, text, episode_id=episode_id, episode_dir=episode_dir)
+    review.generation_record(
+        target, text, episode_id=episode_id, episode_dir=episode_dir, stage=stage
+    )
     return DraftWrite(path=target, kept=kept, approved=because == "approved")

@@ -37,7 +37,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from pipeline.editorial.build import RESULT_FILE as EDITORIAL_FILE
 from pipeline.errors import InputFileError
 from pipeline.models import Episode, Post, Turns
 from pipeline.post.parse import analyze
@@ -71,7 +70,7 @@ from pipeline.review.record import (
     sha256_text,
     state_of,
 )
-from pipeline.store import EPISODE_FILE, TURNS_FILE
+from pipeline.store import EDITORIAL_FILE, EPISODE_FILE, TURNS_FILE
 
 __all__ = [  # the draft record's API lives in pipeline.review.record; flows use it from here
     "KINDS",

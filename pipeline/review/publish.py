@@ -1,9 +1,11 @@
 """Approve a draft into the site's content folder, or reject it; both are recorded.
 
 ``approve`` sets ``draft: false``, checks the result with the post checker, and writes it
-atomically as ``<date>-<slug of title>.md`` inside the content folder. The slug comes from
-python-slugify, so it is ASCII letters, digits and hyphens whatever the title (``../``,
-slashes, only punctuation, CJK); the resolved path is checked to sit in the folder anyway.
+atomically as ``<date>-<slug of title>.md`` inside the content folder (for Eleventy; the
+other site generators' file names and front matter: :mod:`pipeline.review.sites`). The
+slug comes from python-slugify, so it is ASCII letters, digits and hyphens whatever the
+title (``../``, slashes, only punctuation, CJK); the resolved path is checked to sit in
+the folder anyway.
 A different version of the same post (same ``source``) at that path is replaced only with
 ``force``; another episode's post (another ``source``) never is: ``--slug`` names another file.
 
@@ -27,7 +29,6 @@ from slugify import slugify
 from pipeline.errors import (
     ApprovalRefusedError,
     DraftConflictError,
-    PodpostError,
     PostFormatError,
     UsageError,
 )
@@ -37,6 +38,7 @@ from pipeline.post.parse import check_post, parse_post
 from pipeline.post.render import render_post
 from pipeline.review.flags import DraftReview, Flag, review_text
 from pipeline.review.record import load_record, read_draft, record_decision
+from pipeline.review.sites import SITES, SiteGenerator, front_source, site_generator
 
 MAX_SLUG_LENGTH = 80
 FALLBACK_SLUG = "post"
@@ -44,15 +46,28 @@ FALLBACK_SLUG = "post"
 
 def slug_for(front: FrontMatter) -> str:
     """``YYYY-MM-DD-title-words``; a title with no usable characters gives ``...-post``."""
-    title = slugify(front.title, max_length=MAX_SLUG_LENGTH, word_boundary=True) or FALLBACK_SLUG
+    title = title_slug(front)
     date = slugify(front.date)
     return f"{date}-{title}" if date else title
 
 
-def target_path(content_dir: Path, front: FrontMatter, *, slug: str | None = None) -> Path:
+def title_slug(front: FrontMatter) -> str:
+    """The title's words as a slug; a title with no usable characters gives ``post``."""
+    return slugify(front.title, max_length=MAX_SLUG_LENGTH, word_boundary=True) or FALLBACK_SLUG
+
+
+def target_path(
+    content_dir: Path,
+    front: FrontMatter,
+    *,
+    slug: str | None = None,
+    site: SiteGenerator = SITES["eleventy"],
+) -> Path:
     """``<content_dir>/<slug>.md`` for the post (``slug`` given, made safe by slugify, else
-    :func:`slug_for`), resolved. Raises :class:`~pipeline.errors.UsageError` if it would
-    fall outside ``content_dir`` or ``slug`` has no usable character."""
+    :func:`slug_for`, or :func:`title_slug` for a generator without dates in its file
+    names; Jekyll's ``slug`` gets the date in front), resolved. Raises
+    :class:`~pipeline.errors.UsageError` if it would fall outside ``content_dir`` or
+    ``slug`` has no usable character."""
     folder = Path(content_dir).resolve()
     if slug is not None:
         name = slugify(slug.removesuffix(".md"), max_length=MAX_SLUG_LENGTH + 11)
@@ -60,8 +75,9 @@ def target_path(content_dir: Path, front: FrontMatter, *, slug: str | None = Non
             raise UsageError(
                 f"--slug {slug!r} has no letters or digits", hint="use letters, digits and hyphens"
             )
+        name = site.required_date(front, name)
     else:
-        name = slug_for(front)
+        name = slug_for(front) if site.dated_names else title_slug(front)
     target = (folder / f"{name}.md").resolve()
     if target.parent != folder:  # slugify guarantees this; a bug here must not write elsewhere
         raise UsageError(f"refusing to write {target}: outside {folder}")
@@ -94,10 +110,11 @@ def approved_text(draft_text: str, *, name: str = "draft") -> str:
 
 
 def _source_of(path: Path) -> str | None:
-    """The front matter ``source`` of the post at ``path``; None when it does not parse."""
+    """The front matter ``source`` of the post at ``path`` (any generator's style); None
+    when it cannot be read."""
     try:
-        return parse_post(path.read_text(encoding="utf-8"), name=str(path)).front.source
-    except (OSError, UnicodeDecodeError, PodpostError):
+        return front_source(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
         return None
 
 
@@ -191,11 +208,14 @@ def approve(
     slug: str | None = None,
     episodes_dir: Path | None = None,
     now: dt.datetime | None = None,
+    site: str = "eleventy",
 ) -> Approval:
     """Publish the draft at ``draft_path`` into ``content_dir`` (see :func:`approved_text`)
     and record the approval beside the draft; ``now`` stamps the record (default: UTC now).
     ``slug`` names the file (default: date and title); ``episodes_dir`` helps find the
-    episode's turns for the review flags.
+    episode's turns for the review flags. ``site`` names the site generator whose file
+    naming and front matter the published file follows (:mod:`pipeline.review.sites`);
+    ``content_dir`` is its posts folder or, for Jekyll, Hugo and Astro, the site's root.
 
     An identical file already there is not rewritten. Raises
     :class:`~pipeline.errors.UsageError` when ``content_dir`` is None or missing,
@@ -216,8 +236,15 @@ def approve(
             f"site content folder {content_dir} does not exist",
             hint="create it or point --to / site_dir at the site's content folder",
         )
+    generator = site_generator(site)
     draft_text = read_draft(draft_path)
     record = load_record(draft_path)
+    if record is not None and record.stage == "turns":  # not even with --override
+        raise ApprovalRefusedError(
+            f"{Path(draft_path).name} holds the episode's speaker turns, not yet translated",
+            hint=f"check the speakers, then `podpost resume {record.episode_id or 'EPISODE'}` "
+            "translates them into the draft to approve",
+        )
     review = review_text(
         draft_text, path=Path(draft_path), record=record, episodes_dir=episodes_dir
     )
@@ -228,8 +255,11 @@ def approve(
     flags = blocking_flags(review)
     if flags and not override:
         raise refuse_flagged(flags, Path(draft_path), name=name)
-    front = parse_post(text).front
-    target = target_path(content_dir, front, slug=slug)
+    post = parse_post(text)
+    front = post.front
+    folder = generator.posts_folder(Path(content_dir))
+    target = target_path(folder, front, slug=slug, site=generator)
+    text = generator.render(post)
     written = True
     if target.exists():
         same = target.read_bytes() == text.encode("utf-8")

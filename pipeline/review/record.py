@@ -51,6 +51,9 @@ class DraftRecord(BaseModel):
     generated_text: str | None = None
     # The episode's turns as the preview's split/merge left them (None: turns.json as is).
     turns: list[Turn] | None = None
+    # "turns": a speakers draft (`run --until turns`, pipeline.review.speakers), whose
+    # edits the next run reads back before translating; "post": a draft to publish.
+    stage: Literal["turns", "post"] = "post"
 
 
 def sha256_text(text: str) -> str:
@@ -94,9 +97,12 @@ def generation_record(
     episode_id: str | None = None,
     episode_dir: Path | None = None,
     now: dt.datetime | None = None,
+    stage: Literal["turns", "post"] = "post",
 ) -> Path:
-    """Record ``text`` as what the pipeline generated at ``draft_path``; returns the record path."""
+    """Record ``text`` as what the pipeline generated at ``draft_path`` (a draft of
+    ``stage``); returns the record path."""
     record = load_record(draft_path) or DraftRecord()
+    record.stage = stage
     record.generated_sha256 = sha256_text(text)
     record.generated_text = text
     record.turns = None  # a new generation follows turns.json again

@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import store
-from pipeline.config import Config, deep_merge, with_overrides
+from pipeline.config import Config, Until, deep_merge, with_overrides
 from pipeline.errors import ConfigError, UsageError
-from pipeline.models import Episode, Post
+from pipeline.langtags import language_name
+from pipeline.models import Episode, Post, Turns
 from pipeline.post.render import load_template, render_post
 from pipeline.review import flags as review
-from pipeline.review.drafts import DraftWrite, write_draft
+from pipeline.review import speakers
+from pipeline.review.drafts import DraftWrite, draft_name, write_draft
 from pipeline.run.ledger import Ledger
 from pipeline.run.progress import Reporter
 from pipeline.run.state import (
@@ -44,6 +46,7 @@ from pipeline.run.steps import (
     fetch_outputs,
     render_key,
     source_key,
+    turns_key,
 )
 
 
@@ -58,6 +61,7 @@ class EpisodeResult:
     skipped: list[str]
     failed_turns: int = 0
     text: str = field(default="", repr=False)
+    stage: str = "post"  # "turns": the run stopped at a speakers draft (``until="turns"``)
     failed_numbers: list[int] = field(default_factory=list)  # 1-based, as review numbers
     stopped: str = ""  # why the editorial step stopped asking the model (its breaker)
 
@@ -71,6 +75,7 @@ class EpisodeResult:
             "tokens": self.tokens,
             "skipped": self.skipped,
             "failed_turns": self.failed_turns,
+            "stage": self.stage,
             "failed_numbers": self.failed_numbers,
             "stopped": self.stopped,
         }
@@ -87,6 +92,7 @@ def run_episode(
     report: Reporter | None = None,
     tasks: Mapping[str, Callable[..., Any]] | None = None,
     flow_run_id: str | None = None,
+    until: Until | None = None,
 ) -> EpisodeResult:
     """Run every step for one episode and write its draft.
 
@@ -96,7 +102,10 @@ def run_episode(
     the episode's ``run.json`` recorded, if it has one, so a rerun keeps the settings the
     episode was made with (``config`` is rebuilt with them) and changes only what was
     given; the merge is recorded for ``podpost resume``. ``overrides=None`` leaves
-    ``config`` and the record as they are. Raises the step's error (recorded in
+    ``config`` and the record as they are. ``until="turns"`` (default: ``[run] until``)
+    stops after the turns step with a speakers draft for the editor
+    (:mod:`pipeline.review.speakers`); whatever the editor changed in it becomes the
+    turns before anything is translated. Raises the step's error (recorded in
     ``run.json``, or in the ledger when the fetch itself failed, unless the source was bad
     input) and :class:`~pipeline.errors.DraftConflictError` when another run holds the
     episode.
@@ -133,6 +142,22 @@ def run_episode(
         try:
             transcript = call["transcribe"](job)
             turns = call["turns"](job, transcript)
+            if (until or config.run.until) == "turns":
+                written, text = _speakers_draft(job, turns)
+                job.count_tokens()  # the naming request
+                run.state.tokens += job.tokens
+                run.update(**draft_fields(written), title=job.episode.title, failed_turns=0)
+                run.await_speakers()
+                job.report.line(written.message)
+                job.report.line(
+                    f"speakers ready for review: `podpost preview {written.path}`, then "
+                    f"`podpost resume {job.episode.id}` translates with them"
+                )
+                return EpisodeResult(
+                    job.episode.id, job.episode.title, written, job.tokens, job.skipped,
+                    text=text, stage="turns",
+                )  # fmt: skip
+            turns = _confirmed_turns(job, turns)
             post = call["editorial"](job, turns)
             text = call["render"](job, post)
             written = write_draft(config.drafts_path, job.episode.id, text, episode_dir=folder)
@@ -156,6 +181,38 @@ def run_episode(
         failed_numbers=job.failed_numbers,
         stopped=job.stopped,
     )
+
+
+def _speakers_draft(job: Job, turns: Turns) -> tuple[DraftWrite, str]:
+    """Write the turns as the episode's speakers draft (never over a person's edits)."""
+    assert job.episode is not None
+    language = language_name(turns.language or job.episode.language or "en")
+    post = speakers.speakers_post(job.episode, turns, language)
+    text = render_post(post, load_template(job.config.post.template))
+    written = write_draft(
+        job.config.drafts_path, job.episode.id, text, episode_dir=job.folder,
+        stage=speakers.STAGE,
+    )  # fmt: skip
+    return written, text
+
+
+def _confirmed_turns(job: Job, turns: Turns) -> Turns:
+    """The turns as the editor confirmed them in the episode's speakers draft, when it
+    has one: saved as ``turns.json`` and recorded as the turns step's result, so that
+    a later run keeps them."""
+    assert job.episode is not None and job.run is not None
+    draft = job.config.drafts_path / draft_name(job.episode.id)
+    record = review.load_record(draft) if draft.is_file() else None
+    if record is None or record.stage != speakers.STAGE:
+        return turns
+    confirmed = speakers.confirmed_turns(
+        review.review_draft(draft, episodes_dir=job.config.episodes_dir)
+    )
+    if confirmed != turns:
+        store.save(job.folder / store.TURNS_FILE, confirmed)
+        job.run.finish_step("turns", turns_key(job.config, job.folder), [store.TURNS_FILE], 0.0)
+        job.report.line(f"turns as confirmed in {draft}")
+    return confirmed
 
 
 def _fetch_failed(

@@ -28,7 +28,8 @@ from pipeline.run.steps import source_key
 
 @dataclass
 class Outcome:
-    """One feed item: ``state`` is new | needs-review | failed | done-before | not-taken."""
+    """One feed item: ``state`` is new | needs-review | review-speakers (stopped at a
+    speakers draft, ``[run] until = "turns"``) | failed | done-before | not-taken."""
 
     guid: str
     title: str
@@ -56,6 +57,7 @@ class IngestSummary:
             "feed": self.feed,
             "new": self.count("new"),
             "needs_review": self.count("needs-review"),
+            "review_speakers": self.count("review-speakers"),
             "failed": self.count("failed"),
             "done_before": self.count("done-before"),
             "items": [o.__dict__ for o in self.outcomes],
@@ -138,10 +140,13 @@ def record_outcome(
         enclosure=entry.enclosure,
     )
     failed = int(result.get("failed_turns") or 0)
+    state = "needs-review" if failed else "new"
+    if result.get("stage") == "turns":
+        state = "review-speakers"
     return Outcome(
         entry.guid,
         entry.title,
-        "needs-review" if failed else "new",
+        state,
         draft=result["draft"],
         episode_id=episode_id,
         failed_turns=failed,

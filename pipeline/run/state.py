@@ -37,7 +37,8 @@ from pipeline.fsutil import write_atomic
 STEPS = ("fetch", "transcribe", "turns", "editorial", "render")
 RUN_FILE = "run.json"
 LOCK_FILE = ".run.lock"
-State = Literal["pending", "running", "done", "failed"]
+# review-speakers: stopped after the turns step for the editor (`run --until turns`)
+State = Literal["pending", "running", "done", "failed", "review-speakers"]
 
 # Files above this size (audio) are fingerprinted by size and mtime, not hashed: hashing a
 # three-hour episode on every rerun would cost more than the check is worth.
@@ -297,6 +298,13 @@ class EpisodeRun:
         """A step command finished: the episode waits for its next step (``pending``)."""
         s = self.state
         s.state, s.step, s.error, s.pid = "pending", None, None, None
+        save_state(self.folder, s)
+
+    def await_speakers(self) -> None:
+        """The run stopped after the turns step: its speakers draft waits for the editor,
+        and ``podpost resume`` translates once they are confirmed."""
+        s = self.state
+        s.state, s.step, s.error, s.pid = "review-speakers", None, None, None
         save_state(self.folder, s)
 
     def done(self) -> None:

@@ -4,7 +4,8 @@ A row's ``state`` is what a person needs to know, which is not always what ``run
 says: a ``running`` run whose process is gone (its lock is free) reads as ``failed``
 ("interrupted during <step>"), and a finished run whose draft has turns without a
 translation reads as ``needs-review`` (``failed_turns`` says how many; ``podpost resume
-ID --retry-failed`` asks the LLM again for those turns only).
+ID --retry-failed`` asks the LLM again for those turns only). A run stopped with
+``--until turns`` reads as ``review-speakers`` until ``podpost resume`` translates it.
 
 ``state`` is about the latest run. What an earlier run finished stays on the row: a rerun
 that fails keeps the draft, its review state and where it was published; a version a
@@ -26,7 +27,7 @@ from pipeline.review.record import load_record, review_state
 from pipeline.run.ledger import LEDGER_FILE, Ledger
 from pipeline.run.state import RunState, is_locked, load_state
 
-RowState = Literal["pending", "running", "done", "needs-review", "failed"]
+RowState = Literal["pending", "running", "done", "needs-review", "failed", "review-speakers"]
 
 
 class StatusRow(BaseModel):

@@ -7,13 +7,16 @@ The format (podcast-namespace ``transcripts.md``): ``{"version", "segments": [{"
 "endTime", "body", "speaker"}]}`` where only ``startTime`` and ``body`` are required. A
 missing ``endTime`` is the next segment's ``startTime``; the last one's is ``duration`` (the
 episode's length in seconds) when known, else its own start. A missing ``speaker`` is None.
-Word-level files (one word per segment, as several hosts publish) become sentences.
+Word-level files (one word per segment, as several hosts publish) become sentences; a
+body without spaces in Chinese or Japanese is a word only when it is short and has no
+punctuation inside it, since those languages write whole sentences without spaces.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from pipeline.errors import InputFileError
@@ -57,6 +60,23 @@ def _timed(items: list[Any], duration: float | None) -> list[tuple[float, float,
     return timed
 
 
+# Chinese and Japanese (and Korean in some files) write sentences without spaces.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# CJK punctuation or a full-width form (，？！) with more text after it: inside a sentence.
+_CJK_PUNCTUATION_INSIDE = re.compile(r"[\u3000-\u303f\uff00-\uffef].")
+CJK_WORD_MAX = 8  # characters; a longer body without a space is a sentence
+
+
+def _word_like(body: str) -> bool:
+    """Whether ``body`` reads as one word: no space, and in CJK text also short and with
+    no punctuation inside it (a sentence of Chinese has no spaces either)."""
+    if any(ch.isspace() for ch in body):
+        return False
+    if _CJK.search(body):
+        return len(body) <= CJK_WORD_MAX and not _CJK_PUNCTUATION_INSIDE.search(body)
+    return True
+
+
 def _merge_words(timed: list[tuple[float, float, str, Any]]) -> list[Segment]:
     """Word-level transcripts become sentence segments (same speaker, up to . ? !)."""
     segments: list[Segment] = []
@@ -95,7 +115,7 @@ def parse_podcast_json(text: str, duration: float | None = None) -> list[Segment
             raise TypeError("segments is not a list")
         timed = _timed(items, duration)
         bodies = [body for _, _, body, _ in timed]
-        word_level = bool(bodies) and sum(" " not in b for b in bodies) * 2 > len(bodies) > 3
+        word_level = bool(bodies) and sum(map(_word_like, bodies)) * 2 > len(bodies) > 3
         if word_level:
             return _merge_words(timed)
         return [
