@@ -97,6 +97,10 @@ class AsrConfig(_Section):
     automatic_captions: bool = False  # use a source's automatic captions in `captions`
     # preferred, else the episode's
     caption_languages: list[LanguageTag] = Field(default_factory=list)
+    # a caption file or transcript larger than this is refused before it is read: a
+    # 3-hour episode's SRT is about 0.3 MB, and parsing one costs ~25x its size in memory
+    # (BENCHMARKS.md, bench/hostile_inputs.py: 4.3 MB took 184 MB at peak, 19 MB 535 MB)
+    max_caption_bytes: int = Field(default=5 * 1024**2, ge=1)
     no_speech_threshold: float = 0.6
     logprob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4  # above it a segment is a repetition loop

@@ -10,8 +10,9 @@ from typing import Any
 import typer
 
 from pipeline import store
-from pipeline.cli.common import ASR_BACKEND_NAMES, settings
+from pipeline.cli.common import ASR_BACKEND_NAMES, say, settings
 from pipeline.fetch.core import ProgressHook
+from pipeline.terminal import raw
 
 
 @contextmanager
@@ -20,6 +21,7 @@ def download_progress(enabled: bool) -> Iterator[ProgressHook | None]:
     if not enabled or not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -29,7 +31,10 @@ def download_progress(enabled: bool) -> Iterator[ProgressHook | None]:
     )
 
     columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress("[progress.description]{task.description}", *columns, transient=True) as bar:
+    console = Console(file=raw(sys.stderr))  # rich's own escapes: past the CLI's guard
+    with Progress(
+        "[progress.description]{task.description}", *columns, console=console, transient=True
+    ) as bar:
         task = bar.add_task("downloading", total=None)
 
         def hook(status: dict[str, Any]) -> None:
@@ -61,8 +66,8 @@ def register(app: typer.Typer) -> None:
         config = settings(ctx).config()
         with download_progress(config.fetch.progress) as hook:
             episode, folder = commands.fetch(config, source, item, progress=hook)
-        typer.echo(f"{episode.title or episode.id}: {folder / store.EPISODE_FILE}")
-        typer.echo(f"audio: {folder / str(episode.audio_file)}")
+        say(f"{episode.title or episode.id}: {folder / store.EPISODE_FILE}")
+        say(f"audio: {folder / str(episode.audio_file)}")
 
     @app.command()
     def transcribe(
@@ -88,10 +93,10 @@ def register(app: typer.Typer) -> None:
 
         flags = {"asr": {"backend": backend, "model": model, "language": language}}
         config = settings(ctx).config(**flags)
-        with relay_warnings(lambda message: typer.echo(f"warning: {message}", err=True)):
+        with relay_warnings(lambda message: say(f"warning: {message}", err=True)):
             _, folder, transcript = commands.transcribe(config, source, item, overrides=flags)
         path = folder / store.TRANSCRIPT_FILE  # no speech: the step's warning said so
-        typer.echo(
+        say(
             f"{len(transcript.segments)} segments ({transcript.backend}, "
             f"{transcript.language}): {path}"
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline.cli.common import settings
+from pipeline.cli.common import say, settings
 from pipeline.errors import InputFileError
 from pipeline.models import Post
 from pipeline.post.io import load_post, post_from_json, read_text, write_post_text
@@ -49,7 +49,7 @@ def render_command(
         _write_stdout(text)
     else:
         write_post_text(out, text)
-        typer.echo(f"wrote {out}", err=True)
+        say(f"wrote {out}", err=True)
 
 
 @post_app.command("check")
@@ -63,19 +63,19 @@ def check_command(files: list[str] = typer.Argument(..., help="Post files to che
         try:
             text = read_text(file)
         except InputFileError as e:
-            typer.echo(f"error: {e.one_line()}", err=True)
+            say(f"error: {e.one_line()}", err=True)
             bad_input = True
             continue
         problems = check_post(text)
         unreadable = next((p for p in problems if p.unreadable), None)
         if unreadable is not None:  # as `post parse` says it: nothing else is worth listing
             where = f"{file}:{unreadable.line}"
-            typer.echo(f"error: {where}: {unreadable.message}; {YAML_HINT}", err=True)
+            say(f"error: {where}: {unreadable.message}; {YAML_HINT}", err=True)
             bad_input = True
             continue
         for problem in problems:
             found = True
-            typer.echo(f"{file}:{problem.line}: {problem.message}")
+            say(f"{file}:{problem.line}: {problem.message}")
     raise typer.Exit(2 if bad_input else 1 if found else 0)
 
 

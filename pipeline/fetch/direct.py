@@ -119,6 +119,7 @@ def fetch_feed_item(
         chapters=facts.chapters,
         transcript_url=transcript,
         transcript_type=entry.transcript_type,
+        transcript_language=entry.transcript_language,
         audio_file=only_audio(path, facts, folder),
     )
     return save(episode, config)

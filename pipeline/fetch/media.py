@@ -11,6 +11,7 @@ goes in an ``Authorization`` header), so its messages never show it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from pipeline.errors import NetworkError, SourceError
 from pipeline.fetch.episodes import language_tag, parse_date
 from pipeline.fetch.http import USER_AGENT, auth_header, http_error, with_retries
 from pipeline.fetch.urls import redact, strip_userinfo
+from pipeline.fsutil import storage_error
 from pipeline.models import Chapter
 from pipeline.tools import run_tool
 
@@ -156,6 +158,8 @@ def only_audio(path: Path, facts: MediaFacts, folder: Path) -> str:
     done = run_tool(command, capture_output=True, text=True)
     if done.returncode != 0:
         tmp.unlink(missing_ok=True)
+        if "no space left on device" in done.stderr.lower():
+            raise storage_error(target, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
         raise SourceError(f"cannot extract the audio of {path}: {done.stderr.strip()[-200:]}")
     os.replace(tmp, target)
     if path != target:

@@ -16,6 +16,8 @@ goes in an ``Authorization`` header, never in the URL yt-dlp sees or reports.
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -24,10 +26,12 @@ from typing import Any, TypeVar
 from pipeline import store
 from pipeline.config import Config
 from pipeline.errors import NetworkError, PodpostError, SourceError, UsageError
+from pipeline.faults import is_disk_full
 from pipeline.fetch.episodes import digest, existing, language_tag, parse_date, safe_id, save
 from pipeline.fetch.http import USER_AGENT, auth_header, with_retries
 from pipeline.fetch.media import AUDIO_STEM, check_limits, only_audio, probe_media
 from pipeline.fetch.urls import redact, strip_userinfo
+from pipeline.fsutil import storage_error
 from pipeline.models import Chapter, Episode, SubtitleTrack
 
 ProgressHook = Callable[[dict[str, Any]], None]
@@ -178,8 +182,19 @@ def _download(
     )
     from yt_dlp import YoutubeDL
 
-    with YoutubeDL(options) as ydl:
-        done = with_retries(config, ytdlp_call, url, lambda: run(ydl))
+    try:
+        with YoutubeDL(options) as ydl:
+            done = with_retries(config, ytdlp_call, url, lambda: run(ydl))
+    except PodpostError as e:
+        if not _disk_full(e):
+            raise
+        # a part downloaded onto a full disk is no download to resume: nothing stays
+        parts = [p for p in folder.glob(f"{AUDIO_STEM}.*") if p.suffix in (".part", ".ytdl")]
+        for part in parts:
+            part.unlink(missing_ok=True)
+        target = parts[0].with_suffix("") if parts else folder / AUDIO_STEM
+        full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        raise storage_error(target, full) from e
     downloads = done.get("requested_downloads") or [{}]
     path = Path(downloads[0].get("filepath") or downloads[0].get("_filename") or "")
     if not path.is_file():
@@ -187,6 +202,17 @@ def _download(
             f"yt-dlp reported no file for {redact(url)}", hint="try again or report it"
         )
     return path
+
+
+def _disk_full(e: PodpostError) -> bool:
+    """Whether the yt-dlp error behind ``e`` is a full disk: yt-dlp keeps the ``OSError``
+    in its ``DownloadError.exc_info``, its message says "No space left on device"."""
+    cause = e.__cause__
+    inner = getattr(cause, "exc_info", None)
+    original = inner[1] if inner and inner[1] is not None else cause
+    return (original is not None and is_disk_full(original)) or (
+        "no space left on device" in str(cause).lower()
+    )
 
 
 def fetch_ytdlp(url: str, config: Config, progress: ProgressHook | None, ie: Any | None) -> Episode:
