@@ -150,6 +150,9 @@ class LLMConfig(_Section):
     # Extra attempts after a 429/5xx/timeout (6 requests per call at most). The first call
     # that still fails ends the run, so a dead endpoint costs a run <= 6 requests.
     max_retries: int = 5
+    # Requests in a row (a run's, over all threads) that give no usable translation before
+    # the run stops asking the model (0: never). 40 turns of nothing valid cost <= 20.
+    max_invalid_requests: int = Field(default=10, ge=0)
     max_concurrency: int = Field(default=4, ge=1)
     context_tokens: int = 32000
     retry_initial_wait: float = 1.0  # seconds; doubles per retry, with jitter

@@ -8,6 +8,7 @@
     │   │   ├── UnknownBackendError          lists the valid names
     │   │   └── MissingDependencyError       says what to install or set
     │   └── EditError                        a preview edit that would not give a valid post
+    │       └── StaleEditError               ... based on a version no longer on disk (409)
     ├── SourceError                 exit 3   an episode source cannot be fetched
     │   └── FetchTooLargeError               a download went over a [fetch] size cap
     ├── NetworkError                exit 4   a host could not be reached (retryable)
@@ -206,3 +207,12 @@ class EditError(UsageError):
         self.reason = reason
         self.problems = problems or []
         super().__init__(reason)
+
+
+class StaleEditError(EditError):
+    """An edit based on a version of the draft that is no longer the one on disk (HTTP
+    409); ``current`` is the draft's text as it is now, for the editor to choose from."""
+
+    def __init__(self, reason: str, problems: list[str] | None = None, *, current: str) -> None:
+        self.current = current
+        super().__init__(reason, problems)

@@ -53,6 +53,13 @@ def register(app: typer.Typer) -> None:
             f"({result.cached_chunks} cached), {usage.requests} requests, "
             f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
         )
+        if result.stopped:  # the breaker tripped: one line naming the turns, exit 8
+            from pipeline.run.status import check_complete
+
+            numbers = [f.number for f in result.failures]
+            check_complete(
+                done.folder.name, str(done.draft.path), len(numbers), numbers, result.stopped
+            )
         for failure in result.failures:
             say(f"failed: turn {failure.turn_id} ({failure.speaker}): {failure.reason}")
         if result.failures:

@@ -23,6 +23,7 @@ from pipeline.review.flags import (
     reviews_json,
     source_link,
 )
+from pipeline.review.quality import LOW_QUALITY
 
 if TYPE_CHECKING:
     from pipeline.review.reask import Reasker
@@ -66,13 +67,16 @@ def _print_one(review: DraftReview) -> None:
     if review.post is None:
         return
     for number, turn in enumerate(review.post.turns, 1):
-        flags = grouped.get(number)
-        if not flags:
+        flags = grouped.get(number, [])
+        quality = review.quality[number - 1] if review.quality else None
+        low = quality is not None and quality.score is not None and quality.score < LOW_QUALITY
+        if not flags and not low:
             continue
         start = review.times[number - 1] if review.times else None
         link = source_link(review.post.front.source, start)
         where = f"  {format_time(start)}" if start is not None else ""
-        say(f"turn {number}  {turn.speaker}{where}{'  ' + link if link else ''}")
+        signal = f"  {quality.describe()}" if quality is not None else ""
+        say(f"turn {number}  {turn.speaker}{where}{'  ' + link if link else ''}{signal}")
         for flag in flags:
             say(_flag_line(flag))
 

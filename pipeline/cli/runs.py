@@ -166,7 +166,10 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             raise _interrupted(s.config(**overrides), source, item) from None
         say(result["draft"])
-        check_complete(result["episode_id"], result["draft"], result["failed_turns"])
+        check_complete(
+            result["episode_id"], result["draft"], result["failed_turns"],
+            result.get("failed_numbers"), result.get("stopped") or "",
+        )  # fmt: skip
 
     @app.command("resume")
     def resume_command(
@@ -205,7 +208,10 @@ def register(app: typer.Typer) -> None:
                 continue
             say(result["draft"])
             try:
-                check_complete(result["episode_id"], result["draft"], result["failed_turns"])
+                check_complete(
+                    result["episode_id"], result["draft"], result["failed_turns"],
+                    result.get("failed_numbers"), result.get("stopped") or "",
+                )  # fmt: skip
             except NeedsReviewError as e:
                 if episode is not None:
                     raise

@@ -1,10 +1,13 @@
 """Review flags of one post: pure checks, most urgent first.
 
 ``review_post(post, ...)`` returns the :class:`Flag` list of one post: failed translations,
-missing front matter values, unknown speakers, translations far longer or shorter than their
-original, glossary terms translated inconsistently, a section without a heading, and an edit
-since generation. ``flags_by_turn`` groups them per turn (1-based); ``flags_table`` gives
-rows for a Prefect table artifact. Re-exported by :mod:`pipeline.review.flags`.
+each turn checked against its own original as the editorial step checks it (untranslated
+text, an implausible length, lost numbers or names, glossary terms; errors, see
+:mod:`pipeline.review.quality`), missing front matter values, unknown speakers,
+translations far longer or shorter than their original, glossary terms translated
+inconsistently, a section without a heading, and an edit since generation.
+``flags_by_turn`` groups them per turn (1-based); ``flags_table`` gives rows for a Prefect
+table artifact. Re-exported by :mod:`pipeline.review.flags`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from pipeline.models import Post
+from pipeline.review.quality import TurnContext, turn_problems
 from pipeline.review.record import sha256_text
 
 Severity = Literal["error", "warning", "info"]
@@ -25,6 +29,11 @@ Severity = Literal["error", "warning", "info"]
 KINDS = (
     "format",  # the file does not pass `podpost post check`
     "failed-translation",
+    "untranslated",  # the per-turn checks of pipeline.review.quality: the editorial
+    "length-ratio",  # step's own, run on the draft as it is now
+    "lost-number",
+    "lost-name",
+    "glossary-term",
     "missing-front-matter",
     "unknown-speaker",
     "length-off",
@@ -108,6 +117,13 @@ def _failed_translations(post: Post) -> list[Flag]:
         )
         for number, turn in enumerate(post.turns, 1)
         if not turn.translation or not "".join(turn.translation).strip()
+    ]
+
+
+def _turn_checks(post: Post, context: TurnContext) -> list[Flag]:
+    return [
+        Flag(kind, "error", message, turn=number, turns=(number,))
+        for kind, number, message in turn_problems(post, context)
     ]
 
 
@@ -251,14 +267,18 @@ def review_post(
     text: str | None = None,
     generated_sha256: str | None = None,
     unknown_speakers: set[str] | frozenset[str] = frozenset(),
+    context: TurnContext | None = None,
 ) -> list[Flag]:
     """Every flag of one post, most urgent first.
 
     ``text`` and ``generated_sha256`` (from the draft record) detect an edit since
-    generation; ``unknown_speakers`` adds names that turns.json marks as not known.
+    generation; ``unknown_speakers`` adds names that turns.json marks as not known;
+    ``context`` (the target language and glossary ``editorial.json`` records) is what each
+    turn is checked against (by default the target is guessed from the post, no glossary).
     """
     flags = [
         *_failed_translations(post),
+        *_turn_checks(post, context or TurnContext()),
         *_missing_front_matter(post),
         *_unknown_speakers(post, set(unknown_speakers)),
         *_length_off(post),

@@ -63,6 +63,8 @@ class EpisodeResult:
     failed_turns: int = 0
     text: str = field(default="", repr=False)
     stage: str = "post"  # "turns": the run stopped at a speakers draft (``until="turns"``)
+    failed_numbers: list[int] = field(default_factory=list)  # 1-based, as review numbers
+    stopped: str = ""  # why the editorial step stopped asking the model (its breaker)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able: what a flow returns and ``podpost`` prints from."""
@@ -75,6 +77,8 @@ class EpisodeResult:
             "skipped": self.skipped,
             "failed_turns": self.failed_turns,
             "stage": self.stage,
+            "failed_numbers": self.failed_numbers,
+            "stopped": self.stopped,
         }
 
 
@@ -175,6 +179,8 @@ def run_episode(
         job.skipped,
         failed_turns=job.failed_turns,
         text=text,
+        failed_numbers=job.failed_numbers,
+        stopped=job.stopped,
     )
 
 
