@@ -40,7 +40,11 @@ KINDS = (
     "inconsistent-term",
     "no-heading",
     "edited",
+    "speakers-draft",  # `run --until turns`: turns to confirm, nothing translated yet
 )
+# What a speakers draft is checked for: who speaks, and whether the file is sound. The
+# translation and front matter checks wait for the post that `podpost resume` writes.
+SPEAKERS_DRAFT_KINDS = frozenset({"format", "unknown-speaker", "edited", "speakers-draft"})
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 # Front matter values a published post needs; tags and people are expected but may be empty.

@@ -43,6 +43,7 @@ from pipeline.post.parse import analyze
 from pipeline.review.checks import (
     _SEVERITY_RANK,
     KINDS,
+    SPEAKERS_DRAFT_KINDS,
     Flag,
     Severity,
     _urgency,
@@ -307,6 +308,12 @@ def review_text(
     )
     if formats:
         flags = sort_flags([*flags, *formats])
+    if record is not None and record.stage == "turns":
+        flags = sort_flags([
+            *(f for f in flags if f.kind in SPEAKERS_DRAFT_KINDS),
+            Flag("speakers-draft", "info", "speaker turns to confirm, not yet translated: fix "
+                 f"them in the preview, then `podpost resume {record.episode_id}` translates"),
+        ])  # fmt: skip
     return DraftReview(
         path,
         state,
