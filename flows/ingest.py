@@ -43,14 +43,15 @@ def ingest_item(
     episode_deployment: str | None = None,
 ) -> Outcome:
     """One item through the episode flow (a child flow run); the ledger records the end."""
+    overrides = parameters.get("overrides")
     try:
         if episode_deployment:
             result = _via_deployment(config, episode_deployment, parameters)
         else:
             result = episode_flow(**parameters)
-    except Exception as e:
-        return record_outcome(config, feed, entry, error=e)
-    return record_outcome(config, feed, entry, result)
+        return record_outcome(config, feed, entry, result)
+    except Exception as e:  # the item failed, or its success could not be recorded
+        return record_outcome(config, feed, entry, error=e, overrides=overrides)
 
 
 def _via_deployment(config: Config, name: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +95,8 @@ def ingest_flow(
     summary, todo = plan_ingest(feed, config, limit=limit, since=since)
     report.line(
         f"ingest: {len(summary.outcomes) + len(todo)} items, "
-        f"{summary.count('done-before')} done before, {len(todo)} to run"
+        f"{summary.count('done-before')} done before, {summary.count('skipped')} without "
+        f"media, {len(todo)} to run"
     )
     runner: ThreadPoolTaskRunner[Outcome] = ThreadPoolTaskRunner(max_workers=max(1, concurrency))
     with runner:

@@ -13,6 +13,13 @@ default: whatever the user set in the environment or a Prefect profile wins.
   own progress and its one-line errors. The logs still go to the Prefect API, so the UI
   shows them; set the variable to ``INFO`` to see them on the console too.
 * ``PREFECT_SERVER_LOGGING_LEVEL=WARNING``: the embedded server's access log stays quiet.
+* ``PREFECT_CLIENT_RETRY_EXTRA_CODES=500,504``: Prefect's own API client is the one layer
+  that retries transient Prefect API failures (``PREFECT_CLIENT_MAX_RETRIES`` times,
+  default 5, backing off 2, 4, 8, 16, 32 s with jitter, or as ``Retry-After`` says). It
+  retries connection resets, timeouts, 408, 429, 502 and 503 by itself; podpost adds
+  the other transient 5xx answers a proxy or a restarting server gives. Nothing in
+  podpost retries a Prefect call on top (the tasks have ``retries=0``), and a call that
+  still fails is one line naming the Prefect API (exit 4).
 
 With no ``PREFECT_API_URL``, Prefect runs a temporary server on 127.0.0.1 with SQLite in
 ``PREFECT_HOME`` (``~/.prefect``): nothing to start on a single machine. :func:`prepare`
@@ -54,6 +61,7 @@ QUIET = {
     "PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS": "false",
     "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
+    "PREFECT_CLIENT_RETRY_EXTRA_CODES": "500,504",
 }
 
 

@@ -52,7 +52,10 @@ class FetchConfig(_Section):
     """``[fetch]``: limits checked before downloading, and network retries (seconds, bytes)."""
 
     max_duration: float = 4 * 3600  # seconds; refuse longer episodes before downloading
-    max_bytes: int = 2 * 1024**3  # refuse larger media before downloading
+    max_bytes: int = 2 * 1024**3  # refuse larger media before downloading (and while streaming)
+    # caps enforced while streaming (decoded bytes, so a compressed bomb stops too)
+    max_feed_bytes: int = 32 * 1024**2  # an RSS/Atom feed
+    max_redirects: int = 10  # each hop is checked against the URL policy
     # The fetch stage's one retry layer: extra attempts after a transient network error
     # (the flow does not retry the fetch step again). With the defaults a host that never
     # answers fails after 3 attempts of `timeout` plus 1 + 2 s of waiting: 63 s.
@@ -97,6 +100,10 @@ class AsrConfig(_Section):
     automatic_captions: bool = False  # use a source's automatic captions in `captions`
     # preferred, else the episode's
     caption_languages: list[LanguageTag] = Field(default_factory=list)
+    # a caption file or transcript larger than this is refused before it is read: a
+    # 3-hour episode's SRT is about 0.3 MB, and parsing one costs ~25x its size in memory
+    # (BENCHMARKS.md, bench/hostile_inputs.py: 4.3 MB took 184 MB at peak, 19 MB 535 MB)
+    max_caption_bytes: int = Field(default=5 * 1024**2, ge=1)
     no_speech_threshold: float = 0.6
     logprob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4  # above it a segment is a repetition loop
@@ -143,6 +150,9 @@ class LLMConfig(_Section):
     # Extra attempts after a 429/5xx/timeout (6 requests per call at most). The first call
     # that still fails ends the run, so a dead endpoint costs a run <= 6 requests.
     max_retries: int = 5
+    # Requests in a row (a run's, over all threads) that give no usable translation before
+    # the run stops asking the model (0: never). 40 turns of nothing valid cost <= 20.
+    max_invalid_requests: int = Field(default=10, ge=0)
     max_concurrency: int = Field(default=4, ge=1)
     context_tokens: int = 32000
     retry_initial_wait: float = 1.0  # seconds; doubles per retry, with jitter

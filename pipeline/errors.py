@@ -8,7 +8,9 @@
     │   │   ├── UnknownBackendError          lists the valid names
     │   │   └── MissingDependencyError       says what to install or set
     │   └── EditError                        a preview edit that would not give a valid post
+    │       └── StaleEditError               ... based on a version no longer on disk (409)
     ├── SourceError                 exit 3   an episode source cannot be fetched
+    │   └── FetchTooLargeError               a download went over a [fetch] size cap
     ├── NetworkError                exit 4   a host could not be reached (retryable)
     ├── TranscriptionError          exit 5   decoding or ASR failed
     ├── LLMError                    exit 6   the LLM endpoint failed (retryable on 429/5xx)
@@ -112,6 +114,20 @@ class SourceError(PodpostError):
     exit_code = 3
 
 
+class FetchTooLargeError(SourceError):
+    """A download went over a size cap while streaming (a feed, a transcript, media);
+    ``setting`` names the cap as ``section.name`` (``fetch.max_feed_bytes``; a bare name is
+    in ``[fetch]``), and the message says to raise it."""
+
+    def __init__(self, what: str, *, setting: str, limit: int | float) -> None:
+        self.setting = setting
+        section, _, name = setting.rpartition(".")
+        super().__init__(
+            f"{what} is over the limit of {limit / 1e6:.1f} MB",
+            hint=f"raise [{section or 'fetch'}] {name} to allow it",
+        )
+
+
 class NetworkError(PodpostError):
     """A host could not be reached, or answered with a temporary failure (429, 5xx, timeout)."""
 
@@ -191,3 +207,12 @@ class EditError(UsageError):
         self.reason = reason
         self.problems = problems or []
         super().__init__(reason)
+
+
+class StaleEditError(EditError):
+    """An edit based on a version of the draft that is no longer the one on disk (HTTP
+    409); ``current`` is the draft's text as it is now, for the editor to choose from."""
+
+    def __init__(self, reason: str, problems: list[str] | None = None, *, current: str) -> None:
+        self.current = current
+        super().__init__(reason, problems)

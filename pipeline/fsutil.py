@@ -5,10 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline.errors import StorageError
+from pipeline.faults import disk_full
 
 STORAGE_HINT = "check free disk space and the folder's permissions"
 
@@ -48,28 +53,58 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
     permission bits (a ``0640`` draft stays ``0640``). A symlink at ``path`` is replaced by
     a regular file. Raises :class:`StorageError`, chained to the ``OSError`` (the folder is
     not writable, the disk is full, ...); the temporary file is removed on any failure and
-    the old file, if any, is untouched.
+    the old file, if any, is untouched. A full disk names the disk to free
+    (:func:`pipeline.faults.disk_full`).
     """
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    with _replacing(path) as out:
+        out.write(raw)
+    return path
+
+
+def copy_atomic(source: Path, path: Path) -> Path:
+    """Copy the file ``source`` to ``path`` as :func:`write_atomic` writes: a temporary file
+    beside ``path``, removed on any failure (a full disk leaves no part of the copy), then
+    renamed over it. Raises :class:`StorageError` naming ``path`` (and the disk, when full)
+    for any ``OSError`` during the copy; a ``source`` that cannot be opened raises its
+    ``OSError``."""
+    path = Path(path)
+    with open(source, "rb") as src, _replacing(path) as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+    return path
+
+
+def storage_error(path: Path, e: OSError) -> StorageError:
+    """The one-line error for an ``OSError`` writing ``path``: the disk to free when it is
+    full, else the reason and :data:`STORAGE_HINT`."""
+    return disk_full(path, e) or StorageError(
+        f"cannot write {path}: {e.strerror or e}", hint=STORAGE_HINT
+    )
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[BinaryIO]:
+    """A new temporary file beside ``path``, open for the block to write; flushed to disk
+    and renamed over ``path`` after the block, keeping an existing file's mode; removed
+    when anything fails (the block, the flush, the rename)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         keep_mode = _existing_mode(path)
         fd, tmp = _create_temporary(path.parent, path.name)
     except OSError as e:
-        raise StorageError(f"cannot write {path}: {e.strerror or e}", hint=STORAGE_HINT) from e
+        raise storage_error(path, e) from e
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with os.fdopen(fd, "wb") as out:
             if keep_mode is not None:
-                os.fchmod(handle.fileno(), keep_mode)
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
+                os.fchmod(out.fileno(), keep_mode)
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
         if isinstance(e, OSError):
-            raise StorageError(f"cannot write {path}: {e.strerror or e}", hint=STORAGE_HINT) from e
+            raise storage_error(path, e) from e
         raise
-    return path

@@ -127,6 +127,7 @@ class Episode(_Model):
     subtitles: list[SubtitleTrack] = Field(default_factory=list)
     transcript_url: str | None = None  # Podcasting 2.0 <podcast:transcript>
     transcript_type: str | None = None
+    transcript_language: str | None = None  # its own language attribute, when it has one
     audio_file: str | None = None  # file name inside the episode folder
     guests: list[str] = Field(default_factory=list)  # when the source names them
 

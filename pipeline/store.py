@@ -28,6 +28,7 @@ EPISODE_FILE = "episode.json"
 TRANSCRIPT_FILE = "transcript.json"
 TURNS_FILE = "turns.json"
 POST_FILE = "post.json"  # the editorial result; `podpost render` renders it again
+EDITORIAL_FILE = "editorial.json"  # the editorial step's summary (failures, flags, glossary)
 
 # The command that writes each file, for the hint when it is missing.
 MADE_BY = {

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.faults import mount_point
 from tests.cli_helpers import cli
 from tests.fixtures.flows import base_env, run_cli
 
@@ -76,12 +77,26 @@ def test_debug_shows_the_traceback(how, tmp_path, capsys, monkeypatch):
 
 
 def test_os_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    def denied(*_args, **_kwargs):
+        raise OSError(13, "Permission denied", str(tmp_path / "x"))
+
+    monkeypatch.setattr("pipeline.run.status.status", denied)
+    code, _out, err = cli(["--data-dir", str(tmp_path), "status"], capsys)
+    assert (code, err) == (1, f"error: Permission denied: {tmp_path / 'x'}\n")
+
+
+def test_a_full_disk_names_the_disk_and_the_file(tmp_path, capsys, monkeypatch):
     def full(*_args, **_kwargs):
         raise OSError(28, "No space left on device", str(tmp_path / "x"))
 
     monkeypatch.setattr("pipeline.run.status.status", full)
     code, _out, err = cli(["--data-dir", str(tmp_path), "status"], capsys)
-    assert (code, err) == (1, f"error: No space left on device: {tmp_path / 'x'}\n")
+    disk = mount_point(tmp_path)
+    assert (code, err) == (
+        1,
+        f"error: the disk is full (no space left on {disk}) writing {tmp_path / 'x'}; free "
+        f"some space on {disk} and rerun: finished steps are kept\n",
+    )
 
 
 def test_missing_ffprobe_says_how_to_install_it(tmp_path: Path):

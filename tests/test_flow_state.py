@@ -190,7 +190,9 @@ def test_the_message_a_failed_run_keeps() -> None:
 
     assert message(KeyboardInterrupt()) == "interrupted (Ctrl-C); `podpost resume` finishes it"
     assert message(SourceError("x is gone", hint="check the URL")) == "x is gone; check the URL"
-    assert message(ValueError("bad")) == "ValueError: bad"
+    # the line the CLI prints, less its --debug hint; never a multi-line str(e)
+    assert message(ValueError("bad\n  more detail")) == "unexpected ValueError: bad"
+    assert message(OSError(13, "Permission denied", "/data/x")) == "Permission denied: /data/x"
 
 
 def test_an_approved_draft_is_kept_and_a_rerun_proposes_beside_it(tmp_path: Path) -> None:

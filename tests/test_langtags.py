@@ -38,7 +38,7 @@ def test_sidecar_names_media_tags_subtitles_and_config_are_normalised(tmp_path: 
     for name in ("gespraech.wav", "gespraech.deu.srt", "gespraech.en_us.vtt", "gespraech.json",
                  "gespraech.forced.srt"):  # fmt: skip
         (tmp_path / name).write_text("x")
-    assert sorted((lang, p.name) for lang, p in _sidecars(media)) == [
+    assert sorted((s.language, s.path.name) for s in _sidecars(media)) == [
         ("de", "gespraech.deu.srt"),
         ("en-US", "gespraech.en_us.vtt"),
         ("und", "gespraech.forced.srt"),

@@ -305,3 +305,63 @@ def test_review_by_ear_in_the_browser(ear_page: object, run_draft, fake_llm) -> 
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# --- no lost update: two saves from the same page state ---------------------------------
+
+SAVE_TWICE = """async ([first, second]) => {
+  // Two saves from this page's one state, at once: each edits another turn.
+  const state = collect();
+  const send = (turn, text) => {
+    const body = structuredClone(state);
+    body.translations[turn - 1] = text;
+    return fetch("/api/save", { method: "POST", headers: versionHeaders(),
+                                body: JSON.stringify(body) })
+      .then(async (r) => ({ turn, status: r.status, data: await r.json() }));
+  };
+  return Promise.all([send(2, first), send(3, second)]);
+}"""
+
+
+def test_two_saves_from_one_page_state_one_wins_nothing_lost(
+    browser_page: object, served: tuple[str, Path]
+) -> None:
+    page: Any = browser_page  # a playwright.sync_api.Page
+    url, draft = served
+    page.goto(url)
+    results = page.evaluate(SAVE_TWICE, ["甲的译文。", "乙的译文。"])
+    assert sorted(r["status"] for r in results) == [200, 409]
+    [won] = [r for r in results if r["status"] == 200]
+    [lost] = [r for r in results if r["status"] == 409]
+    text = draft.read_text("utf-8")
+    assert check_post(text) == []
+    edits = {2: "甲的译文。", 3: "乙的译文。"}
+    assert parse_post(text).turns[won["turn"] - 1].translation == [edits[won["turn"]]]
+    # the refused edit is not lost: the answer carries it, beside the saved version
+    hunks = lost["data"]["conflict"]["hunks"]
+    assert any(edits[lost["turn"]] in line for h in hunks for line in h["yours"])
+    assert any(edits[won["turn"]] in line for h in hunks for line in h["saved"])
+
+    # In the page (a second tab loaded before the first tab's save): the 409 shows both
+    # versions where they differ; the editor keeps theirs, and the other tab's edit stays.
+    page.goto(url)
+    other = page.context.browser.new_page()  # another window, same server
+    other.goto(url)
+    page.fill("textarea[data-turn='5']", "第一个标签页的译文。")
+    page.click("#save")
+    page.wait_for_selector("#status.ok")
+    other.fill("textarea[data-turn='6']", "第二个标签页的译文。")
+    other.click("#save")
+    other.wait_for_selector("#conflict:not([hidden])")
+    assert other.inner_text("#status").startswith("Not saved: the draft changed on disk")
+    yours, saved = other.inner_text("#conflict-yours"), other.inner_text("#conflict-saved")
+    assert "第二个标签页的译文。" in yours and "通常只多几十毫秒" in saved
+    assert "第一个标签页" not in yours + saved  # only where they differ: the first tab's
+    # edit is in both (this tab's save keeps it)
+    assert parse_post(draft.read_text("utf-8")).turns[4].translation == ["第一个标签页的译文。"]
+    other.click("#keep-mine")
+    other.wait_for_selector("#status.ok")
+    both = parse_post(draft.read_text("utf-8"))
+    assert both.turns[4].translation == ["第一个标签页的译文。"]  # nothing lost
+    assert both.turns[5].translation == ["第二个标签页的译文。"]
+    assert check_post(draft.read_text("utf-8")) == []

@@ -93,7 +93,13 @@ def _plant_problems(drafts: Drafts) -> dict[str, list[tuple[str, str, int | None
             ("missing-front-matter", "error", None, "summary"),
             ("missing-front-matter", "warning", None, "tags"),
         ],
-        "length": [("length-off", "warning", 4, None), ("length-off", "warning", 6, None)],
+        # "是的。" for a 150-character original: far too short for any translation (an
+        # error), and far off the post's usual ratio (a warning); turn 6 only the latter
+        "length": [
+            ("length-ratio", "error", 4, None),
+            ("length-off", "warning", 4, None),
+            ("length-off", "warning", 6, None),
+        ],
         "named-by-turns": [("unknown-speaker", "warning", 1, None)],
         "speaker": [("unknown-speaker", "warning", 2, None)],
         "terms": [("inconsistent-term", "warning", 4, None)],
@@ -114,7 +120,7 @@ def test_review_json_reports_every_planted_problem(drafts: Drafts) -> None:
     assert {name: _kinds(d["flags"]) for name, d in by_name.items()} == expected
     # Most urgent first: by the worst flag (a broken file first), then by how many flags.
     assert [Path(d["path"]).stem for d in reported] == [
-        "broken", "several", "failed", "front", "named-by-turns", "speaker", "length", "terms",
+        "broken", "several", "failed", "length", "front", "named-by-turns", "speaker", "terms",
         "heading", "edited", "clean",
     ]  # fmt: skip
     broken = by_name["broken"]["flags"][0]
@@ -144,16 +150,16 @@ def test_review_one_draft_turn_by_turn(drafts: Drafts) -> None:
     assert text.stdout.splitlines() == [
         f"{path}  [drafted]  1 error, 1 warning",
         "向量数据库与检索增强生成——专访 Leo Park",
-        f"turn 2  Speaker 2  0:37  {link}37s",
+        f"turn 2  Speaker 2  0:37  {link}37s  quality 1.00 (script 100%, length z +0.0)",
         "  warning unknown-speaker       speaker 'Speaker 2' is a placeholder (3 turns); "
         "give the real name",
-        f"turn 3  Ada Brook  1:14  {link}74s",
+        f"turn 3  Ada Brook  1:14  {link}74s  quality -",
         "  error   failed-translation    turn 3 (Ada Brook) has no translation; translate it or "
         "rerun with --retry-failed",
-        f"turn 4  Speaker 2  1:51  {link}111s",
+        f"turn 4  Speaker 2  1:51  {link}111s  quality 1.00 (script 100%, length z +0.5)",
         "  warning unknown-speaker       speaker 'Speaker 2' is a placeholder (3 turns); "
         "give the real name",
-        f"turn 6  Speaker 2  3:05  {link}185s",
+        f"turn 6  Speaker 2  3:05  {link}185s  quality 1.00 (script 100%, length z +0.0)",
         "  warning unknown-speaker       speaker 'Speaker 2' is a placeholder (3 turns); "
         "give the real name",
     ]

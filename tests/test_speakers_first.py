@@ -99,6 +99,14 @@ def test_speakers_confirmed_in_the_preview_are_translated_once(
     )
     assert code == 7 and "not yet translated" in err and f"podpost resume {first.episode_id}" in err
     assert not list(site.iterdir())
+    code, out, err = cli(["--data-dir", str(data), "review", str(draft), "--json"], capsys)
+    assert code == 0, err
+    flags = json.loads(out)["flags"]  # who speaks, not the translation that is yet to come
+    assert [(f["kind"], f["turn"]) for f in flags] == [
+        ("unknown-speaker", 1),  # roles, not names
+        ("unknown-speaker", 2),
+        ("speakers-draft", None),
+    ]
 
     # 2. the editor fixes them in the preview: the roles get their names, and the guest's
     # turn is split twice, so that the question is Ada's and the answer Ben's again

@@ -10,8 +10,9 @@ import typer
 
 from pipeline.cli import editorial, media, post, review, runs, speakers
 from pipeline.cli.boundary import EXIT_INTERRUPTED, report
-from pipeline.cli.common import Settings
+from pipeline.cli.common import Settings, say
 from pipeline.config import debug_requested, unknown_env
+from pipeline.terminal import guarded_streams
 
 app = typer.Typer(
     name="podpost",
@@ -43,7 +44,7 @@ def _global_options(
     if isinstance(ctx.obj, Entry):
         ctx.obj.debug = ctx.obj.debug or debug
     for line in unknown_env(os.environ):  # the entry point: the one place env is read
-        typer.echo(f"warning: {line}", err=True)
+        say(f"warning: {line}", err=True)
     ctx.obj = Settings(config_path=config, data_dir=data_dir)
 
 
@@ -53,7 +54,16 @@ for module in (post, media, speakers, editorial, runs, review):
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point and error boundary: usage errors print click's usage message (exit 2);
-    anything else that escapes a command is one line on stderr and its exit code."""
+    anything else that escapes a command is one line on stderr and its exit code.
+
+    Everything written to stdout and stderr meanwhile passes the one sanitizer
+    (:func:`pipeline.terminal.guarded_streams`): control characters from titles, names,
+    file names or error text are shown escaped, and no encoding error can end a command."""
+    with guarded_streams():
+        _main(argv)
+
+
+def _main(argv: list[str] | None) -> None:
     entry = Entry(debug=debug_requested(os.environ))
     try:
         # Outside standalone mode click returns typer.Exit's code (and 130 for Ctrl-C)

@@ -14,14 +14,11 @@ import sys
 import traceback
 from typing import IO
 
-from pipeline.errors import PodpostError, RunInterruptedError
-from pipeline.tools import PROGRAMS, missing_tool
+from pipeline.errors import RunInterruptedError
+from pipeline.faults import EXIT_USAGE, describe
+from pipeline.terminal import printable
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_NETWORK = 4
 EXIT_INTERRUPTED = 130
-DEBUG_HINT = "rerun with --debug (or PODPOST_DEBUG=1) for the traceback"
 
 
 def is_usage_error(e: BaseException) -> bool:
@@ -31,47 +28,6 @@ def is_usage_error(e: BaseException) -> bool:
         cls.__name__ == "ClickException" and cls.__module__.split(".")[0] in ("click", "typer")
         for cls in type(e).__mro__
     )
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if lines else ""
-
-
-def describe(e: BaseException) -> tuple[str, int]:
-    """(one line without the ``error:`` prefix, exit code) for an exception no command
-    handled. PodpostErrors carry both; a few common foreign ones are translated here."""
-    if isinstance(e, PodpostError):
-        return e.one_line(), e.exit_code
-    if isinstance(e, FileNotFoundError) and e.filename in PROGRAMS:
-        return missing_tool(str(e.filename)).one_line(), EXIT_USAGE
-    if isinstance(e, OSError) and e.strerror:
-        where = f": {e.filename}" if e.filename else ""
-        return f"{e.strerror}{where}", EXIT_FAILED
-    if isinstance(e, MemoryError):
-        return "out of memory; close other programs or use a smaller [asr] model", EXIT_FAILED
-    if _is_http_error(e):
-        detail = _first_line(str(e)) or type(e).__name__
-        return (
-            f"a request to the Prefect API failed ({detail}); check that the server "
-            "answers (PREFECT_API_URL) and rerun: finished steps are kept",
-            EXIT_NETWORK,
-        )
-    detail = _first_line(str(e))
-    return (
-        f"unexpected {type(e).__name__}{': ' + detail if detail else ''}; {DEBUG_HINT}",
-        EXIT_FAILED,
-    )
-
-
-def _is_http_error(e: BaseException) -> bool:
-    """httpx errors reach the boundary only from Prefect's client: podpost's own requests
-    translate theirs where they happen."""
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx is a dependency
-        return False
-    return isinstance(e, httpx.HTTPError)
 
 
 def report(e: BaseException, *, debug: bool, stderr: IO[str] | None = None) -> int:
@@ -85,6 +41,7 @@ def report(e: BaseException, *, debug: bool, stderr: IO[str] | None = None) -> i
         traceback.print_exception(e, file=stream)
     # Ctrl-C is the user's own doing, not an error: the line says what stopped and how
     # to finish it.
+    line = printable(line)  # error text often quotes a title, a file name, a server's answer
     print(line if isinstance(e, RunInterruptedError) else f"error: {line}", file=stream)
     return code
 

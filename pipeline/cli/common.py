@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from pipeline.config import Config, deep_merge, load_config
+from pipeline.terminal import printable
 from pipeline.transcribe.backends import ASR_BACKENDS
 
 
@@ -44,3 +45,10 @@ def one_of(names: list[str]) -> str:
 
 # Every registered ASR backend, so the help of --backend cannot drift from the registry.
 ASR_BACKEND_NAMES = one_of(ASR_BACKENDS.names())
+
+
+def say(message: str = "", *, err: bool = False) -> None:
+    """``typer.echo`` of ``message`` through the one sanitizer
+    (:func:`pipeline.terminal.printable`, newlines kept): every line a command prints may
+    quote a title, a name, a file name or a server's answer."""
+    typer.echo(printable(message, newlines=True), err=err)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline.cli.common import settings
+from pipeline.cli.common import say, settings
 
 
 def register(app: typer.Typer) -> None:
@@ -46,14 +46,21 @@ def register(app: typer.Typer) -> None:
         )
         result, usage = done.result, done.result.usage
         if done.draft.kept is not None:
-            typer.echo(done.draft.message, err=True)
-        typer.echo(
+            say(done.draft.message, err=True)
+        say(
             f"wrote {done.draft.path}: {len(result.post.turns)} turns in "
             f"{len(result.post.sections)} sections; {result.chunks} chunks "
             f"({result.cached_chunks} cached), {usage.requests} requests, "
             f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
         )
+        if result.stopped:  # the breaker tripped: one line naming the turns, exit 8
+            from pipeline.run.status import check_complete
+
+            numbers = [f.number for f in result.failures]
+            check_complete(
+                done.folder.name, str(done.draft.path), len(numbers), numbers, result.stopped
+            )
         for failure in result.failures:
-            typer.echo(f"failed: turn {failure.turn_id} ({failure.speaker}): {failure.reason}")
+            say(f"failed: turn {failure.turn_id} ({failure.speaker}): {failure.reason}")
         if result.failures:
-            typer.echo("rerun with --retry-failed to ask again for the failed turns only")
+            say("rerun with --retry-failed to ask again for the failed turns only")

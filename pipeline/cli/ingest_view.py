@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.cli.status_view import INDENT, TABLE_TITLE_CELLS, cut
+from pipeline.cli.status_view import INDENT, TABLE_TITLE_CELLS, cut, safe
 
 Item = dict[str, Any]  # one entry of the summary's "items" (pipeline.run.ingest.Outcome)
 
@@ -50,7 +50,9 @@ def summary_table(items: Sequence[Item]) -> Table:
     table = Table("item", "result", "draft / error")
     table.columns[2].no_wrap = True
     for item in items:
-        table.add_row(cut(_name(item), TABLE_TITLE_CELLS), item["state"], _outcome(item)[1])
+        table.add_row(
+            cut(_name(item), TABLE_TITLE_CELLS), safe(item["state"]), safe(_outcome(item)[1])
+        )
     return table
 
 
@@ -59,20 +61,23 @@ def summary_blocks(items: Sequence[Item], width: int) -> list[Text]:
     lines: list[Text] = []
     for item in items:
         head = f"{item['state']}  "
-        lines.append(Text(head) + cut(_name(item), width - len(head)))
+        lines.append(safe(head) + cut(_name(item), width - len(head)))
         label, value = _outcome(item)
         if label:
-            lines.append(Text(f"{INDENT}{label}: {value}"))
+            lines.append(safe(f"{INDENT}{label}: {value}"))
     return lines
 
 
 def totals(summary: dict[str, Any]) -> str:
-    """The closing line: how many items ended each way."""
+    """The closing line: how many items ended each way (items waiting for their speakers
+    and items skipped for having no media only when there are some)."""
     speakers = summary.get("review_speakers") or 0
     waiting = f"{speakers} waiting for their speakers to be checked, " if speakers else ""
+    skipped = summary.get("skipped") or 0
     return (
         f"{summary['new']} new drafts, {summary['needs_review']} needing review, {waiting}"
         f"{summary['failed']} failed, {summary['done_before']} done before"
+        + (f", {skipped} skipped (no audio or video)" if skipped else "")
     )
 
 

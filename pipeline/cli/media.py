@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from pipeline import store
-from pipeline.cli.common import ASR_BACKEND_NAMES, settings
+from pipeline.cli.common import ASR_BACKEND_NAMES, say, settings
+from pipeline.terminal import raw
 
 if TYPE_CHECKING:  # fetch loads yt-dlp's helpers and feedparser: only when a command runs
     from pipeline.fetch.core import ProgressHook
@@ -22,6 +23,7 @@ def download_progress(enabled: bool) -> Iterator[ProgressHook | None]:
     if not enabled or not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -31,7 +33,10 @@ def download_progress(enabled: bool) -> Iterator[ProgressHook | None]:
     )
 
     columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress("[progress.description]{task.description}", *columns, transient=True) as bar:
+    console = Console(file=raw(sys.stderr))  # rich's own escapes: past the CLI's guard
+    with Progress(
+        "[progress.description]{task.description}", *columns, console=console, transient=True
+    ) as bar:
         task = bar.add_task("downloading", total=None)
 
         def hook(status: dict[str, Any]) -> None:
@@ -63,8 +68,8 @@ def register(app: typer.Typer) -> None:
         config = settings(ctx).config()
         with download_progress(config.fetch.progress) as hook:
             episode, folder = commands.fetch(config, source, item, progress=hook)
-        typer.echo(f"{episode.title or episode.id}: {folder / store.EPISODE_FILE}")
-        typer.echo(f"audio: {folder / str(episode.audio_file)}")
+        say(f"{episode.title or episode.id}: {folder / store.EPISODE_FILE}")
+        say(f"audio: {folder / str(episode.audio_file)}")
 
     @app.command()
     def transcribe(
@@ -90,10 +95,10 @@ def register(app: typer.Typer) -> None:
 
         flags = {"asr": {"backend": backend, "model": model, "language": language}}
         config = settings(ctx).config(**flags)
-        with relay_warnings(lambda message: typer.echo(f"warning: {message}", err=True)):
+        with relay_warnings(lambda message: say(f"warning: {message}", err=True)):
             _, folder, transcript = commands.transcribe(config, source, item, overrides=flags)
         path = folder / store.TRANSCRIPT_FILE  # no speech: the step's warning said so
-        typer.echo(
+        say(
             f"{len(transcript.segments)} segments ({transcript.backend}, "
             f"{transcript.language}): {path}"
         )

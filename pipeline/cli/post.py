@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline.cli.common import settings
+from pipeline.cli.common import say, settings
 from pipeline.errors import InputFileError
 
 # The format's reference page, in the repository a user cloned.
@@ -50,7 +50,7 @@ def render_command(
         _write_stdout(text)
     else:
         write_post_text(out, text)
-        typer.echo(f"wrote {out}", err=True)
+        say(f"wrote {out}", err=True)
 
 
 @post_app.command("check")
@@ -67,19 +67,19 @@ def check_command(files: list[str] = typer.Argument(..., help="Post files to che
         try:
             text = read_text(file)
         except InputFileError as e:
-            typer.echo(f"error: {e.one_line()}", err=True)
+            say(f"error: {e.one_line()}", err=True)
             bad_input = True
             continue
         problems = check_post(text)
         unreadable = next((p for p in problems if p.unreadable), None)
         if unreadable is not None:  # as `post parse` says it: nothing else is worth listing
             where = f"{file}:{unreadable.line}"
-            typer.echo(f"error: {where}: {unreadable.message}; {YAML_HINT}", err=True)
+            say(f"error: {where}: {unreadable.message}; {YAML_HINT}", err=True)
             bad_input = True
             continue
         for problem in problems:
             found = True
-            typer.echo(f"{file}:{problem.line}: {problem.message}")
+            say(f"{file}:{problem.line}: {problem.message}")
     raise typer.Exit(2 if bad_input else 1 if found else 0)
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pipeline.cli.common import one_of, settings
+from pipeline.cli.common import one_of, say, settings
 from pipeline.config import SITE_GENERATORS, Config
 from pipeline.errors import InputFileError
 from pipeline.review.export import FORMATS as EXPORT_FORMATS
@@ -37,40 +37,42 @@ def _counts(review: DraftReview) -> str:
 
 def _print_all(reviews: list[DraftReview], folder: Path) -> None:
     if not reviews:
-        typer.echo(f"no drafts in {folder}")
+        say(f"no drafts in {folder}")
         return
-    typer.echo(
-        f"{len(reviews)} draft{'s' if len(reviews) != 1 else ''} in {folder}, most urgent first"
-    )
+    say(f"{len(reviews)} draft{'s' if len(reviews) != 1 else ''} in {folder}, most urgent first")
     for review in reviews:
-        typer.echo(f"\n{review.path.name}  [{review.state}]  {_counts(review)}")
+        say(f"\n{review.path.name}  [{review.state}]  {_counts(review)}")
         if review.title:
-            typer.echo(f"  {review.title}")
+            say(f"  {review.title}")
         for flag in review.flags:
-            typer.echo(_flag_line(flag, "    "))
+            say(_flag_line(flag, "    "))
 
 
 def _print_one(review: DraftReview) -> None:
     from pipeline.review.flags import flags_by_turn, format_time, source_link
+    from pipeline.review.quality import LOW_QUALITY
 
-    typer.echo(f"{review.path}  [{review.state}]  {_counts(review)}")
+    say(f"{review.path}  [{review.state}]  {_counts(review)}")
     if review.title:
-        typer.echo(review.title)
+        say(review.title)
     grouped = flags_by_turn(review.flags)
     for flag in grouped.get(None, []):
-        typer.echo(_flag_line(flag))
+        say(_flag_line(flag))
     if review.post is None:
         return
     for number, turn in enumerate(review.post.turns, 1):
-        flags = grouped.get(number)
-        if not flags:
+        flags = grouped.get(number, [])
+        quality = review.quality[number - 1] if review.quality else None
+        low = quality is not None and quality.score is not None and quality.score < LOW_QUALITY
+        if not flags and not low:
             continue
         start = review.times[number - 1] if review.times else None
         link = source_link(review.post.front.source, start)
         where = f"  {format_time(start)}" if start is not None else ""
-        typer.echo(f"turn {number}  {turn.speaker}{where}{'  ' + link if link else ''}")
+        signal = f"  {quality.describe()}" if quality is not None else ""
+        say(f"turn {number}  {turn.speaker}{where}{'  ' + link if link else ''}{signal}")
         for flag in flags:
-            typer.echo(_flag_line(flag))
+            say(_flag_line(flag))
 
 
 def review_command(
@@ -85,13 +87,13 @@ def review_command(
     if draft is None:
         reviews = review_drafts(config.drafts_path, episodes_dir=config.episodes_dir)
         if as_json:
-            typer.echo(reviews_json(reviews))
+            say(reviews_json(reviews))
         else:
             _print_all(reviews, config.drafts_path)
         return
     review = review_draft(resolve_draft(draft, config), episodes_dir=config.episodes_dir)
     if as_json:
-        typer.echo(json.dumps(review.to_dict(turns=True), ensure_ascii=False, indent=2))
+        say(json.dumps(review.to_dict(turns=True), ensure_ascii=False, indent=2))
     else:
         _print_one(review)
 
@@ -117,7 +119,7 @@ def preview_command(
             f"cannot listen on 127.0.0.1:{port}: {e.strerror}", hint="pick another --port, or 0"
         ) from e
     url = preview.url_of(sock)
-    typer.echo(f"preview of {path}: {url}  (Ctrl-C to stop)")
+    say(f"preview of {path}: {url}  (Ctrl-C to stop)")
     if open_browser:
         import webbrowser
 
@@ -197,9 +199,9 @@ def approve_command(
         site=site or config.site.generator,
     )
     for flag in result.flags:  # the editor overrode them; still say what readers will see
-        typer.echo(f"warning: approved with: {flag.message}", err=True)
+        say(f"warning: approved with: {flag.message}", err=True)
     verb = "wrote" if result.written else "already up to date:"
-    typer.echo(f"approved {path.name}; {verb} {result.target}")
+    say(f"approved {path.name}; {verb} {result.target}")
 
 
 def export_command(
@@ -230,7 +232,7 @@ def export_command(
         episodes_dir=config.episodes_dir,
     )
     for file in written:
-        typer.echo(f"wrote {file}")
+        say(f"wrote {file}")
 
 
 def reject_command(
@@ -244,7 +246,7 @@ def reject_command(
     config = settings(ctx).config()
     path = resolve_draft(draft, config)
     reject(path, reason)
-    typer.echo(f"rejected {path.name}: {reason.strip()}")
+    say(f"rejected {path.name}: {reason.strip()}")
 
 
 def register(app: typer.Typer) -> None:

@@ -18,9 +18,10 @@ from typing import Any
 import typer
 
 from pipeline.cli.boundary import interrupted_run
-from pipeline.cli.common import ASR_BACKEND_NAMES, Settings, settings
+from pipeline.cli.common import ASR_BACKEND_NAMES, Settings, say, settings
 from pipeline.config import Config, Until, deep_merge
 from pipeline.errors import NeedsReviewError, PodpostError, RunInterruptedError, UsageError
+from pipeline.terminal import raw
 
 STEP_OPTIONS = "Options override the config file for this run; `podpost resume` reuses them."
 
@@ -167,8 +168,11 @@ def register(app: typer.Typer) -> None:
             result = _run(s, source, item, overrides, wait, retry_failed, until)
         except KeyboardInterrupt:
             raise _interrupted(s.config(**overrides), source, item) from None
-        typer.echo(result["draft"])
-        check_complete(result["episode_id"], result["draft"], result["failed_turns"])
+        say(result["draft"])
+        check_complete(
+            result["episode_id"], result["draft"], result["failed_turns"],
+            result.get("failed_numbers"), result.get("stopped") or "",
+        )  # fmt: skip
 
     @app.command("resume")
     def resume_command(
@@ -190,7 +194,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError("give one EPISODE or --all", hint="see `podpost status`")
         todo = resume_targets(s.config(), episode, retry_failed=retry_failed)
         if not todo:
-            typer.echo("nothing to resume", err=True)
+            say("nothing to resume", err=True)
             return
         _preflight_each(s, [target.overrides for target in todo])
         failures = incomplete = 0
@@ -206,16 +210,19 @@ def register(app: typer.Typer) -> None:
                 if episode is not None:
                     raise
                 failures += 1
-                print(f"{target.label}: error: {e.one_line()}", file=sys.stderr)
+                say(f"{target.label}: error: {e.one_line()}", err=True)
                 continue
-            typer.echo(result["draft"])
+            say(result["draft"])
             try:
-                check_complete(result["episode_id"], result["draft"], result["failed_turns"])
+                check_complete(
+                    result["episode_id"], result["draft"], result["failed_turns"],
+                    result.get("failed_numbers"), result.get("stopped") or "",
+                )  # fmt: skip
             except NeedsReviewError as e:
                 if episode is not None:
                     raise
                 incomplete += 1
-                print(f"{target.label}: error: {e.one_line()}", file=sys.stderr)
+                say(f"{target.label}: error: {e.one_line()}", err=True)
         if failures:
             raise typer.Exit(1)
         if incomplete:
@@ -230,8 +237,8 @@ def register(app: typer.Typer) -> None:
         from pipeline.run.episode import rerender
 
         written = rerender(settings(ctx).config, episode)
-        typer.echo(written.message, err=True)
-        typer.echo(str(written.path))
+        say(written.message, err=True)
+        say(str(written.path))
 
     @app.command("status")
     def status_command(
@@ -243,16 +250,16 @@ def register(app: typer.Typer) -> None:
 
         rows = status(settings(ctx).config())
         if as_json:
-            typer.echo(json.dumps([row.model_dump() for row in rows], indent=2))
+            say(json.dumps([row.model_dump() for row in rows], indent=2))
             return
         if not rows:
-            typer.echo("no runs yet: start one with `podpost run URL`", err=True)
+            say("no runs yet: start one with `podpost run URL`", err=True)
             return
         from rich.console import Console
 
         from pipeline.cli.status_view import print_status
 
-        print_status(rows, Console(soft_wrap=True))
+        print_status(rows, Console(file=raw(sys.stdout), soft_wrap=True))
 
     @app.command("ingest")
     def ingest_command(
@@ -304,13 +311,13 @@ def register(app: typer.Typer) -> None:
                 episode_deployment=via,
             )
         if as_json:
-            typer.echo(json.dumps(summary, indent=2))
+            say(json.dumps(summary, indent=2))
         else:
             from rich.console import Console
 
             from pipeline.cli.ingest_view import print_summary
 
-            print_summary(summary, Console(soft_wrap=True))
+            print_summary(summary, Console(file=raw(sys.stdout), soft_wrap=True))
         if summary["failed"]:
             raise typer.Exit(1)
         check_ingest(summary)

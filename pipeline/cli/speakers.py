@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from pipeline import store
-from pipeline.cli.common import settings
+from pipeline.cli.common import say, settings
 
 if TYPE_CHECKING:
     from pipeline.models import Turns
@@ -74,8 +74,8 @@ def register(app: typer.Typer) -> None:
             episode,
             use_llm=not no_llm,
             overrides=flags,
-            note=lambda line: typer.echo(line, err=True),
+            note=lambda line: say(line, err=True),
         )
         path = folder / store.TURNS_FILE
-        typer.echo(summary_table(result))
-        typer.echo(f"wrote {path}", err=True)
+        say(summary_table(result))
+        say(f"wrote {path}", err=True)

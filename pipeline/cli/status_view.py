@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.run.status import StatusRow
+from pipeline.terminal import printable
 
 TABLE_TITLE_CELLS = 40  # titles in the table are cut to this many terminal cells
 INDENT = "  "
@@ -38,9 +39,16 @@ def state_cell(row: StatusRow) -> str:
     return str(row.state)
 
 
+def safe(text: str) -> Text:
+    """``text`` as rich shows it literally: control characters escaped
+    (:func:`pipeline.terminal.printable`), rich markup such as ``[bold]`` kept as text."""
+    return Text(printable(text))
+
+
 def cut(text: str, cells: int) -> Text:
-    """``text`` cut to ``cells`` terminal cells (CJK counts two) with an ellipsis."""
-    out = Text(text, no_wrap=True)
+    """``text`` cut to ``cells`` terminal cells (CJK counts two) with an ellipsis, its
+    control characters escaped first."""
+    out = Text(printable(text), no_wrap=True)
     out.truncate(max(cells, 1), overflow="ellipsis")
     return out
 
@@ -62,12 +70,12 @@ def _details(row: StatusRow) -> list[tuple[str, str]]:
     return lines
 
 
-def _outcome_cell(row: StatusRow) -> str:
+def _outcome_cell(row: StatusRow) -> Text:
     details = _details(row)
     if len(details) == 1:
-        return details[0][1]
-    return "\n".join(
-        value if n == 0 else f"{label}: {value}" for n, (label, value) in enumerate(details)
+        return safe(details[0][1])
+    return Text("\n").join(
+        safe(value if n == 0 else f"{label}: {value}") for n, (label, value) in enumerate(details)
     )
 
 
@@ -77,12 +85,12 @@ def status_table(rows: Sequence[StatusRow]) -> Table:
     table.columns[0].no_wrap = True
     for row in rows:
         table.add_row(
-            row.id or "-",
-            cut(row.title, TABLE_TITLE_CELLS) if row.title else row.source,
-            row.last_step or "-",
-            state_cell(row),
-            row.review or "-",
-            str(row.tokens),
+            safe(row.id or "-"),
+            cut(row.title, TABLE_TITLE_CELLS) if row.title else safe(row.source),
+            safe(row.last_step or "-"),
+            safe(state_cell(row)),
+            safe(row.review or "-"),
+            safe(str(row.tokens)),
             _outcome_cell(row),
         )
     return table
@@ -95,13 +103,13 @@ def status_blocks(rows: Sequence[StatusRow], width: int) -> list[Text]:
         if number:
             lines.append(Text(""))
         head = f"{row.id or '-'}  {state_cell(row)}"
-        lines.append(Text(head + (f"  review: {row.review}" if row.review else "")))
+        lines.append(safe(head + (f"  review: {row.review}" if row.review else "")))
         if row.title:
             lines.append(Text(INDENT) + cut(row.title, width - len(INDENT)))
         else:  # a fetch that failed before the episode had a title: the source to run again
-            lines.append(Text(f"{INDENT}source: {row.source}"))
-        lines.append(Text(f"{INDENT}last step: {row.last_step or '-'}  tokens: {row.tokens}"))
-        lines += [Text(f"{INDENT}{label}: {value}") for label, value in _details(row)]
+            lines.append(safe(f"{INDENT}source: {row.source}"))
+        lines.append(safe(f"{INDENT}last step: {row.last_step or '-'}  tokens: {row.tokens}"))
+        lines += [safe(f"{INDENT}{label}: {value}") for label, value in _details(row)]
     return lines
 
 

@@ -69,6 +69,7 @@ class Analysis:
     flags: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     requests: int = 0
+    failed: bool = False  # no usable answer: the post is built without an analysis
 
 
 def _lines(turns: list[Turn]) -> list[Line]:
@@ -168,7 +169,8 @@ def analyse(
                      "rerun to try again")  # fmt: skip
         empty = AnalysisOut(title="", summary="")
         out, more = normalise(empty, turns, episode, config)
-        return Analysis(out, flags + more, usage, usage.requests)  # not cached: retried next run
+        # not cached: retried next run
+        return Analysis(out, flags + more, usage, usage.requests, failed=True)
     out = answers[0]
     if len(answers) > 1:
         reduce_header = dict(header, task=TASK_ANALYSIS_REDUCE,

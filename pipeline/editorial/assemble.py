@@ -23,11 +23,13 @@ _WORD_CHAR = re.compile(r"\w")
 
 @dataclass(frozen=True)
 class Failure:
-    """A turn left without a translation: its id, speaker and the last problem seen."""
+    """A turn left without a translation: its id, speaker, the last problem seen, and its
+    number in the post."""
 
     turn_id: int
     speaker: str
     reason: str
+    number: int = 0  # 1-based place of the turn in the post, as review numbers it
 
 
 def _occurrences(text: str, term: str, words: bool) -> list[int]:
@@ -139,7 +141,7 @@ def assemble_turns(
         source_terms: list[str] = []
         paragraphs: list[str] = []
         if reasons:
-            failures.append(Failure(turn.id, speaker, "; ".join(reasons)))
+            failures.append(Failure(turn.id, speaker, "; ".join(reasons), len(post_turns) + 1))
         else:
             for unit in pieces:
                 done, sources = translation_paragraphs(

@@ -23,11 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline import store
 from pipeline.config import Config
 from pipeline.editorial.analysis import analyse
 from pipeline.editorial.assemble import Failure, assemble_turns, sections_from_outline
 from pipeline.editorial.cache import Cache
-from pipeline.editorial.translate import ChunkResult, Job, Translator, translate_chunks
+from pipeline.editorial.translate import (
+    Breaker,
+    ChunkResult,
+    Job,
+    Translator,
+    translate_chunks,
+)
 from pipeline.editorial.units import make_units, plan_chunks
 from pipeline.editorial.wire import AnalysisOut
 from pipeline.errors import InputFileError
@@ -36,7 +43,7 @@ from pipeline.langtags import language_name
 from pipeline.llm import LLMClient, Usage
 from pipeline.models import Episode, FrontMatter, Post, Turns
 
-RESULT_FILE = "editorial.json"
+RESULT_FILE = store.EDITORIAL_FILE
 
 
 @dataclass
@@ -52,9 +59,12 @@ class EditorialResult:
     chunks: int = 0
     cached_chunks: int = 0
     seconds: float = 0.0
+    target: str = ""  # the target language's tag, e.g. zh-CN
+    stopped: str = ""  # why the run stopped asking the model (the breaker), else ""
 
     def summary(self) -> dict[str, Any]:
-        """What the flow stores and shows: counts, failures, flags, usage."""
+        """What the flow stores and shows: counts, failures, flags, usage, and what review
+        checks each turn against (the target language and the glossary)."""
         return {
             "turns": len(self.post.turns),
             "sections": len(self.post.sections),
@@ -62,6 +72,11 @@ class EditorialResult:
             "cached_chunks": self.cached_chunks,
             "failures": [f.__dict__ for f in self.failures],
             "flags": self.flags,
+            "stopped": self.stopped,
+            "target_language": self.target,
+            "glossary": [
+                {"term": g.term, "translation": g.translation} for g in self.analysis.glossary
+            ],
             "usage": self.usage.as_dict(),
             "seconds": round(self.seconds, 3),
         }
@@ -141,7 +156,10 @@ def build_post(
     )  # fmt: skip
     job = Job(source_name, target, target_name, tuple(analysis.out.glossary), client.model,
               settings.context_turns)  # fmt: skip
-    translator = Translator(client, job, units, cache)
+    breaker = Breaker(config.llm.max_invalid_requests)
+    if analysis.failed:  # its requests count toward the breaker's streak too
+        breaker.record(False, analysis.usage.requests)
+    translator = Translator(client, job, units, cache, breaker=breaker)
     done = translate_chunks(
         translator, chunks, max_concurrency=config.llm.max_concurrency,
         retry_failed=retry_failed,
@@ -178,4 +196,6 @@ def build_post(
         chunks=len(chunks),
         cached_chunks=sum(1 for c in done if c.cached),
         seconds=time.monotonic() - started,
+        target=target,
+        stopped=breaker.reason if breaker.tripped else "",
     )

@@ -15,6 +15,11 @@ to translate) and the glossary entries that occur in it. Every answer is checked
 
 A finished chunk (failures included) is cached at once; ``retry_failed`` sends only the
 failed units of cached chunks through the ladder again.
+
+A :class:`Breaker` shared by every chunk of a run stops the ladder for a model that gives
+nothing usable: after ``[llm] max_invalid_requests`` requests in a row (over all threads)
+without one usable unit, no more requests are sent and the units left are failed with
+:data:`STOPPED` as their reason, instead of climbing the ladder for every one of them.
 """
 
 from __future__ import annotations
@@ -58,6 +63,36 @@ merge, split, skip, summarise or reorder lines, and never answer ids that were n
 EDITOR_NOTE_RULE = """
 - The header's "editor_note" is from the editor who asked for this translation again: \
 follow it."""
+
+
+STOPPED = "not asked: the model gave no valid answer in {limit} requests in a row"
+
+
+class Breaker:
+    """Counts requests in a row, over every thread, that gave no usable unit; once there
+    are ``limit`` of them (0: never) it is :attr:`tripped` and stays so for the run."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.streak = 0
+        self.tripped = False
+        self._lock = threading.Lock()
+
+    @property
+    def reason(self) -> str:
+        """Why the units left were not asked for (a failed unit's reason)."""
+        return STOPPED.format(limit=self.limit)
+
+    def record(self, valid: bool, requests: int) -> None:
+        """One call's outcome: ``valid`` when some unit of its answer was usable;
+        ``requests`` is what it cost (the client's re-asks included)."""
+        with self._lock:
+            if valid:
+                self.streak = 0
+                return
+            self.streak += max(1, requests)
+            if self.limit and self.streak >= self.limit:
+                self.tripped = True
 
 
 @dataclass(frozen=True)
@@ -123,8 +158,10 @@ class Translator:
         cache: Cache,
         *,
         reask: dict[str, str] | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self.client = client
+        self.breaker = breaker or Breaker(0)
         self.job = job
         self.units = units
         self.position = {u.id: i for i, u in enumerate(units)}
@@ -216,8 +253,14 @@ class Translator:
     def _solve(
         self, units: list[Unit], problems: dict[str, list[str]], stage: str, acc: ChunkResult
     ) -> None:
+        if self.breaker.tripped:  # the model gives nothing usable: stop asking
+            for unit in units:
+                acc.failed[unit.id] = self.breaker.reason
+            return
         verdicts, error, truncated, usage = self._ask(units, problems)
         acc.usage = acc.usage + usage
+        valid = verdicts is not None and any(v.result is not None for v in verdicts.values())
+        self.breaker.record(valid, usage.requests)
         bad: dict[str, list[str]] = {}
         if verdicts is None:
             bad = {u.id: [error] for u in units}

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pipeline.editorial.units import Unit
 from pipeline.editorial.wire import GlossaryEntry, TranslateOut, TurnOut
+
+if TYPE_CHECKING:  # units loads the LLM client (token estimates); review needs only checks
+    from pipeline.editorial.units import Unit
 
 _WORD_RE = re.compile(r"\w+")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
@@ -78,9 +81,51 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER_RE.findall(text)}
 
 
+def numbers_in(text: str) -> set[str]:
+    """The numbers written in digits in ``text``, thousands separators dropped."""
+    return _numbers(text)
+
+
+def script_of(target: str) -> re.Pattern[str] | None:
+    """The script a ``target`` language is written in, when it is not Latin (else None)."""
+    return _SCRIPTS.get(target.split("-")[0].lower()) if target else None
+
+
 def _starts_like(said: list[str], first: list[str]) -> bool:
     """The words the model says begin the line do, give or take a skipped filler or two."""
     return any(first[i : i + len(said)] == said for i in range(0, 4))
+
+
+def missing_numbers(original: str, translation: str) -> list[str]:
+    """The numbers written in digits in ``original`` that ``translation`` lacks, sorted.
+
+    A substring test, not equality ("1 million" may fairly become "100万"); thousands
+    separators are ignored, and a whole number of ten thousand or more also counts as kept
+    when written with the Chinese/Japanese myriads (10000 as 1万, 350000000 as 3.5亿)."""
+    flat = translation.replace(",", "")
+    missing = []
+    for number in _numbers(original):
+        forms = [number]
+        if number.isdigit() and int(number) >= 10_000:
+            value = int(number)
+            forms += [f"{value / unit:g}{sign}" for unit, sign in ((10**4, "万"), (10**8, "亿"))]
+        if not any(form in flat for form in forms):
+            missing.append(number)
+    return sorted(missing)
+
+
+def length_ratio_off(original: str, translation: str, target: str) -> float | None:
+    """``translation``'s length over ``original``'s (characters) when it is implausible for
+    ``target``, else None. Below the band only for originals of 40 characters or more;
+    above it for any original, a short one counted as 40 characters (so "Yes." may become a
+    short sentence, never a page)."""
+    if not original:
+        return None
+    low, high = _RATIO.get(target.split("-")[0].lower(), _RATIO_DEFAULT)
+    ratio = len(translation) / len(original)
+    too_long = len(translation) > high * max(len(original), _RATIO_MIN_CHARS)
+    too_short = len(original) >= _RATIO_MIN_CHARS and ratio < low
+    return ratio if too_long or too_short else None
 
 
 def in_text(term: str, text: str) -> re.Match[str] | None:
@@ -91,7 +136,7 @@ def in_text(term: str, text: str) -> re.Match[str] | None:
 def target_script_present(translation: str, original: str, target: str) -> bool:
     """Whether ``translation`` is in ``target``'s script (CJK, Cyrillic...); for
     Latin-script targets, whether it differs from ``original`` at all."""
-    script = _SCRIPTS.get(target.split("-")[0].lower())
+    script = script_of(target)
     if script is not None:
         return bool(script.search(translation))
     # Latin-script targets: an answer identical to the source was not translated.
@@ -131,16 +176,12 @@ def check_unit(
     if fatal:
         return Verdict(None, fatal)
 
-    # substring, not equality: "1 million" may fairly become "100万"
-    flat = text.replace(",", "")
-    missing = sorted(n for n in _numbers(unit.text) if n not in flat)
+    missing = missing_numbers(unit.text, text)
     if missing:
         minor.append(f"numbers missing from the translation: {', '.join(missing)}")
-    if len(unit.text) >= _RATIO_MIN_CHARS:
-        low, high = _RATIO.get(target.split("-")[0].lower(), _RATIO_DEFAULT)
-        ratio = len(text) / len(unit.text)
-        if not low <= ratio <= high:
-            minor.append(f"translation length is {ratio:.2f}x the original's (translate it all)")
+    ratio = length_ratio_off(unit.text, text, target)
+    if ratio is not None:
+        minor.append(f"translation length is {ratio:.2f}x the original's (translate it all)")
     for entry in glossary:
         if in_text(entry.term, unit.text) and entry.translation not in text:
             minor.append(

@@ -15,7 +15,8 @@ and so its episode id, when items sharing its guid come and go
 A password in ``source`` (``https://user:pass@host/...``) is used for the download and
 never stored: the episode, its id and every message carry ``user:***@``.
 
-Where the work is done: :mod:`.http` (GET, retries), :mod:`.urls` (URL safety, passwords),
+Where the work is done: :mod:`.http` (the one guarded client: every hop checked, sizes
+capped, retries), :mod:`.urls` (URL safety, passwords),
 :mod:`.media` (ffprobe, limits), :mod:`.local`, :mod:`.direct` (media URLs, feed items),
 :mod:`.feeds` (feedparser), :mod:`.ytdlp`. Every failure is a ``SourceError`` (permanent:
 404, private, removed, no media, no audio, no such feed item, over the configured limits, a
@@ -83,16 +84,16 @@ def fetch_episode(
     if ie is not None:
         if item is not None:
             raise UsageError("--item only applies to RSS feeds", hint="drop --item")
-        return fetch_ytdlp(source, config, progress, ie)
+        return fetch_ytdlp(source, config, progress, ie, policy)
     known = existing(config, f"url-{digest(source)}")  # direct media and generic pages
     if known is not None:
         return known
     response = http_get(source, config, limit=4096, policy=policy, user_url=True)
     if looks_like_feed(response):
-        whole = http_get(source, config, policy=policy, user_url=True)
+        whole = http_get(source, config, policy=policy, user_url=True, cap="fetch.max_feed_bytes")
         return fetch_feed_item(source, whole, item, config, progress, policy, claimed)
     if item is not None:
         raise UsageError(f"{source} is not an RSS feed; --item needs one", hint="drop --item")
     if looks_like_media(response):
-        return fetch_direct(source, response, config, progress)
-    return fetch_ytdlp(source, config, progress, None)
+        return fetch_direct(source, response, config, progress, policy)
+    return fetch_ytdlp(source, config, progress, None, policy)

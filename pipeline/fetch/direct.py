@@ -6,7 +6,9 @@
 ``url`` is the user's source, already redacted (see :mod:`pipeline.fetch.urls`);
 ``response`` is what ``http_get`` answered for it (its ``url`` is the final one, after
 redirects). A feed item's enclosure and transcript URLs are named by the feed, so they
-must pass ``policy`` before any connection to them. Errors: ``SourceError`` (no such
+must pass ``policy`` before any connection to them. Media is downloaded once, through the
+guarded client (:func:`pipeline.fetch.media.download_media`), and probed from the local
+file: neither ffprobe nor yt-dlp opens these URLs. Errors: ``SourceError`` (no such
 item, no enclosure, no audio, over the limits, a refused URL), ``NetworkError``.
 """
 
@@ -21,10 +23,9 @@ from pipeline.config import Config
 from pipeline.errors import SourceError
 from pipeline.fetch.episodes import digest, existing, language_tag, save
 from pipeline.fetch.feeds import parse_feed, select_item
-from pipeline.fetch.http import HttpResponse, http_get
-from pipeline.fetch.media import check_limits, only_audio, probe_media, probe_new, tag_fields
+from pipeline.fetch.http import HttpResponse, normalise_url
+from pipeline.fetch.media import ProgressHook, check_limits, download_media, only_audio, tag_fields
 from pipeline.fetch.urls import CREDENTIALS, UrlPolicy, redact
-from pipeline.fetch.ytdlp import ProgressHook, download_media
 from pipeline.models import Episode
 
 _MEDIA_MAGIC = (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"RIFF", b"OggS", b"fLaC",
@@ -46,15 +47,22 @@ def _url_title(url: str, filename: str | None) -> str:
 
 
 def fetch_direct(
-    url: str, response: HttpResponse, config: Config, progress: ProgressHook | None
+    url: str,
+    response: HttpResponse,
+    config: Config,
+    progress: ProgressHook | None,
+    policy: UrlPolicy | None = None,
 ) -> Episode:
-    """A media file at ``url``: probed for audio and limits first, then downloaded."""
+    """A media file at ``url``: downloaded (size capped while it streams), then probed for
+    audio and limits; a refusal leaves no episode folder."""
     episode_id = f"url-{digest(url)}"
     if (known := existing(config, episode_id)) is not None:
         return known
-    facts = probe_new(url, config, response.length, hint="pick a source with sound")
+    check_limits(url, config, None, response.length)
     folder = store.episode_dir(config, episode_id)
-    path = download_media(url, folder, config, progress)
+    path, facts = download_media(
+        url, folder, config, policy=policy, user_url=True, what="URL", progress=progress
+    )
     episode = Episode(
         id=episode_id,
         source=url,
@@ -86,24 +94,24 @@ def fetch_feed_item(
         return known
     if not entry.enclosure_url:
         raise SourceError(f"feed item {entry.title!r} has no enclosure", hint="pick another item")
-    enclosure = CREDENTIALS.remember(policy.check(entry.enclosure_url, "enclosure"))
+    enclosure = CREDENTIALS.remember(policy.check(normalise_url(entry.enclosure_url), "enclosure"))
     transcript = None
     if entry.transcript_url:
-        transcript = CREDENTIALS.remember(policy.check(entry.transcript_url, "transcript URL"))
-    media = http_get(enclosure, config, limit=16, policy=policy)  # 404 before anything heavy
-    facts = probe_media(media.url, config)
-    if not facts.has_audio:
-        raise SourceError(
-            f"the enclosure of {entry.title!r} has no audio stream", hint="pick another item"
+        transcript = CREDENTIALS.remember(
+            policy.check(normalise_url(entry.transcript_url), "transcript URL")
         )
-    check_limits(
-        enclosure,
-        config,
-        entry.duration if entry.duration is not None else facts.duration,
-        media.length or entry.enclosure_length,
-    )
+    check_limits(enclosure, config, entry.duration, None)  # feeds' length attributes lie
     folder = store.episode_dir(config, episode_id)
-    path = download_media(media.url, folder, config, progress)
+    try:
+        path, facts = download_media(
+            enclosure, folder, config, policy=policy, duration=entry.duration, progress=progress
+        )
+    except SourceError as e:
+        if e.message.endswith("has no audio stream"):
+            raise SourceError(
+                f"the enclosure of {entry.title!r} has no audio stream", hint="pick another item"
+            ) from e
+        raise
     episode = Episode(
         id=episode_id,
         source=url,
@@ -119,6 +127,7 @@ def fetch_feed_item(
         chapters=facts.chapters,
         transcript_url=transcript,
         transcript_type=entry.transcript_type,
+        transcript_language=entry.transcript_language,
         audio_file=only_audio(path, facts, folder),
     )
     return save(episode, config)

@@ -2,6 +2,7 @@
 
     parse_feed(data, url, *, charset=None, claimed=None) -> Feed   # pure; ``url``: final URL
     select_item(feed, item, url) -> Entry            # by key, guid, 1-based index or title
+    choose_transcript(transcripts, language) -> (url, type, language)
     list_feed(url, config, *, claimed=None) -> list[FeedItem]  # RSS/Atom, or yt-dlp
     looks_like_feed(response) -> bool
 
@@ -12,7 +13,10 @@ not do: leading whitespace before ``<?xml`` is dropped; text whose type is HTML 
 text (entities decoded once, by the HTML parser); ``<podcast:transcript>`` (both the current
 and the legacy Podcasting 2.0 namespace URI) and relative enclosure and transcript URLs,
 resolved against the feed's final URL and any ``xml:base``, come from a defusedxml parse of
-the same bytes (:mod:`pipeline.fetch.feed_xml`).
+the same bytes (:mod:`pipeline.fetch.feed_xml`). Of several transcripts the one in the
+episode's language is taken, then by type (:func:`choose_transcript`); an item without an
+enclosure has no media (``FeedItem.media``) and is never the default item. A document
+nesting elements past :data:`~pipeline.fetch.feed_xml.MAX_DEPTH` is refused first.
 
 Item identity: an item's ``key`` is its guid when no other item of the feed has that guid.
 Items sharing a guid are told apart by their enclosure URL, else by title and date: one
@@ -30,6 +34,7 @@ import datetime as dt
 import email.utils
 import io
 import re
+import urllib.parse
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,13 +47,20 @@ from pydantic import BaseModel
 from pipeline.config import Config
 from pipeline.errors import SourceError
 from pipeline.fetch.episodes import digest, language_tag
-from pipeline.fetch.feed_xml import RawItem, normalise, raw_items
+from pipeline.fetch.feed_xml import RawItem, normalise, raw_items, too_deep
 from pipeline.fetch.http import HttpResponse, http_get
 from pipeline.fetch.urls import redact, remember, resolve
+from pipeline.langtags import language_base
 
 # what the captions backend can read, best first
 TRANSCRIPT_TYPES = ["text/vtt", "application/x-subrip", "application/srt", "text/srt",
                     "application/json"]  # fmt: skip
+# after those: an HTML transcript, then plain text (timed captions beat untimed text)
+_LATER_TYPES = ["text/html", "text/plain"]
+# a transcript without a type (or one no list names) is ranked by its URL's extension
+_EXTENSION_TYPES = {"vtt": "text/vtt", "srt": "application/srt", "json": "application/json",
+                    "html": "text/html", "htm": "text/html", "txt": "text/plain"}  # fmt: skip
+_NOT_MEDIA = ("image/", "text/", "application/pdf")
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml")
 
 
@@ -63,6 +75,7 @@ class FeedItem(BaseModel):
     url: str | None = None  # the item's own page, when known
     date: dt.date | None = None
     duration: float | None = None  # seconds
+    media: bool = True  # False: a feed item without an enclosure (a text-only notice)
 
 
 @dataclass
@@ -81,6 +94,7 @@ class Entry:
     enclosure_length: int | None = None  # bytes, as the feed claims
     transcript_url: str | None = None  # absolute
     transcript_type: str | None = None
+    transcript_language: str | None = None  # BCP 47, the tag's own ``language`` if given
     key: str = ""  # unique within the feed (see the module docstring)
 
 
@@ -180,11 +194,49 @@ def _is_web(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
 
-def _rank(mime: str) -> int:
-    return TRANSCRIPT_TYPES.index(mime) if mime in TRANSCRIPT_TYPES else 99
+def _transcript_type(url: str, mime: str) -> str:
+    """The MIME type without parameters (``text/vtt; charset=utf-8``); for a missing or
+    unknown one, the type its URL's extension names, else as given."""
+    mime = mime.split(";")[0].strip().lower()
+    if mime in TRANSCRIPT_TYPES or mime in _LATER_TYPES:
+        return mime
+    path = urllib.parse.urlsplit(url).path.lower()
+    extension = path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
+    return _EXTENSION_TYPES.get(extension, mime)
 
 
-def _entry(parsed: Any, raw: RawItem | None, url: str) -> Entry:
+def _type_rank(mime: str) -> int:
+    """0 for SRT, VTT and JSON (timed, readable by the captions backend), then HTML, then
+    plain text, then anything else."""
+    if mime in TRANSCRIPT_TYPES:
+        return 0
+    return 1 + _LATER_TYPES.index(mime) if mime in _LATER_TYPES else 1 + len(_LATER_TYPES)
+
+
+def choose_transcript(
+    transcripts: list[tuple[str, str, str | None]], language: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """The transcript ``(url, mime type, language)`` to use among an item's
+    ``<podcast:transcript>`` elements: one in the episode's ``language`` first (a
+    transcript's own ``language`` attribute, else the feed's), then by type (SRT, VTT and
+    JSON before HTML before plain text), then the first listed. The language comes back
+    normalised (BCP 47), None when the tag has none."""
+    wanted = language_base(language)
+
+    def rank(index: int) -> tuple[bool, int, int, int]:
+        url, given, tagged = transcripts[index]
+        mime = _transcript_type(url, given)
+        other = wanted is not None and language_base(language_tag(tagged) or language) != wanted
+        within = TRANSCRIPT_TYPES.index(mime) if mime in TRANSCRIPT_TYPES else 0
+        return (other, _type_rank(mime), within, index)
+
+    if not transcripts:
+        return None, None, None
+    url, mime, tagged = transcripts[min(range(len(transcripts)), key=rank)]
+    return url, mime or None, language_tag(tagged)
+
+
+def _entry(parsed: Any, raw: RawItem | None, url: str, language: str | None = None) -> Entry:
     base = (parsed.get("title_detail") or {}).get("base") or url
     enclosures = raw.enclosures if raw is not None else []
     if not enclosures:
@@ -194,16 +246,22 @@ def _entry(parsed: Any, raw: RawItem | None, url: str) -> Entry:
             if e.get("href")
         ]
     media = [e for e in enclosures if str(e[1] or "").startswith(("audio/", "video/"))]
-    found = media or enclosures
+    # an item whose only enclosures say they are no media (cover art, show notes as a PDF)
+    # is a text-only item: nothing to transcribe
+    found = media or [e for e in enclosures if not str(e[1] or "").startswith(_NOT_MEDIA)]
     enclosure_url, enclosure_type, length = found[0] if found else (None, None, None)
     transcripts = raw.transcripts if raw is not None else []
     if raw is None:  # feedparser keeps one transcript per prefix, unresolved
         transcripts = [
-            (str(resolve(base, value.get("url"))), str(value.get("type") or "").lower())
+            (
+                str(resolve(base, value.get("url"))),
+                str(value.get("type") or "").lower(),
+                value.get("language") or None,
+            )
             for key, value in parsed.items()
             if key.endswith("_transcript") and isinstance(value, dict) and value.get("url")
         ]
-    transcript = min(transcripts, key=lambda t: _rank(t[1]), default=(None, None))
+    transcript = choose_transcript(transcripts, language)
     author = parsed.get("author_detail", {}).get("name") or parsed.get("author") or ""
     description = _text(parsed.get("summary_detail"))
     if not description and parsed.get("content"):
@@ -227,6 +285,7 @@ def _entry(parsed: Any, raw: RawItem | None, url: str) -> Entry:
         enclosure_length=int(length) if length.isdigit() and int(length) else None,
         transcript_url=transcript[0],
         transcript_type=transcript[1],
+        transcript_language=transcript[2],
     )
 
 
@@ -287,6 +346,11 @@ def parse_feed(
             f"{e.encoding}, but byte {e.start} does not decode",
             hint="ask the publisher to fix the feed's encoding",
         ) from e
+    if (depth := too_deep(data)) is not None:
+        raise SourceError(
+            f"{redact(url)} is not a podcast feed: its elements nest more than {depth - 1} deep",
+            hint="check the URL; a real feed nests about ten elements deep",
+        )
     content_type = "application/xml" + (f"; charset={charset}" if charset else "")
     result = feedparser.parse(
         io.BytesIO(data),
@@ -303,17 +367,18 @@ def parse_feed(
     raw = raw_items(data, url)
     if raw is not None and len(raw) != len(result.entries):
         raw = None  # the two parsers disagree on what an item is: trust feedparser alone
+    channel = result.feed
+    language = language_tag(channel.get("language"))
     entries = [
-        _entry(parsed, raw[index] if raw is not None else None, url)
+        _entry(parsed, raw[index] if raw is not None else None, url, language)
         for index, parsed in enumerate(result.entries)
     ]
     _assign_keys(entries, claimed or {})
-    channel = result.feed
     author = channel.get("author_detail", {}).get("name") or channel.get("author") or ""
     return Feed(
         title=_text(channel.get("title_detail"), channel.get("title")),
         author=" ".join(str(author).split()),
-        language=language_tag(channel.get("language")),
+        language=language,
         link=channel.get("link") or None,
         entries=entries,
     )
@@ -321,14 +386,21 @@ def parse_feed(
 
 def select_item(feed: Feed, item: str | None, url: str) -> Entry:
     """By exact key (the guid for most items), then 1-based index, then title (exact, then
-    unique substring); None: the newest item. Errors: ``SourceError`` (no such item, or
-    several match)."""
+    unique substring); None: the newest item that has media (an enclosure), so a text-only
+    notice on top of the feed is passed over. Errors: ``SourceError`` (no such item, several
+    match, or no item with media)."""
     url = redact(url)
     if not feed.entries:
         raise SourceError(f"the feed {url} has no items", hint="check the feed URL")
     if item is None:
-        dated = [e for e in feed.entries if e.date]
-        return max(dated, key=lambda e: e.date or dt.date.min) if dated else feed.entries[0]
+        playable = [e for e in feed.entries if e.enclosure_url]
+        if not playable:
+            raise SourceError(
+                f"no item of the feed {url} has an enclosure (audio or video)",
+                hint="check the feed URL",
+            )
+        dated = [e for e in playable if e.date]
+        return max(dated, key=lambda e: e.date or dt.date.min) if dated else playable[0]
     for entry in feed.entries:
         if entry.key == item:
             return entry
@@ -375,7 +447,7 @@ def list_feed(
     from pipeline.fetch.ytdlp import playlist_entries
 
     url = remember(url)
-    response = http_get(url, config)
+    response = http_get(url, config, user_url=True, cap="fetch.max_feed_bytes")
     if looks_like_feed(response):
         feed = parse_feed(response.head, response.url, charset=response.charset, claimed=claimed)
         return [
@@ -388,6 +460,7 @@ def list_feed(
                 url=redact(e.link or e.enclosure_url or "") or None,
                 date=e.date,
                 duration=e.duration,
+                media=e.enclosure_url is not None,
             )
             for e in feed.entries
         ]

@@ -19,7 +19,10 @@ Hosts. URLs typed by the user are fetched as given. URLs *named by* a feed or a 
   source is on such a network (``UrlPolicy.for_source``) or ``[fetch] allow_private_hosts``.
 
 The decision uses a resolver (``host -> [ip, ...]``) that tests inject; checking opens no
-connection. Every refusal is a ``SourceError`` whose message names the redacted URL.
+connection. Every refusal is a ``SourceError`` whose message names the redacted URL. A host
+is resolved once per policy (:meth:`UrlPolicy.address`): the address that was checked is
+the one :mod:`pipeline.fetch.http` connects to, so a second DNS answer cannot swap it, and
+a name that does not resolve fails (``NetworkError``) instead of passing.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.config import Config
-from pipeline.errors import SourceError
+from pipeline.errors import NetworkError, SourceError
 
 REDACTED = "***"
 Resolver = Callable[[str], Sequence[str]]  # host name -> IP address strings
@@ -192,6 +195,18 @@ class UrlPolicy:
 
     allow_private: bool = False
     resolver: Resolver = default_resolver
+    _resolved: dict[str, list[IP]] = field(default_factory=dict, compare=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def addresses(self, host: str) -> list[IP]:
+        """Every address of ``host`` (IPv4 first), asking the resolver once per policy."""
+        with self._lock:
+            known = self._resolved.get(host)
+        if known is None:
+            known = sorted(_addresses(host, self.resolver), key=lambda ip: ip.version)
+            with self._lock:
+                known = self._resolved.setdefault(host, known)
+        return known
 
     @classmethod
     def for_source(cls, source: str, config: Config, resolver: Resolver | None = None) -> UrlPolicy:
@@ -200,7 +215,9 @@ class UrlPolicy:
         allow = config.fetch.allow_private_hosts
         if not allow and "://" in source:
             host = urllib.parse.urlsplit(source).hostname or ""
-            allow = any(_internal(ip) for ip in _addresses(host, resolver))
+            policy = cls(allow_private=False, resolver=resolver)
+            allow = any(_internal(ip) for ip in policy.addresses(host))
+            return cls(allow_private=allow, resolver=resolver, _resolved=policy._resolved)
         elif not allow:  # a local file: the user is on their own machine
             allow = True
         return cls(allow_private=allow, resolver=resolver)
@@ -208,6 +225,13 @@ class UrlPolicy:
     def check(self, url: str, what: str = "URL") -> str:
         """Return ``url`` when it may be fetched; else raise ``SourceError`` naming it.
         ``what`` says where it came from ("enclosure", "transcript URL", "redirect")."""
+        self.address(url, what)
+        return url
+
+    def address(self, url: str, what: str = "URL", *, checked: bool = True) -> str:
+        """The one address to connect to for ``url``, after checking it (``checked=False``:
+        a URL the user typed, only resolved). Errors: ``SourceError`` (refused),
+        ``NetworkError`` (the name does not resolve)."""
         shown = redact(url)
         parts = urllib.parse.urlsplit(url)
         scheme = parts.scheme.lower()
@@ -219,18 +243,23 @@ class UrlPolicy:
         host = parts.hostname or ""
         if not host:
             raise SourceError(f"refused the {what} {shown!r}: it names no host", hint="check it")
-        addresses = _addresses(host, self.resolver)
-        if any(_always_refused(ip) for ip in addresses):
+        addresses = self.addresses(host)
+        if checked and any(_always_refused(ip) for ip in addresses):
             raise SourceError(
                 f"refused the {what} {shown}: {host} is a link-local or cloud-metadata address",
                 hint="such addresses are never fetched",
             )
-        if not self.allow_private and any(_internal(ip) for ip in addresses):
+        if checked and not self.allow_private and any(_internal(ip) for ip in addresses):
             raise SourceError(
                 f"refused the {what} {shown}: {host} is on a private or loopback network",
                 hint="set [fetch] allow_private_hosts = true if you trust this feed",
             )
-        return url
+        if not addresses:
+            raise NetworkError(
+                f"cannot reach {shown}: {host} does not resolve",
+                hint="check the host name and the connection",
+            )
+        return str(addresses[0])
 
 
 def resolve(base: str, reference: str | None) -> str | None:

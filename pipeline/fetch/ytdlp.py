@@ -1,7 +1,7 @@
 """Everything that goes through yt-dlp: sites it knows, generic pages, media downloads.
 
-    fetch_ytdlp(url, config, progress, ie) -> Episode   # metadata, audio, subtitle tracks
-    download_media(url, folder, config, progress) -> Path   # folder/audio.<ext>, resumable
+    fetch_ytdlp(url, config, progress, ie, policy=None) -> Episode   # metadata, audio,
+                                                         # subtitle tracks
     playlist_entries(url, config) -> list[dict]          # flat: source, guid, title, date,
                                                          # duration (seconds)
     specific_extractor(url) -> extractor class | None    # not the generic one
@@ -9,13 +9,18 @@
     ytdlp_options(config, **extra) -> dict
 
 yt-dlp's own retries are off: :func:`pipeline.fetch.http.with_retries` is the one retry
-layer (``[fetch] retries``), and ``socket_timeout`` is ``[fetch] timeout``. A URL's password
-goes in an ``Authorization`` header, never in the URL yt-dlp sees or reports.
+layer (``[fetch] retries``), and ``socket_timeout`` is ``[fetch] timeout``. Every request
+yt-dlp makes goes through podpost's guarded client (:mod:`pipeline.fetch.ytdlp_net`): the URL
+policy checks it and each redirect, and a URL's password is added there for its own origin
+only, never in the URL or headers yt-dlp sees or reports. ffprobe reads only the downloaded
+file, or bytes podpost fetched itself.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -24,13 +29,21 @@ from typing import Any, TypeVar
 from pipeline import store
 from pipeline.config import Config
 from pipeline.errors import NetworkError, PodpostError, SourceError, UsageError
+from pipeline.faults import is_disk_full
 from pipeline.fetch.episodes import digest, existing, language_tag, parse_date, safe_id, save
-from pipeline.fetch.http import USER_AGENT, auth_header, with_retries
-from pipeline.fetch.media import AUDIO_STEM, check_limits, only_audio, probe_media
-from pipeline.fetch.urls import redact, strip_userinfo
+from pipeline.fetch.http import USER_AGENT, with_retries
+from pipeline.fetch.media import (
+    AUDIO_STEM,
+    ProgressHook,
+    check_limits,
+    only_audio,
+    probe_media,
+    probe_remote,
+)
+from pipeline.fetch.urls import UrlPolicy, redact, strip_userinfo
+from pipeline.fsutil import storage_error
 from pipeline.models import Chapter, Episode, SubtitleTrack
 
-ProgressHook = Callable[[dict[str, Any]], None]
 T = TypeVar("T")
 
 _GENERIC_EXTRACTORS = {"generic", "html5mediaembed"}
@@ -46,10 +59,8 @@ class _Logger:
 
 
 def ytdlp_options(config: Config, url: str | None = None, **extra: Any) -> dict[str, Any]:
-    """yt-dlp's options for podpost; ``url`` adds its basic-auth header when one is known."""
+    """yt-dlp's options for podpost (no password: the guarded client adds it per origin)."""
     headers = {"User-Agent": USER_AGENT}
-    if url is not None and (auth := auth_header(url)) is not None:
-        headers["Authorization"] = auth
     options: dict[str, Any] = {
         "quiet": True,
         "no_warnings": True,
@@ -61,6 +72,8 @@ def ytdlp_options(config: Config, url: str | None = None, **extra: Any) -> dict[
         "fragment_retries": 3,
         "noplaylist": True,
         "format": "bestaudio/best",
+        "max_filesize": config.fetch.max_bytes,
+        "hls_prefer_native": True,
         "cachedir": False,
         "http_headers": headers,
     }
@@ -99,14 +112,32 @@ def classify_ytdlp_error(message: str, url: str) -> PodpostError:
     return SourceError(f"{url}: {text.splitlines()[0][:200]}", hint="check the URL")
 
 
-def ytdlp_call(url: str, fn: Callable[[], T]) -> T:
-    """``fn()`` with yt-dlp's errors translated into ours (see classify_ytdlp_error)."""
+def ytdlp_call(url: str, fn: Callable[[], T], ydl: Any = None) -> T:
+    """``fn()`` with yt-dlp's errors translated into ours (see classify_ytdlp_error); a
+    podpost error met in yt-dlp's networking (a refused redirect) comes out as itself."""
     from yt_dlp.utils import DownloadError, ExtractorError
 
+    from pipeline.fetch.ytdlp_net import podpost_error
+
+    if ydl is not None and hasattr(ydl, "podpost_errors"):
+        ydl.podpost_errors.clear()  # only this attempt's
     try:
         return fn()
-    except (DownloadError, ExtractorError) as e:
-        raise classify_ytdlp_error(str(e), url) from e
+    except PodpostError:
+        raise
+    except Exception as e:
+        ours = podpost_error(e, ydl)
+        if ours is not None:
+            raise ours from e
+        if isinstance(e, (DownloadError, ExtractorError)):
+            raise classify_ytdlp_error(str(e), url) from e
+        raise
+
+
+def _ydl(options: dict[str, Any], config: Config, policy: UrlPolicy | None, url: str) -> Any:
+    from pipeline.fetch.ytdlp_net import guarded_ydl
+
+    return guarded_ydl(options, config, policy or UrlPolicy.for_source(url, config), url)
 
 
 def specific_extractor(url: str) -> Any | None:
@@ -167,7 +198,12 @@ def _title(info: dict[str, Any]) -> str:
 
 
 def _download(
-    url: str, folder: Path, config: Config, progress: ProgressHook | None, run: Callable
+    url: str,
+    folder: Path,
+    config: Config,
+    progress: ProgressHook | None,
+    run: Callable,
+    policy: UrlPolicy | None,
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     options = ytdlp_options(
@@ -176,10 +212,19 @@ def _download(
         outtmpl={"default": str(folder / f"{AUDIO_STEM}.%(ext)s")},
         progress_hooks=[progress] if progress else [],
     )
-    from yt_dlp import YoutubeDL
-
-    with YoutubeDL(options) as ydl:
-        done = with_retries(config, ytdlp_call, url, lambda: run(ydl))
+    try:
+        with _ydl(options, config, policy, url) as ydl:
+            done = with_retries(config, ytdlp_call, url, lambda: run(ydl), ydl)
+    except PodpostError as e:
+        if not _disk_full(e):
+            raise
+        # a part downloaded onto a full disk is no download to resume: nothing stays
+        parts = [p for p in folder.glob(f"{AUDIO_STEM}.*") if p.suffix in (".part", ".ytdl")]
+        for part in parts:
+            part.unlink(missing_ok=True)
+        target = parts[0].with_suffix("") if parts else folder / AUDIO_STEM
+        full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        raise storage_error(target, full) from e
     downloads = done.get("requested_downloads") or [{}]
     path = Path(downloads[0].get("filepath") or downloads[0].get("_filename") or "")
     if not path.is_file():
@@ -189,20 +234,43 @@ def _download(
     return path
 
 
-def fetch_ytdlp(url: str, config: Config, progress: ProgressHook | None, ie: Any | None) -> Episode:
-    """A page or site yt-dlp reads (``ie``: its specific extractor, None for generic pages).
-    Errors: ``SourceError``, ``NetworkError``, ``UsageError`` (a playlist or channel)."""
-    from yt_dlp import YoutubeDL
+def fetch_ytdlp(
+    url: str,
+    config: Config,
+    progress: ProgressHook | None,
+    ie: Any | None,
+    policy: UrlPolicy | None = None,
+) -> Episode:
+    """A page or site yt-dlp reads (``ie``: its specific extractor, None for generic pages);
+    ``policy`` checks every URL the page names. Errors: ``SourceError``, ``NetworkError``,
+    ``UsageError`` (a playlist or channel)."""
+    policy = policy or UrlPolicy.for_source(url, config)
+    return _fetch_ytdlp(url, config, progress, ie, policy)
 
+
+def _disk_full(e: PodpostError) -> bool:
+    """Whether the yt-dlp error behind ``e`` is a full disk: yt-dlp keeps the ``OSError``
+    in its ``DownloadError.exc_info``, its message says "No space left on device"."""
+    cause = e.__cause__
+    inner = getattr(cause, "exc_info", None)
+    original = inner[1] if inner and inner[1] is not None else cause
+    return (original is not None and is_disk_full(original)) or (
+        "no space left on device" in str(cause).lower()
+    )
+
+
+def _fetch_ytdlp(
+    url: str, config: Config, progress: ProgressHook | None, ie: Any | None, policy: UrlPolicy
+) -> Episode:
     shown = redact(url)
     if ie is not None:
         temp_id = ie.get_temp_id(url)
         if temp_id and (known := existing(config, f"{ie.ie_key().lower()}-{safe_id(temp_id)}")):
             return known
     clean = strip_userinfo(url)
-    with YoutubeDL(ytdlp_options(config, url)) as ydl:
+    with _ydl(ytdlp_options(config, url), config, policy, url) as ydl:
         info = with_retries(
-            config, ytdlp_call, url, lambda: ydl.extract_info(clean, download=False)
+            config, ytdlp_call, url, lambda: ydl.extract_info(clean, download=False), ydl
         )
     if info.get("_type") in ("playlist", "multi_video"):
         raise UsageError(
@@ -226,17 +294,39 @@ def fetch_ytdlp(url: str, config: Config, progress: ProgressHook | None, ie: Any
     media_url = formats[0].get("url")
     remote_http = str(formats[0].get("protocol", "http")) in ("http", "https")
     if (duration is None or size is None) and media_url and remote_http:
-        facts = probe_media(media_url, config)  # generic pages: sizes come from the file itself
-        if not facts.has_audio:
+        # generic pages: sizes come from the file itself, its first MiB piped to ffprobe
+        try:
+            facts = probe_remote(media_url, config, policy)
+        except SourceError as e:
+            if "is not a media file" not in e.message:
+                raise
+            facts = None  # an MP4 with its index at the end: checked once downloaded
+        if facts is not None and not facts.has_audio:
             raise SourceError(f"{shown} has no audio stream", hint="pick a source with sound")
-        duration = duration if duration is not None else facts.duration
-        size = size if size is not None else facts.size
+        if facts is not None:
+            duration = duration if duration is not None else facts.duration
+            size = size if size is not None else facts.size
     check_limits(url, config, duration, size)
 
     folder = store.episode_dir(config, episode_id)
     path = _download(
-        url, folder, config, progress, lambda ydl: ydl.process_ie_result(dict(info), download=True)
+        url,
+        folder,
+        config,
+        progress,
+        lambda ydl: ydl.process_ie_result(dict(info), download=True),
+        policy,
     )
+    local = probe_media(path, config)
+    if duration is None or not local.has_audio:  # what the first MiB could not tell
+        try:
+            if not local.has_audio:
+                raise SourceError(f"{shown} has no audio stream", hint="pick a source with sound")
+            check_limits(url, config, local.duration, path.stat().st_size)
+        except SourceError:
+            path.unlink(missing_ok=True)
+            raise
+        duration = local.duration
     episode = Episode(
         id=episode_id,
         source=shown,
@@ -254,36 +344,20 @@ def fetch_ytdlp(url: str, config: Config, progress: ProgressHook | None, ie: Any
             for c in info.get("chapters") or []
         ],
         subtitles=_subtitle_tracks(info, info.get("language")),
-        audio_file=only_audio(path, probe_media(path, config), folder),
+        audio_file=only_audio(path, local, folder),
     )
     return save(episode, config)
-
-
-def download_media(
-    url: str, folder: Path, config: Config, progress: ProgressHook | None = None
-) -> Path:
-    """Download one media URL with yt-dlp into ``folder/audio.<ext>`` (resumes a .part)."""
-    clean = strip_userinfo(url)
-    return _download(
-        url,
-        folder,
-        config,
-        progress,
-        lambda ydl: ydl.extract_info(clean, force_generic_extractor=True),
-    )
 
 
 def playlist_entries(url: str, config: Config) -> list[dict[str, Any]]:
     """Every episode of a yt-dlp playlist, channel or page with several media, flat (no
     request per video): dicts with ``source``, ``guid``, ``title``, ``date``, ``duration``.
     A single video gives one entry."""
-    from yt_dlp import YoutubeDL
-
     options = ytdlp_options(config, url, extract_flat="in_playlist", noplaylist=False)
     clean = strip_userinfo(url)
-    with YoutubeDL(options) as ydl:
+    with _ydl(options, config, None, url) as ydl:
         info = with_retries(
-            config, ytdlp_call, url, lambda: ydl.extract_info(clean, download=False)
+            config, ytdlp_call, url, lambda: ydl.extract_info(clean, download=False), ydl
         )
     entries = info.get("entries") if info.get("_type") in ("playlist", "multi_video") else [info]
     items = []

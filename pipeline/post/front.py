@@ -53,6 +53,9 @@ def read_front(front_lines: list[str], problems: Problems) -> FrontMatter | None
         line, problem = _yaml_error(e)
         problems.add(line, f"front matter is not valid YAML: {problem}", unreadable=True)
         return None
+    except RecursionError:  # PyYAML recurses once per level of nesting: [[[[...
+        problems.add(FIRST_LINE, "front matter nests too deep to be a post's", unreadable=True)
+        return None
     except ValueError as e:  # a plain timestamp that is no date, such as 2026-02-30
         line = _invalid_timestamp_line(loader, root)
         problems.add(line, f"front matter has a value that is not valid: {e}")

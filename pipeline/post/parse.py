@@ -35,6 +35,10 @@ YAML_HINT = "fix the front matter's YAML there (an unclosed quote or bracket, sa
 CRLF_NOTE = (
     "line ends are CRLF (Windows); posts use LF, and podpost writes LF when it saves the file"
 )
+BOM_NOTE = (
+    "the file starts with a UTF-8 byte order mark (a Windows editor); posts have none, "
+    "and podpost writes none when it saves the file"
+)
 
 
 @dataclass
@@ -50,14 +54,18 @@ class _Block:
 def analyze(text: str) -> tuple[Post | None, list[Problem]]:
     """Parse ``text`` (a whole post file) as far as possible, collecting every problem.
 
-    CRLF line ends (a file saved on Windows) are read as LF and noted once, as a style
-    problem on the first such line.
+    A UTF-8 byte order mark and CRLF line ends (a file saved by a Windows editor) are read
+    as the same post without them, and noted as style problems (the BOM on line 1, CRLF
+    once, on the first such line).
 
     Returns ``(post, problems)``: ``problems`` sorted by line; ``post`` is None when any of
     them is an error, and the parsed post when there are none or only style problems
     (front matter in another valid YAML style). Never raises for bad input.
     """
     result = Problems()
+    if text.startswith("\ufeff"):
+        result.add(1, BOM_NOTE, style=True)
+        text = text[1:]
     if "\r\n" in text:  # an editor on Windows saved it: the post itself is unchanged
         first = text.count("\n", 0, text.index("\r\n")) + 1
         result.add(first, CRLF_NOTE, style=True)

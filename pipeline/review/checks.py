@@ -1,10 +1,13 @@
 """Review flags of one post: pure checks, most urgent first.
 
 ``review_post(post, ...)`` returns the :class:`Flag` list of one post: failed translations,
-missing front matter values, unknown speakers, translations far longer or shorter than their
-original, glossary terms translated inconsistently, a section without a heading, and an edit
-since generation. ``flags_by_turn`` groups them per turn (1-based); ``flags_table`` gives
-rows for a Prefect table artifact. Re-exported by :mod:`pipeline.review.flags`.
+each turn checked against its own original as the editorial step checks it (untranslated
+text, an implausible length, lost numbers or names, glossary terms; errors, see
+:mod:`pipeline.review.quality`), missing front matter values, unknown speakers,
+translations far longer or shorter than their original, glossary terms translated
+inconsistently, a section without a heading, and an edit since generation.
+``flags_by_turn`` groups them per turn (1-based); ``flags_table`` gives rows for a Prefect
+table artifact. Re-exported by :mod:`pipeline.review.flags`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from pipeline.models import Post
+from pipeline.review.quality import TurnContext, turn_problems
 from pipeline.review.record import sha256_text
 
 Severity = Literal["error", "warning", "info"]
@@ -25,13 +29,22 @@ Severity = Literal["error", "warning", "info"]
 KINDS = (
     "format",  # the file does not pass `podpost post check`
     "failed-translation",
+    "untranslated",  # the per-turn checks of pipeline.review.quality: the editorial
+    "length-ratio",  # step's own, run on the draft as it is now
+    "lost-number",
+    "lost-name",
+    "glossary-term",
     "missing-front-matter",
     "unknown-speaker",
     "length-off",
     "inconsistent-term",
     "no-heading",
     "edited",
+    "speakers-draft",  # `run --until turns`: turns to confirm, nothing translated yet
 )
+# What a speakers draft is checked for: who speaks, and whether the file is sound. The
+# translation and front matter checks wait for the post that `podpost resume` writes.
+SPEAKERS_DRAFT_KINDS = frozenset({"format", "unknown-speaker", "edited", "speakers-draft"})
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 # Front matter values a published post needs; tags and people are expected but may be empty.
@@ -108,6 +121,13 @@ def _failed_translations(post: Post) -> list[Flag]:
         )
         for number, turn in enumerate(post.turns, 1)
         if not turn.translation or not "".join(turn.translation).strip()
+    ]
+
+
+def _turn_checks(post: Post, context: TurnContext) -> list[Flag]:
+    return [
+        Flag(kind, "error", message, turn=number, turns=(number,))
+        for kind, number, message in turn_problems(post, context)
     ]
 
 
@@ -251,14 +271,18 @@ def review_post(
     text: str | None = None,
     generated_sha256: str | None = None,
     unknown_speakers: set[str] | frozenset[str] = frozenset(),
+    context: TurnContext | None = None,
 ) -> list[Flag]:
     """Every flag of one post, most urgent first.
 
     ``text`` and ``generated_sha256`` (from the draft record) detect an edit since
-    generation; ``unknown_speakers`` adds names that turns.json marks as not known.
+    generation; ``unknown_speakers`` adds names that turns.json marks as not known;
+    ``context`` (the target language and glossary ``editorial.json`` records) is what each
+    turn is checked against (by default the target is guessed from the post, no glossary).
     """
     flags = [
         *_failed_translations(post),
+        *_turn_checks(post, context or TurnContext()),
         *_missing_front_matter(post),
         *_unknown_speakers(post, set(unknown_speakers)),
         *_length_off(post),

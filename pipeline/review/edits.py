@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,18 +50,22 @@ def plain(text: str) -> str:
     return " ".join(text.replace("**", "").split())
 
 
-def _balanced(text: str) -> bool:
-    return text.count("**") % 2 == 0
+def _outside_bold(text: str, offsets: Iterable[int]) -> Iterator[int]:
+    """The ``offsets`` (ascending) before which ``text`` has balanced bold markers; one
+    pass over the text, so a page-long turn stays cheap."""
+    markers, last = 0, 0
+    for offset in offsets:
+        markers += text.count("**", last, offset)
+        last = offset
+        if markers % 2 == 0:
+            yield offset
 
 
 def original_cuts(original: str) -> list[int]:
     """Character offsets where ``original`` may be split: the whitespace after each sentence
     end, outside bold, with text on both sides. The second part starts after the spaces."""
-    return [
-        m.start(1)
-        for m in _ORIGINAL_END_RE.finditer(original)
-        if m.start(1) > 0 and _balanced(original[: m.start(1)])
-    ]
+    ends = (m.start(1) for m in _ORIGINAL_END_RE.finditer(original) if m.start(1) > 0)
+    return list(_outside_bold(original, ends))
 
 
 def translation_cuts(paragraphs: Sequence[str]) -> list[tuple[int, int]]:
@@ -71,9 +75,9 @@ def translation_cuts(paragraphs: Sequence[str]) -> list[tuple[int, int]]:
     for index, paragraph in enumerate(paragraphs):
         if index:
             cuts.append((index, 0))
-        for m in _TRANSLATION_END_RE.finditer(paragraph):
-            if m.end() < len(paragraph) and _balanced(paragraph[: m.end()]):
-                cuts.append((index, m.end()))
+        ends = (m.end() for m in _TRANSLATION_END_RE.finditer(paragraph))
+        inside = _outside_bold(paragraph, (end for end in ends if end < len(paragraph)))
+        cuts += [(index, end) for end in inside]
     return cuts
 
 

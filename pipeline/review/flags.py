@@ -43,6 +43,7 @@ from pipeline.post.parse import analyze
 from pipeline.review.checks import (
     _SEVERITY_RANK,
     KINDS,
+    SPEAKERS_DRAFT_KINDS,
     Flag,
     Severity,
     _urgency,
@@ -53,6 +54,7 @@ from pipeline.review.checks import (
     review_post,
     sort_flags,
 )
+from pipeline.review.quality import TurnContext, TurnQuality, turn_quality
 from pipeline.review.record import (
     STATES,
     Decision,
@@ -69,7 +71,7 @@ from pipeline.review.record import (
     sha256_text,
     state_of,
 )
-from pipeline.store import EPISODE_FILE, TURNS_FILE
+from pipeline.store import EDITORIAL_FILE, EPISODE_FILE, TURNS_FILE
 
 __all__ = [  # the draft record's API lives in pipeline.review.record; flows use it from here
     "KINDS",
@@ -191,6 +193,18 @@ def find_episode_dir(
     return None
 
 
+def load_summary(episode_dir: Path | None) -> dict[str, object] | None:
+    """The editorial step's ``editorial.json`` of the episode, or None when it is missing
+    or unreadable (the turn checks then guess the target language and use no glossary)."""
+    if episode_dir is None:
+        return None
+    try:
+        summary = json.loads((Path(episode_dir) / EDITORIAL_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
 def load_turns(episode_dir: Path | None) -> Turns | None:
     """The episode's turns.json, or None when it is missing or unreadable."""
     if episode_dir is None:
@@ -215,6 +229,7 @@ class DraftReview:
     episode_dir: Path | None = None
     spans: list[Span | None] = field(default_factory=list)  # (start, end) per turn
     turns: Turns | None = None  # the turns the times come from
+    quality: list[TurnQuality] = field(default_factory=list)  # per turn
 
     def counts(self) -> dict[str, int]:
         """How many flags of each severity (every severity present, 0 included)."""
@@ -248,6 +263,7 @@ class DraftReview:
                         self.post.front.source, self.times[number - 1] if self.times else None
                     ),
                     "flags": [f.kind for f in by_turn.get(number, [])],
+                    "quality": self.quality[number - 1].to_dict() if self.quality else None,
                 }
                 for number, turn in enumerate(self.post.turns, 1)
             ]
@@ -282,14 +298,22 @@ def review_text(
         turns = turns.model_copy(update={"turns": record.turns})
     unknown = {s.name for s in turns.speakers if not s.known} if turns else set()
     spans = turn_spans(post, turns)
+    context = TurnContext.from_summary(load_summary(episode_dir))
     flags = review_post(
         post,
         text=text,
         generated_sha256=record.generated_sha256 if record else None,
         unknown_speakers=unknown,
+        context=context,
     )
     if formats:
         flags = sort_flags([*flags, *formats])
+    if record is not None and record.stage == "turns":
+        flags = sort_flags([
+            *(f for f in flags if f.kind in SPEAKERS_DRAFT_KINDS),
+            Flag("speakers-draft", "info", "speaker turns to confirm, not yet translated: fix "
+                 f"them in the preview, then `podpost resume {record.episode_id}` translates"),
+        ])  # fmt: skip
     return DraftReview(
         path,
         state,
@@ -301,6 +325,7 @@ def review_text(
         episode_dir=episode_dir,
         spans=spans,
         turns=turns,
+        quality=turn_quality(post, context),
     )
 
 

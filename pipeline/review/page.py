@@ -28,6 +28,7 @@ from pipeline.post.parse import LIST_KEYS
 from pipeline.post.render import render_body
 from pipeline.review.edits import original_cuts, translation_cuts
 from pipeline.review.flags import DraftReview, flags_by_turn, format_time, source_link
+from pipeline.review.quality import LOW_QUALITY
 from pipeline.review.record import DraftRecord, sha256_text
 
 ASSETS = Path(__file__).parent / "preview_assets"
@@ -61,6 +62,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["bold"] = bold_html
     env.filters["clock"] = format_time
+    env.globals["LOW_QUALITY"] = LOW_QUALITY
     return env
 
 
@@ -75,18 +77,25 @@ def _front_fields(post: Post) -> list[dict[str, Any]]:
 
 def _peek(before: str, after: str) -> str:
     """How a cut point reads in a menu: the end of one part | the start of the next."""
-    left = before.replace("**", "")[-PEEK:]
-    right = after.replace("**", "").lstrip()[:PEEK]
+    left = before[-4 * PEEK :].replace("**", "")[-PEEK:]
+    right = after[: 4 * PEEK].replace("**", "").lstrip()[:PEEK]
     return f"…{left} | {right}…"
+
+
+def _around(text: str, at: int) -> tuple[str, str]:
+    """The text just before and just after ``at`` (enough for :func:`_peek`; slicing only
+    that much keeps a page-long turn's menu linear)."""
+    return text[max(0, at - 4 * PEEK) : at], text[at : at + 4 * PEEK]
 
 
 def cut_options(original: str, paragraphs: list[str]) -> dict[str, list[dict[str, str]]]:
     """The split menus of one turn: values the edit API accepts, and how each reads."""
-    originals = [{"value": str(at), "label": _peek(original[:at], original[at:])}
+    originals = [{"value": str(at), "label": _peek(*_around(original, at))}
                  for at in original_cuts(original)]  # fmt: skip
     translations = [
-        {"value": f"{p},{offset}", "label": _peek(paragraphs[p][:offset] or paragraphs[p - 1],
-                                                  paragraphs[p][offset:])}
+        {"value": f"{p},{offset}",
+         "label": _peek(*_around(paragraphs[p], offset)) if offset
+         else _peek(paragraphs[p - 1][-4 * PEEK :], paragraphs[p][: 4 * PEEK])}
         for p, offset in translation_cuts(paragraphs)
     ]  # fmt: skip
     return {"original": originals, "translation": translations}
@@ -145,6 +154,7 @@ def render_page(
                     "link": source_link(post.front.source, start),
                     "flags": flags,
                     "worst": flags[0].severity if flags else "",
+                    "quality": review.quality[number - 1] if review.quality else None,
                     "translation": "\n".join(turn.translation),
                     "cuts": cut_options(turn.original, turn.translation),
                 }

@@ -14,9 +14,14 @@ lets an editor listen, fix and save. Routes:
 
 Every change is validated with the same checker as ``podpost post check`` and written
 atomically; anything refused says why (422), a save against a file changed on disk since
-the page loaded is refused (409), and the file is left as it was. :class:`pipeline.review.
-guard.Guard` answers only the preview's own Host and Origin and caps request bodies; a
-strict Content-Security-Policy keeps any surprise in the text from running script.
+the page loaded is refused (409), and the file is left as it was. Each change names the
+version it was based on (``If-Match``: the draft's sha256, which ``GET /`` sends as its
+``ETag``; the body's ``base_sha256`` without the header); read, compare and write run under
+the draft's lock, so of two saves from the same page state one is written (200) and the
+other gets 409 with both versions where they differ (:mod:`pipeline.review.saving`).
+:class:`pipeline.review.guard.Guard` answers only the preview's own Host and Origin and
+caps request bodies; a strict Content-Security-Policy keeps any surprise in the text from
+running script.
 """
 
 from __future__ import annotations
@@ -29,19 +34,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline import store
-from pipeline.errors import EditError, LLMError
+from pipeline.errors import EditError, LLMError, StaleEditError
 from pipeline.models import Episode, Post, Transcript
 from pipeline.review import edits
 from pipeline.review.flags import DraftReview, load_record, read_draft, review_text, sha256_text
 from pipeline.review.guard import MAX_BODY, Guard
 from pipeline.review.page import ASSETS, render_page
 from pipeline.review.reask import Reasker
-from pipeline.review.saving import Edits, apply_edits, commit, save_edits
+from pipeline.review.saving import (
+    Edits,
+    apply_edits,
+    commit,
+    conflict_hunks,
+    save_edits,
+    yours_text,
+)
 
 __all__ = ["Edits", "apply_edits", "create_app", "serve", "start"]
 
@@ -124,9 +136,33 @@ def apply_turn_edit(
     )
 
 
-def _refused(e: EditError) -> JSONResponse:
-    status = 409 if "changed on disk" in e.reason else 422
-    return JSONResponse({"ok": False, "reason": e.reason, "problems": e.problems}, status)
+def _refused(e: EditError, edits: Edits | None = None) -> JSONResponse:
+    """422 with the reason; 409 for a change based on an old version, with the version on
+    disk now (its ETag) and, for a save, both versions where they differ."""
+    body: dict[str, Any] = {"ok": False, "reason": e.reason, "problems": e.problems}
+    if not isinstance(e, StaleEditError):
+        status = 409 if "changed on disk" in e.reason else 422
+        return JSONResponse(body, status)
+    version = sha256_text(e.current)
+    body["conflict"] = {"sha256": version}
+    yours = yours_text(e.current, edits) if edits is not None else None
+    if yours is not None:
+        body["conflict"]["hunks"] = conflict_hunks(e.current, yours)
+    return JSONResponse(body, 409, headers={"ETag": etag(version)})
+
+
+def etag(sha256: str) -> str:
+    """A draft version as an HTTP entity tag."""
+    return f'"{sha256}"'
+
+
+def if_match(header: str | None, fallback: str) -> str:
+    """The version an ``If-Match`` header names (its first tag, quotes and ``W/`` off);
+    ``fallback`` (the body's ``base_sha256``) without one."""
+    if not header or not header.strip() or header.strip() == "*":
+        return fallback
+    first = header.split(",")[0].strip().removeprefix("W/")
+    return first.strip('"')
 
 
 def create_app(
@@ -167,7 +203,8 @@ def create_app(
                 record=load_record(draft_path),
                 audio=audio_file(review.episode_dir) is not None,
                 can_reask=reasker is not None,
-            )
+            ),
+            headers={"ETag": etag(sha256_text(review.text))},
         )
 
     @app.get("/assets/{name}")
@@ -194,15 +231,22 @@ def create_app(
         return JSONResponse(current_review().to_dict(turns=True))
 
     @app.post("/api/save")
-    def save(request: Edits) -> JSONResponse:
+    def save(
+        request: Edits, if_match_header: str | None = Header(None, alias="If-Match")
+    ) -> JSONResponse:
+        request.base_sha256 = if_match(if_match_header, request.base_sha256)
         try:
             text = save_edits(draft_path, request)
         except EditError as e:
-            return _refused(e)
-        return JSONResponse({"ok": True, "sha256": sha256_text(text)})
+            return _refused(e, request)
+        version = sha256_text(text)
+        return JSONResponse({"ok": True, "sha256": version}, headers={"ETag": etag(version)})
 
     @app.post("/api/edit")
-    def edit(request: TurnEdit) -> JSONResponse:
+    def edit(
+        request: TurnEdit, if_match_header: str | None = Header(None, alias="If-Match")
+    ) -> JSONResponse:
+        request.base_sha256 = if_match(if_match_header, request.base_sha256)
         try:
             review = current_review()
             change = apply_turn_edit(request, review, lambda: word_ends(review.episode_dir))
@@ -211,7 +255,8 @@ def create_app(
             return _refused(e)
         except ValidationError as e:  # a model check the edit functions did not map
             return _refused(EditError(str(e.errors()[0]["msg"])))
-        return JSONResponse({"ok": True, "sha256": sha256_text(text)})
+        version = sha256_text(text)
+        return JSONResponse({"ok": True, "sha256": version}, headers={"ETag": etag(version)})
 
     @app.post("/api/reask")
     def reask(request: Reask) -> JSONResponse:

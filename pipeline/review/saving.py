@@ -9,19 +9,27 @@ Two kinds of change reach the draft:
   times in the draft record so the page keeps playing each turn from its start.
 
 Either way the edited post is validated by the model, rendered, and checked with the same
-checker as ``podpost post check``; only a clean result is written (atomically), and a save
-against a file that changed on disk since the page loaded is refused. Anything refused
-raises :class:`EditError` with the reason, and the file is left as it was.
+checker as ``podpost post check``; only a clean result is written (atomically). Anything
+refused raises :class:`EditError` with the reason, and the file is left as it was.
+
+No lost update: every change names the version of the draft it was based on (the sha256
+of the text the page was loaded with, sent as ``If-Match`` and in the body), and
+:func:`write_if_match` reads, compares and writes under the draft's lock, so of two
+changes based on the same version exactly one is written; the other raises
+:class:`StaleEditError` carrying the text now on disk, and the page shows both
+(:func:`conflict_hunks`) for the editor to choose from.
 """
 
 from __future__ import annotations
 
+import difflib
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.errors import EditError
+from pipeline.errors import EditError, StaleEditError
 from pipeline.fsutil import write_atomic
 from pipeline.models import FrontMatter, Post
 from pipeline.post.parse import LIST_KEYS, analyze, check_post
@@ -31,7 +39,9 @@ from pipeline.review.record import DraftRecord, load_record, read_draft, save_re
 
 
 class Edits(BaseModel):
-    """What the page sends: the whole editable state, keyed by position."""
+    """What the page sends, keyed by position: the values it changed (front matter keys,
+    speaker renames, headings, translations; an unchanged translation is None), so a save
+    applied to a newer version than the page's keeps that version's other changes."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -39,7 +49,8 @@ class Edits(BaseModel):
     front: dict[str, str | bool | list[str]] = Field(default_factory=dict)
     speakers: dict[str, str] = Field(default_factory=dict)  # old name -> new name
     headings: list[str | None] = Field(default_factory=list)  # one per section
-    translations: list[str] = Field(default_factory=list)  # one per turn; lines = paragraphs
+    # one per turn, lines = paragraphs; None keeps the turn's translation as it is on disk
+    translations: list[str | None] = Field(default_factory=list)
 
 
 # --- applying edits (pure) ------------------------------------------------------------
@@ -69,7 +80,8 @@ def apply_edits(post: Post, edits: Edits) -> tuple[Post, str]:
             ["reload the page and edit again"],
         )
     for turn, text in zip(turns, edits.translations, strict=False):
-        turn["translation"] = paragraphs(text)
+        if text is not None:
+            turn["translation"] = paragraphs(text)
     for turn in turns:
         if turn["speaker"] in edits.speakers:
             turn["speaker"] = edits.speakers[turn["speaker"]].strip()
@@ -99,13 +111,26 @@ def checked_text(post: Post) -> str:
     return text
 
 
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def draft_lock(draft_path: Path) -> threading.Lock:
+    """The one lock of a draft in this process (every request of a preview server)."""
+    key = Path(draft_path).resolve()
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
+
+
 def current_post(draft_path: Path, base_sha256: str) -> tuple[str, Post]:
-    """The draft's text and post, when it is still the text the page was loaded with."""
+    """The draft's text and post, when it is still the text the page was loaded with;
+    else :class:`StaleEditError` with the text on disk now."""
     current = read_draft(draft_path)
     if sha256_text(current) != base_sha256:
-        raise EditError(
+        raise StaleEditError(
             "the draft changed on disk since this page was loaded; nothing was saved",
-            ["reload the page (your edits in it will be lost) and edit again"],
+            ["compare your version with the saved one, then keep one of them"],
+            current=current,
         )
     post, problems = analyze(current)
     if post is None:
@@ -116,13 +141,19 @@ def current_post(draft_path: Path, base_sha256: str) -> tuple[str, Post]:
     return current, post
 
 
+def write_if_match(draft_path: Path, base_sha256: str, change: Callable[[str, Post], str]) -> str:
+    """The conditional write: under the draft's lock, read it, check that it is still the
+    version ``base_sha256`` names, make the new text with ``change(text, post)`` and write
+    it atomically (only when it differs). Returns the text now on disk."""
+    with draft_lock(draft_path):
+        return write_if_match_locked(draft_path, base_sha256, change)
+
+
 def save_edits(draft_path: Path, edits: Edits) -> str:
     """Apply ``edits`` to the draft on disk and write it atomically; returns the new text."""
-    current, post = current_post(draft_path, edits.base_sha256)
-    _, text = apply_edits(post, edits)
-    if text != current:
-        write_atomic(draft_path, text)
-    return text
+    return write_if_match(
+        draft_path, edits.base_sha256, lambda _, post: apply_edits(post, edits)[1]
+    )
 
 
 def commit(draft_path: Path, base_sha256: str, change: Callable[[Post], Edited]) -> str:
@@ -130,13 +161,52 @@ def commit(draft_path: Path, base_sha256: str, change: Callable[[Post], Edited])
 
     ``change`` gets the current post (the one the page showed: same sha256) and returns the
     :class:`Edited` result of one :mod:`pipeline.review.edits` operation. The draft is
-    written atomically, then its record keeps the turns' new times (plain text + spans)."""
+    written atomically, then its record keeps the turns' new times (plain text + spans),
+    both under the draft's lock."""
+    edited: list[Edited] = []
+
+    def apply(_: str, post: Post) -> str:
+        edited.append(change(post))
+        return checked_text(edited[0].post)
+
+    with draft_lock(draft_path):
+        text = write_if_match_locked(draft_path, base_sha256, apply)
+        record = load_record(draft_path) or DraftRecord()
+        record.turns = review_turns(edited[0].post, edited[0].spans)
+        save_record(draft_path, record)
+    return text
+
+
+def write_if_match_locked(
+    draft_path: Path, base_sha256: str, change: Callable[[str, Post], str]
+) -> str:
+    """:func:`write_if_match` for a caller that holds :func:`draft_lock` already."""
     current, post = current_post(draft_path, base_sha256)
-    edited = change(post)
-    text = checked_text(edited.post)
+    text = change(current, post)
     if text != current:
         write_atomic(draft_path, text)
-    record = load_record(draft_path) or DraftRecord()
-    record.turns = review_turns(edited.post, edited.spans)
-    save_record(draft_path, record)
     return text
+
+
+def yours_text(current: str, edits: Edits) -> str | None:
+    """What a refused save would have written over the draft now on disk (None when the
+    edits do not apply to it)."""
+    post, _ = analyze(current)
+    if post is None:
+        return None
+    try:
+        return apply_edits(post, edits)[1]
+    except EditError:
+        return None
+
+
+def conflict_hunks(saved: str, yours: str) -> list[dict[str, list[str]]]:
+    """Where two versions of a draft differ: ``{"saved": lines, "yours": lines}`` per
+    place, in file order (only the lines that differ)."""
+    a, b = saved.split("\n"), yours.split("\n")
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return [
+        {"saved": a[i1:i2], "yours": b[j1:j2]}
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+        if tag != "equal"
+    ]

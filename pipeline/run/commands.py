@@ -11,6 +11,7 @@ rest with the flags the step commands were given (kept as the run's overrides).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from pipeline.models import Episode, Transcript, Turns
 from pipeline.post.render import load_template, render_post
 from pipeline.review.drafts import DraftWrite, write_draft_file
 from pipeline.run.ledger import Ledger
-from pipeline.run.state import EpisodeRun, episode_lock, message
+from pipeline.run.state import EpisodeRun, episode_lock, keep_record, message
 from pipeline.run.steps import (
     EDITORIAL_CACHE,
     editorial_key,
@@ -47,6 +48,8 @@ from pipeline.turns.segment import caption_speakers
 from pipeline.turns.step import build_turns
 
 DRAFT_FILE = "draft.md"  # `podpost translate`'s draft, inside the episode folder
+
+_log = logging.getLogger(__name__)
 
 
 def _present(values: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +87,7 @@ def _recorded(
         try:
             yield run
         except BaseException as e:
-            run.fail(step, message(e))
+            keep_record(_log.warning, run.fail, step, message(e))
             raise
         run.pause()
 

@@ -34,6 +34,7 @@ from pipeline.run.progress import Reporter
 from pipeline.run.state import (
     EpisodeRun,
     episode_lock,
+    keep_record,
     load_state,
     message,
     recorded_overrides,
@@ -62,6 +63,8 @@ class EpisodeResult:
     failed_turns: int = 0
     text: str = field(default="", repr=False)
     stage: str = "post"  # "turns": the run stopped at a speakers draft (``until="turns"``)
+    failed_numbers: list[int] = field(default_factory=list)  # 1-based, as review numbers
+    stopped: str = ""  # why the editorial step stopped asking the model (its breaker)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able: what a flow returns and ``podpost`` prints from."""
@@ -74,6 +77,8 @@ class EpisodeResult:
             "skipped": self.skipped,
             "failed_turns": self.failed_turns,
             "stage": self.stage,
+            "failed_numbers": self.failed_numbers,
+            "stopped": self.stopped,
         }
 
 
@@ -118,7 +123,7 @@ def run_episode(
     try:
         job.episode = call["fetch"](job)
     except Exception as e:  # no episode folder yet: the ledger keeps the failure for status
-        _fetch_failed(config, source, item, overrides or {}, e)
+        keep_record(job.report.warn, keep_fetch_failure, config, source, item, overrides or {}, e)
         raise
     folder = job.folder
     with episode_lock(folder, job.episode.id, wait=wait):
@@ -160,7 +165,7 @@ def run_episode(
         except BaseException as e:
             job.count_tokens()
             run.state.tokens += job.tokens
-            run.fail(run.state.step, message(e))
+            keep_record(job.report.warn, run.fail, run.state.step, message(e))
             raise
         run.state.tokens += job.tokens
         run.update(**draft_fields(written), title=post.front.title, failed_turns=job.failed_turns)
@@ -174,6 +179,8 @@ def run_episode(
         job.skipped,
         failed_turns=job.failed_turns,
         text=text,
+        failed_numbers=job.failed_numbers,
+        stopped=job.stopped,
     )
 
 
@@ -209,8 +216,8 @@ def _confirmed_turns(job: Job, turns: Turns) -> Turns:
     return confirmed
 
 
-def _fetch_failed(
-    config: Config, source: str, item: str | None, overrides: dict[str, Any], e: Exception
+def keep_fetch_failure(
+    config: Config, source: str, item: str | None, overrides: dict[str, Any], e: BaseException
 ) -> None:
     """Keep a failed fetch in the ledger for ``podpost status`` and ``resume --all``, unless
     the source was bad input (a path with no file, a string that is no source): that never

@@ -9,11 +9,14 @@ episode flow and :func:`record_outcome` writes the end into the ledger. A failed
 retried by the next ingestion; a done one is never redone. An item whose draft has turns
 that failed to translate counts as ``needs-review``, as in ``podpost status``: it is done
 (the next ingestion leaves it), and ``podpost resume --all --retry-failed`` finishes it.
+An RSS item without an enclosure (a text-only notice: "we're on a break") has nothing to
+transcribe: it counts as ``skipped``, is not run, and does not fail the ingestion.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,14 +25,17 @@ from pipeline.config import Config
 from pipeline.errors import SourceError
 from pipeline.fetch.feeds import FeedItem, list_feed
 from pipeline.run.ledger import Ledger
-from pipeline.run.state import digest, load_state, message
+from pipeline.run.state import digest, keep_record, load_state, message
 from pipeline.run.steps import source_key
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
 class Outcome:
     """One feed item: ``state`` is new | needs-review | review-speakers (stopped at a
-    speakers draft, ``[run] until = "turns"``) | failed | done-before | not-taken."""
+    speakers draft, ``[run] until = "turns"``) | failed | done-before | not-taken |
+    skipped (no media to transcribe)."""
 
     guid: str
     title: str
@@ -60,6 +66,7 @@ class IngestSummary:
             "review_speakers": self.count("review-speakers"),
             "failed": self.count("failed"),
             "done_before": self.count("done-before"),
+            "skipped": self.count("skipped"),
             "items": [o.__dict__ for o in self.outcomes],
         }
 
@@ -84,7 +91,9 @@ def plan_ingest(
     todo: list[FeedItem] = []
     for entry in items:
         previous = known.get(entry.guid)
-        if previous is not None and previous.state == "done":
+        if not entry.media:
+            summary.outcomes.append(Outcome(entry.guid, entry.title, "skipped"))
+        elif previous is not None and previous.state == "done":
             summary.outcomes.append(
                 Outcome(
                     entry.guid,
@@ -101,6 +110,25 @@ def plan_ingest(
     return summary, todo
 
 
+def _record_failure(
+    config: Config, feed: str, entry: FeedItem, line: str, overrides: dict[str, Any]
+) -> None:
+    ledger = Ledger.of(config)
+    ledger.record(
+        feed,
+        entry.guid,
+        source=entry.source,
+        title=entry.title,
+        state="failed",
+        error=line,
+        enclosure=entry.enclosure,
+    )
+    key = source_key(entry.source, entry.item)
+    episode_id = ledger.episode_for(key)
+    if episode_id is None or load_state(store.episode_dir(config, episode_id)) is None:
+        ledger.record_fetch_failure(key, entry.source, entry.item, overrides, line)
+
+
 def _draft_of(config: Config, episode_id: str | None) -> str | None:
     """The draft an earlier run of ``episode_id`` wrote (its ``run.json``), if any."""
     state = load_state(store.episode_dir(config, episode_id)) if episode_id else None
@@ -113,22 +141,21 @@ def record_outcome(
     entry: FeedItem,
     result: dict[str, Any] | None = None,
     error: BaseException | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> Outcome:
     """Record one item's end in the ledger: ``result`` (an episode flow's result dict) or
-    the ``error`` it failed with."""
-    ledger = Ledger.of(config)
+    the ``error`` it failed with (as one line, :func:`pipeline.faults.one_line`).
+
+    A failed item that never became an episode with a run record (its fetch failed, or
+    the Prefect API failed the child flow before it ran) is also kept as a failed fetch,
+    with ``overrides``, so ``podpost status`` shows it and ``podpost resume --all`` retries
+    it. Recording a failure never raises: a ledger that cannot be written (a full disk) is
+    a warning, and the item's own error stays its outcome."""
     if result is None:
         line = message(error) if error is not None else "no result"
-        ledger.record(
-            feed,
-            entry.guid,
-            source=entry.source,
-            title=entry.title,
-            state="failed",
-            error=line,
-            enclosure=entry.enclosure,
-        )
+        keep_record(_log.warning, _record_failure, config, feed, entry, line, overrides or {})
         return Outcome(entry.guid, entry.title, "failed", error=line)
+    ledger = Ledger.of(config)
     episode_id = result["episode_id"]
     ledger.record(
         feed,

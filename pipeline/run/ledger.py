@@ -30,6 +30,7 @@ from typing import Any
 
 from pipeline.config import Config
 from pipeline.errors import StorageError
+from pipeline.faults import disk_full
 from pipeline.fsutil import STORAGE_HINT
 from pipeline.run.state import now_iso
 
@@ -130,6 +131,8 @@ class Ledger:
             with closing(sqlite3.connect(self.path, timeout=60)) as db, db:
                 yield db
         except sqlite3.Error as e:
+            if (full := disk_full(self.path, e)) is not None:
+                raise full from e
             raise StorageError(
                 f"the ledger {self.path} cannot be used: {e}",
                 hint="if another ingestion holds it, wait and rerun; if it is damaged, move it "

@@ -25,6 +25,8 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pipeline.terminal import printable, raw
+
 
 class Reporter:
     """Step lines and progress bars on ``stream`` (default stderr); thread-safe.
@@ -43,13 +45,16 @@ class Reporter:
         self.log = log
         self.stream = stream or sys.stderr
         self.terminal = self.stream.isatty() if terminal is None else terminal
-        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        # rich writes its own escape sequences (bars): it gets the stream under the CLI's
+        # guard, and every line given to it passes printable() here
+        self.console = Console(file=raw(self.stream), highlight=False, soft_wrap=True)
         self.prefix = prefix
         self._lock = threading.Lock()
 
     def line(self, message: str) -> None:
-        """One line of progress (prefixed)."""
-        text = f"{self.prefix}{message}"
+        """One line of progress (prefixed), its control characters shown escaped (a
+        title or file name in it comes from outside: :func:`pipeline.terminal.printable`)."""
+        text = printable(f"{self.prefix}{message}")
         with self._lock:
             if self.terminal:
                 self.console.print(text, markup=False)
@@ -81,7 +86,7 @@ class Reporter:
         """Yields ``update(completed, total=None)``; safe to call from several threads."""
         if self.terminal:
             progress = Progress(
-                TextColumn(f"{self.prefix}{label}"),
+                TextColumn(printable(f"{self.prefix}{label}"), markup=False),
                 BarColumn(),
                 MofNCompleteColumn() if total and total > 1 else TextColumn(""),
                 TimeElapsedColumn(),

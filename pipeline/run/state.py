@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +32,7 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.errors import DraftConflictError, PodpostError
+from pipeline.faults import one_line
 from pipeline.fsutil import write_atomic
 
 STEPS = ("fetch", "transcribe", "turns", "editorial", "render")
@@ -142,7 +143,18 @@ def message(e: BaseException) -> str:
     """The one line a failed run keeps in ``run.json`` for ``podpost status``."""
     if isinstance(e, KeyboardInterrupt):
         return "interrupted (Ctrl-C); `podpost resume` finishes it"
-    return e.one_line() if isinstance(e, PodpostError) else f"{type(e).__name__}: {e}"
+    return one_line(e)  # the same line the CLI prints, never a multi-line str(e)
+
+
+def keep_record(warn: Callable[[str], None], record: Callable[..., None], *args: Any) -> None:
+    """``record(*args)``: keep a failure for ``podpost status`` (``run.json``, the ledger).
+    A record that cannot be written (a full disk, a ledger SQLite cannot use) is passed to
+    ``warn``, never raised: the error that failed the run is the one to fix, and the caller
+    raises it as it is instead of the record's."""
+    try:
+        record(*args)
+    except (PodpostError, OSError) as second:
+        warn(f"the failure could not be recorded: {one_line(second)}")
 
 
 def load_state(folder: Path) -> RunState | None:

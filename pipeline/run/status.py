@@ -160,14 +160,32 @@ def status(config: Config) -> list[StatusRow]:
 # --- runs that wrote a draft but are not a success -------------------------------------
 
 
-def check_complete(episode_id: str, draft: str, failed: int) -> None:
-    """Raise :class:`NeedsReviewError` when ``failed`` turns of the draft lack a translation."""
-    if failed:
-        raise NeedsReviewError(
-            f"{failed} turn{'s' if failed != 1 else ''} of {draft} failed to translate",
-            failed_turns=failed,
-            hint=f"ask again for those turns only: podpost resume {episode_id} --retry-failed",
-        )
+def turn_ranges(numbers: list[int]) -> str:
+    """Turn numbers as short ranges: ``[1, 2, 3, 7]`` -> ``"1-3, 7"``."""
+    ranges: list[list[int]] = []
+    for number in sorted(set(numbers)):
+        if ranges and number == ranges[-1][1] + 1:
+            ranges[-1][1] = number
+        else:
+            ranges.append([number, number])
+    return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in ranges)
+
+
+def check_complete(
+    episode_id: str, draft: str, failed: int, numbers: list[int] | None = None, stopped: str = ""
+) -> None:
+    """Raise :class:`NeedsReviewError` when ``failed`` turns of the draft lack a translation;
+    ``numbers`` names them (1-based, as ``podpost review`` does), ``stopped`` says why the
+    run stopped asking the model (its breaker tripped)."""
+    if not failed:
+        return
+    which = f" (turns {turn_ranges(numbers)})" if numbers else ""
+    message = f"{failed} turn{'s' if failed != 1 else ''} of {draft} failed to translate{which}"
+    hint = f"ask again for those turns only: podpost resume {episode_id} --retry-failed"
+    if stopped:
+        message = f"{message}: {stopped.removeprefix('not asked: ')}, so podpost stopped asking"
+        hint = f"check [llm] model and base_url, then {hint}"
+    raise NeedsReviewError(message, failed_turns=failed, hint=hint)
 
 
 def check_ingest(summary: dict[str, Any]) -> None:

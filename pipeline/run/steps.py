@@ -103,13 +103,25 @@ def render_key(text: str) -> str:
     return digest("render", hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
-def failed_turns(folder: Path) -> int:
-    """How many turns the editorial step left untranslated (from its ``editorial.json``)."""
+def _summary(folder: Path) -> dict[str, Any]:
     try:
         summary = json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return 0
-    return len(summary.get("failures") or [])
+        return {}
+    return summary if isinstance(summary, dict) else {}
+
+
+def failed_turns(folder: Path) -> int:
+    """How many turns the editorial step left untranslated (from its ``editorial.json``)."""
+    return len(_summary(folder).get("failures") or [])
+
+
+def failure_report(folder: Path) -> tuple[list[int], str]:
+    """The post's numbers (1-based) of the turns the editorial step left untranslated, and
+    why it stopped asking the model ("" unless its breaker tripped)."""
+    summary = _summary(folder)
+    numbers = [int(f.get("number") or 0) for f in summary.get("failures") or []]
+    return [n for n in numbers if n > 0], str(summary.get("stopped") or "")
 
 
 def save_editorial(folder: Path, result: EditorialResult) -> None:
@@ -148,6 +160,8 @@ class Job:
     tokens: int = 0  # spent by this run
     retry_failed: bool = False  # ask the LLM again for turns whose translation failed
     failed_turns: int = 0  # turns the editorial step left untranslated
+    failed_numbers: list[int] = field(default_factory=list)  # their numbers in the post
+    stopped: str = ""  # why the editorial step stopped asking the model, if it did
     skipped: list[str] = field(default_factory=list)
 
     @property
@@ -309,6 +323,7 @@ def step_editorial(job: Job, turns: Turns) -> Post:
     finally:
         job.count_tokens()
     job.failed_turns = failed_turns(job.folder)
+    job.failed_numbers, job.stopped = failure_report(job.folder)
     return post
 
 

@@ -17,6 +17,10 @@ Which library reads what, and why:
   cues glued together without blank lines or index numbers come apart, and short fields
   (``0:00:01,5``) read right; the ``srt`` package reads glued cues as one and ``,5`` as
   5 ms. With its tags kept, only SubRip's own markup is removed here (``cuetext``).
+  pysubs2 needs all four fields of a time and splits lines on ``\\n`` only, so a small
+  pre-pass (``_srt_prepared``) completes ``00:01,500`` and ``00:00:01`` and turns an old
+  Mac's ``\\r`` line ends into ``\\n``; a timing line still unreadable after it is warned
+  about with its line number, and its cue is skipped rather than glued to the one before.
 - **Podcasting 2.0 JSON:** the standard ``json`` module (``podcast_json``).
 
 A cue's text becomes one segment per ``<v Name>`` voice span or dialogue line, with its
@@ -35,7 +39,14 @@ import re
 
 from pipeline.errors import InputFileError
 from pipeline.models import Segment, Word
-from pipeline.transcribe.cuetext import Cue, clean_line, cue_segments, fix_times
+from pipeline.transcribe.cuetext import (
+    Cue,
+    carry_speakers,
+    clean_line,
+    cue_segments,
+    fix_times,
+    name_prefixes,
+)
 from pipeline.transcribe.podcast_json import parse_podcast_json
 
 __all__ = ["caption_format", "parse_captions", "parse_podcast_json", "parse_srt", "parse_vtt"]
@@ -102,11 +113,50 @@ def _vtt_cues(text: str) -> list[Cue]:
     ]
 
 
+# SubRip timing lines pysubs2 does not read: no hours ("00:01,500") or no milliseconds
+# ("00:00:01"). Its timestamp needs all four fields.
+_NO_HOURS = re.compile(r"(?<![\d:.,])(\d{1,2}:\d{2}[.,]\d{1,3})(?![\d:])")
+_NO_MILLIS = re.compile(r"(?<![\d:.,])(\d{1,2}:\d{2}:\d{2})(?![\d.,:])")
+_SRT_STAMP = re.compile(r"\d{1,2}:\d{1,2}:\d{1,2}[.,]\d{1,3}")  # pysubs2's TIMESTAMP
+# A line meant as a timing line: a time on either side of the arrow. "x --> y" in a cue's
+# text is text.
+_TIMING_LIKE = re.compile(r"^\s*[\d:.,]+\s*-->|-->\s*[\d:.,]+\s*$")
+
+
+def _srt_prepared(text: str) -> str:
+    """The SubRip text pysubs2 reads right: every line end ``\\n`` (pysubs2 splits lines on
+    ``\\n`` only, so an old Mac file's ``\\r`` ends would make one line), short timestamps
+    completed, and a timing line it still cannot read dropped with the text of its cue,
+    with a warning naming the line (pysubs2 would glue that text to the cue before)."""
+    lines = text.splitlines()
+    kept: list[str] = []
+    skipping = False
+    for number, line in enumerate(lines, 1):
+        if _TIMING_LIKE.search(line):
+            line = _NO_MILLIS.sub(r"\1,000", _NO_HOURS.sub(r"00:\1", line))
+            skipping = len(_SRT_STAMP.findall(line)) != 2
+            if skipping:
+                log.warning(
+                    "SubRip: line %d, timing line %r is not readable; its cue is skipped",
+                    number, line.strip()[:60],
+                )  # fmt: skip
+                if kept and kept[-1].strip().isdigit():
+                    kept.pop()  # the skipped cue's index number
+                continue
+        elif skipping and not line.strip():
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
 def _srt_cues(text: str) -> list[Cue]:
     import pysubs2
 
     try:
-        events = pysubs2.SSAFile.from_string(text, format_="srt", keep_html_tags=True).events
+        events = pysubs2.SSAFile.from_string(
+            _srt_prepared(text), format_="srt", keep_html_tags=True
+        ).events
     except (pysubs2.Pysubs2Error, ValueError) as e:
         raise InputFileError(f"not a valid SubRip file: {e}", hint="check the caption file") from e
     if not events and text.strip():
@@ -180,13 +230,19 @@ def parse_vtt(text: str) -> list[Segment]:
     cues = fix_times(_vtt_cues(text), "WebVTT")
     if _is_rolling(cues):
         return _rolling_segments(cues)
-    return [segment for cue in cues for segment in cue_segments(cue, "vtt")]
+    return _segments(cues, "vtt")
+
+
+def _segments(cues: list[Cue], fmt: str) -> list[Segment]:
+    cues, named = name_prefixes(cues, fmt)
+    segments = [segment for cue in cues for segment in cue_segments(cue, fmt)]
+    return carry_speakers(segments) if named else segments
 
 
 def parse_srt(text: str) -> list[Segment]:
     """Segments of a SubRip file; raises ``InputFileError`` when it holds no cue at all."""
     cues = fix_times(_srt_cues(text), "SubRip")
-    return [segment for cue in cues for segment in cue_segments(cue, "srt")]
+    return _segments(cues, "srt")
 
 
 def parse_captions(text: str, fmt: str, *, duration: float | None = None) -> list[Segment]:

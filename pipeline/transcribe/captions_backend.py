@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.config import Config
-from pipeline.errors import TranscriptionError
+from pipeline.errors import InputFileError, TranscriptionError
 from pipeline.fsutil import write_atomic
 from pipeline.langtags import language_base, normalize_language
 from pipeline.models import Episode, SubtitleTrack, Transcript
@@ -52,6 +52,11 @@ class CaptionSource:
         return f"{self.kind}:{self.language or 'und'}.{self.fmt}"
 
 
+def _size(count: int) -> str:
+    """``20.0 MB`` (MiB) from one MiB up, else ``1500 bytes``."""
+    return f"{count / 1024**2:.1f} MB" if count >= 1024**2 else f"{count} bytes"
+
+
 def _base(language: str | None) -> str:
     return language_base(language) or ""
 
@@ -76,9 +81,12 @@ class CaptionsBackend:
         from pipeline.fetch.urls import UrlPolicy
 
         # The transcript URL was named by a feed, not typed by the user: the same policy as
-        # the enclosure's applies to it and to every redirect on the way.
+        # the enclosure's applies to it and to every redirect on the way; the caption cap
+        # holds while it streams.
         policy = UrlPolicy.for_source(episode.source, self.config)
-        return http_get(url, self.config, policy=policy).head
+        return http_get(
+            url, self.config, policy=policy, cap="asr.max_caption_bytes", what="transcript URL"
+        ).head
 
     def _preferred(self, episode: Episode) -> list[str]:
         wanted = [*self.config.asr.caption_languages, self.config.asr.language, episode.language]
@@ -114,7 +122,8 @@ class CaptionsBackend:
                                  url=track.url)  # fmt: skip
         fmt = caption_format(episode.transcript_type) or caption_format(episode.transcript_url)
         if episode.transcript_url and fmt:
-            return CaptionSource("feed", fmt, episode.language, url=episode.transcript_url)
+            language = episode.transcript_language or episode.language
+            return CaptionSource("feed", fmt, language, url=episode.transcript_url)
         if automatic and (track := self._pick(machine, episode)):
             return CaptionSource("automatic", str(caption_format(track.ext)), track.language,
                                  file=track.file, url=track.url)  # fmt: skip
@@ -126,18 +135,30 @@ class CaptionsBackend:
             return str(Path(episode.source).with_name(track.name))
         return track.name
 
+    def _check_size(self, size: int, name: str) -> None:
+        """Refuse a caption file over ``[asr] max_caption_bytes`` before parsing it."""
+        cap = self.config.asr.max_caption_bytes
+        if size > cap:
+            raise InputFileError(
+                f"caption file {name} is {_size(size)}, over the {_size(cap)} limit for captions",
+                hint="raise [asr] max_caption_bytes if it really is one transcript, "
+                "or use --backend whisper",
+            )
+
     def _read(self, source: CaptionSource, episode_dir: Path, episode: Episode) -> Decoded:
-        if source.file and (episode_dir / source.file).is_file():
-            raw = (episode_dir / source.file).read_bytes()
-        elif source.url:
-            raw = self._get(source.url, episode)
-            name = f"captions.{source.kind}.{source.language or 'und'}.{source.fmt}"
-            write_atomic(episode_dir / name, raw)  # keep what was used, for review
-        else:
-            raise TranscriptionError(f"caption file {source.file} is missing from {episode_dir}")
         from pipeline.fetch.urls import redact  # a password in the URL stays out of messages
 
         name = source.name or redact(source.url or "") or str(episode_dir / str(source.file))
+        if source.file and (episode_dir / source.file).is_file():
+            self._check_size((episode_dir / source.file).stat().st_size, name)
+            raw = (episode_dir / source.file).read_bytes()
+        elif source.url:
+            raw = self._get(source.url, episode)
+            self._check_size(len(raw), name)
+            stored = f"captions.{source.kind}.{source.language or 'und'}.{source.fmt}"
+            write_atomic(episode_dir / stored, raw)  # keep what was used, for review
+        else:
+            raise TranscriptionError(f"caption file {source.file} is missing from {episode_dir}")
         decoded = decode_text(raw, name, language=normalize_language(source.language))
         if decoded.detected:  # a guess among code pages: say which, so a wrong one is seen
             log.warning(
@@ -154,6 +175,13 @@ class CaptionsBackend:
         :class:`~pipeline.errors.TranscriptionError` when there are none, ``InputFileError`` when
         they cannot be read, and the fetch errors of a caption URL."""
         source = self.find(episode, episode_dir)
+        if source is None and episode.transcript_url:  # the feed's, in a form without times
+            kind = episode.transcript_type or "of an unknown type"
+            raise TranscriptionError(
+                f"episode {episode.id}'s transcript is {kind}, not captions with "
+                "times (SRT, WebVTT or Podcasting 2.0 JSON)",
+                hint="use --backend whisper (or auto)",
+            )
         if source is None:
             raise TranscriptionError(
                 f"episode {episode.id} has no human-made transcript or subtitles",

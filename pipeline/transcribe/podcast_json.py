@@ -123,6 +123,11 @@ def parse_podcast_json(text: str, duration: float | None = None) -> list[Segment
             for start, end, body, speaker in timed
             if body
         ]
+    except RecursionError as e:  # json's decoder recurses once per level of nesting
+        raise InputFileError(
+            "not a Podcasting 2.0 JSON transcript: its arrays or objects nest too deep",
+            hint="expected {'segments': [{'startTime', 'body'}, ...]}",
+        ) from e
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise InputFileError(
             f"not a Podcasting 2.0 JSON transcript: {e}",

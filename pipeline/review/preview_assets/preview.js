@@ -34,6 +34,52 @@ function showRefusal(data) {
   }
 }
 
+// Every change names the version it was based on: If-Match with the draft's sha256.
+function versionHeaders() {
+  const main = document.getElementById("main");
+  return { "Content-Type": "application/json", "If-Match": '"' + main.dataset.sha256 + '"' };
+}
+
+function showConflict(conflict) {
+  // A save from an older version: show where yours and the saved one differ, to choose.
+  const panel = document.getElementById("conflict");
+  const columns = { yours: document.getElementById("conflict-yours"),
+                    saved: document.getElementById("conflict-saved") };
+  for (const side of ["yours", "saved"]) {
+    columns[side].replaceChildren();
+    for (const hunk of conflict.hunks || []) {
+      const pre = document.createElement("pre");
+      pre.textContent = hunk[side].join("\n");
+      columns[side].appendChild(pre);
+    }
+  }
+  panel.dataset.sha256 = conflict.sha256;
+  panel.hidden = false;
+}
+
+function changedOnly() {
+  // What this page changed since it loaded: applied to a newer version of the draft (after
+  // a 409, "save mine"), the other editor's changes elsewhere stay.
+  const loaded = JSON.parse(loadedState);
+  const now = collect();
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+  const front = {};
+  for (const key of Object.keys(now.front)) {
+    if (!same(now.front[key], loaded.front[key])) front[key] = now.front[key];
+  }
+  const speakers = {};
+  for (const name of Object.keys(now.speakers)) {
+    if (now.speakers[name] !== loaded.speakers[name]) speakers[name] = now.speakers[name];
+  }
+  return {
+    base_sha256: now.base_sha256,
+    front,
+    speakers,
+    headings: same(now.headings, loaded.headings) ? [] : now.headings,
+    translations: now.translations.map((text, i) => (text === loaded.translations[i] ? null : text)),
+  };
+}
+
 async function save() {
   const status = document.getElementById("status");
   status.className = "";
@@ -43,8 +89,8 @@ async function save() {
   try {
     response = await fetch("/api/save", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(collect()),
+      headers: versionHeaders(),
+      body: JSON.stringify(changedOnly()),
     });
     data = await response.json();
   } catch (error) {
@@ -57,7 +103,16 @@ async function save() {
     showRefusal({ reason: "the page sent a malformed request", problems: data.detail.map((d) => d.msg) });
   } else {
     showRefusal(data);
+    if (response.status === 409 && data.conflict) showConflict(data.conflict);
   }
+}
+
+function keepMine() {
+  // The editor chose their own version: save it over the version now on disk.
+  const panel = document.getElementById("conflict");
+  document.getElementById("main").dataset.sha256 = panel.dataset.sha256;
+  panel.hidden = true;
+  save();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -65,6 +120,10 @@ document.addEventListener("DOMContentLoaded", () => {
   if (window.location.search) window.history.replaceState(null, "", "/");
   const button = document.getElementById("save");
   if (button) button.addEventListener("click", save);
+  const mine = document.getElementById("keep-mine");
+  if (mine) mine.addEventListener("click", keepMine);
+  const saved = document.getElementById("keep-saved");
+  if (saved) saved.addEventListener("click", () => window.location.assign("/"));
 });
 
 // --- listening: the episode's audio, turn by turn ---------------------------------------
@@ -157,7 +216,7 @@ async function postJSON(url, body) {
   try {
     response = await fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: versionHeaders(),
       body: JSON.stringify(body),
     });
     data = await response.json();
