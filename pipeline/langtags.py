@@ -10,15 +10,14 @@ tags (ID3/MP4/Matroska write ISO 639-2 such as ``eng``, ``ger``), yt-dlp's subti
 (``en-orig``) and the config. Every one of them goes through :func:`normalize_language`, so
 the rest of the pipeline compares and shows one spelling. The work is langcodes' (IANA
 registry data: ISO 639-2/3 to 639-1, deprecated codes like ``iw``, case and separators);
-names come from CLDR through language_data, langcodes' own data package.
+names come from CLDR through language_data, langcodes' own data package. Both load on the
+first tag, not at import: the config imports this module, and commands that read no tag
+(``podpost --help``) should not pay for langcodes.
 """
 
 from __future__ import annotations
 
 import re
-
-import langcodes
-from language_data.names import code_to_names
 
 # yt-dlp marks YouTube's untranslated automatic captions "<lang>-orig"; not a BCP 47 subtag.
 _YTDLP_SUFFIX = re.compile(r"[-_]orig$", re.IGNORECASE)
@@ -34,6 +33,8 @@ def normalize_language(value: str | None) -> str | None:
     """
     if not value or not value.strip():
         return None
+    import langcodes
+
     text = _YTDLP_SUFFIX.sub("", value.strip()).replace("_", "-")
     try:
         tag = langcodes.standardize_tag(text, macro=True)
@@ -47,6 +48,8 @@ def normalize_language(value: str | None) -> str | None:
 
 def language_base(value: str | None) -> str | None:
     """The language subtag alone of a normalised tag (``en-US`` -> ``en``), or None."""
+    import langcodes
+
     tag = normalize_language(value)
     return langcodes.Language.get(tag).language if tag else None
 
@@ -60,6 +63,9 @@ def language_name(value: str) -> str:
     Chinese``. A value that is not a language tag comes back as given, so the label never
     claims a language it does not know.
     """
+    import langcodes
+    from language_data.names import code_to_names
+
     tag = normalize_language(value)
     if tag is None:
         return value.strip()

@@ -52,7 +52,7 @@ def _boom(*_args, **_kwargs):
 
 
 def test_unexpected_error_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("pipeline.cli.runs.status", _boom)
+    monkeypatch.setattr("pipeline.run.status.status", _boom)
     code, out, err = cli(["--data-dir", str(tmp_path), "status"], capsys)
     assert (code, out) == (1, "")
     assert err == (
@@ -63,7 +63,7 @@ def test_unexpected_error_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_debug_shows_the_traceback(how, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("pipeline.cli.runs.status", _boom)
+    monkeypatch.setattr("pipeline.run.status.status", _boom)
     argv = ["--data-dir", str(tmp_path), "status"]
     if how == "flag":
         argv = ["--debug", *argv]
@@ -80,7 +80,7 @@ def test_os_errors_are_one_line(tmp_path, capsys, monkeypatch):
     def denied(*_args, **_kwargs):
         raise OSError(13, "Permission denied", str(tmp_path / "x"))
 
-    monkeypatch.setattr("pipeline.cli.runs.status", denied)
+    monkeypatch.setattr("pipeline.run.status.status", denied)
     code, _out, err = cli(["--data-dir", str(tmp_path), "status"], capsys)
     assert (code, err) == (1, f"error: Permission denied: {tmp_path / 'x'}\n")
 
@@ -89,7 +89,7 @@ def test_a_full_disk_names_the_disk_and_the_file(tmp_path, capsys, monkeypatch):
     def full(*_args, **_kwargs):
         raise OSError(28, "No space left on device", str(tmp_path / "x"))
 
-    monkeypatch.setattr("pipeline.cli.runs.status", full)
+    monkeypatch.setattr("pipeline.run.status.status", full)
     code, _out, err = cli(["--data-dir", str(tmp_path), "status"], capsys)
     disk = mount_point(tmp_path)
     assert (code, err) == (
@@ -130,6 +130,6 @@ def _ctrl_c(*_args, **_kwargs):
 
 
 def test_ctrl_c_in_any_command_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("pipeline.cli.runs.status", _ctrl_c)
+    monkeypatch.setattr("pipeline.run.status.status", _ctrl_c)
     code, out, err = cli(["--data-dir", str(tmp_path), "status"], capsys)
     assert (code, out, err) == (130, "", "interrupted (Ctrl-C)\n")

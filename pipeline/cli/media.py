@@ -5,14 +5,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from pipeline import store
 from pipeline.cli.common import ASR_BACKEND_NAMES, say, settings
-from pipeline.fetch.core import ProgressHook
 from pipeline.terminal import raw
+
+if TYPE_CHECKING:  # fetch loads yt-dlp's helpers and feedparser: only when a command runs
+    from pipeline.fetch.core import ProgressHook
 
 
 @contextmanager

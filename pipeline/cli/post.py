@@ -10,10 +10,6 @@ import typer
 
 from pipeline.cli.common import say, settings
 from pipeline.errors import InputFileError
-from pipeline.models import Post
-from pipeline.post.io import load_post, post_from_json, read_text, write_post_text
-from pipeline.post.parse import YAML_HINT, check_post
-from pipeline.post.render import load_template, render_post
 
 # The format's reference page, in the repository a user cloned.
 FORMAT_DOC = "docs/post-format.md"
@@ -32,6 +28,8 @@ def _write_stdout(text: str) -> None:
 @post_app.command("parse")
 def parse_command(file: str = typer.Argument(..., help="A post file, or - for stdin.")) -> None:
     """Print the post as JSON (the schema: `podpost post schema`)."""
+    from pipeline.post.io import load_post  # YAML and the models load only when a command runs
+
     _write_stdout(load_post(file).model_dump_json(indent=2) + "\n")
 
 
@@ -42,6 +40,9 @@ def render_command(
     out: Path | None = typer.Option(None, "-o", "--out", help="Write here instead of stdout."),
 ) -> None:
     """Render post JSON to the Markdown file the blog publishes."""
+    from pipeline.post.io import post_from_json, read_text, write_post_text
+    from pipeline.post.render import load_template, render_post
+
     config = settings(ctx).config()
     post = post_from_json(read_text(file), name=file)
     text = render_post(post, load_template(config.post.template))
@@ -58,6 +59,9 @@ def check_command(files: list[str] = typer.Argument(..., help="Post files to che
 
     A file that cannot be read, or whose front matter is not YAML, is bad input: one
     ``error:`` line on stderr, the other files still checked, exit 2."""
+    from pipeline.post.io import read_text
+    from pipeline.post.parse import YAML_HINT, check_post
+
     bad_input = found = False
     for file in files:
         try:
@@ -82,6 +86,8 @@ def check_command(files: list[str] = typer.Argument(..., help="Post files to che
 @post_app.command("schema")
 def schema_command() -> None:
     """Print the JSON Schema of the post JSON that `parse` writes and `render` reads."""
+    from pipeline.models import Post
+
     _write_stdout(json.dumps(Post.model_json_schema(), indent=2, ensure_ascii=False) + "\n")
 
 

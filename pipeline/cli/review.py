@@ -11,26 +11,17 @@ import typer
 from pipeline.cli.common import one_of, say, settings
 from pipeline.config import SITE_GENERATORS, Config
 from pipeline.errors import InputFileError
-from pipeline.review.drafts import find_draft
 from pipeline.review.export import FORMATS as EXPORT_FORMATS
-from pipeline.review.flags import (
-    DraftReview,
-    Flag,
-    flags_by_turn,
-    format_time,
-    review_draft,
-    review_drafts,
-    reviews_json,
-    source_link,
-)
-from pipeline.review.quality import LOW_QUALITY
 
 if TYPE_CHECKING:
+    from pipeline.review.flags import DraftReview, Flag
     from pipeline.review.reask import Reasker
 
 
 def resolve_draft(draft: str, config: Config) -> Path:
     """A path as given, else a name inside the drafts folder (``.md`` optional)."""
+    from pipeline.review.drafts import find_draft
+
     return find_draft(config.drafts_path, draft)
 
 
@@ -58,6 +49,9 @@ def _print_all(reviews: list[DraftReview], folder: Path) -> None:
 
 
 def _print_one(review: DraftReview) -> None:
+    from pipeline.review.flags import flags_by_turn, format_time, source_link
+    from pipeline.review.quality import LOW_QUALITY
+
     say(f"{review.path}  [{review.state}]  {_counts(review)}")
     if review.title:
         say(review.title)
@@ -87,6 +81,8 @@ def review_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List drafts with their review flags, most urgent first; or one draft turn by turn."""
+    from pipeline.review.flags import review_draft, review_drafts, reviews_json
+
     config = settings(ctx).config()
     if draft is None:
         reviews = review_drafts(config.drafts_path, episodes_dir=config.episodes_dir)

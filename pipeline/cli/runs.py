@@ -2,7 +2,9 @@
 
 Each command parses, calls one function of :mod:`pipeline.run` or :mod:`flows`, prints.
 Prefect is imported only inside the commands that run a flow, after
-``flows.prefect_setup.prepare`` has set its defaults, so other commands stay fast.
+``flows.prefect_setup.prepare`` has set its defaults, so other commands stay fast; the
+library (:mod:`pipeline.run`, which loads every stage) is imported inside each command
+too, so ``podpost --help`` and ``podpost status`` load only what they use.
 """
 
 from __future__ import annotations
@@ -19,9 +21,6 @@ from pipeline.cli.boundary import interrupted_run
 from pipeline.cli.common import ASR_BACKEND_NAMES, Settings, say, settings
 from pipeline.config import Config, Until, deep_merge
 from pipeline.errors import NeedsReviewError, PodpostError, RunInterruptedError, UsageError
-from pipeline.fetch.urls import remember as remember_password
-from pipeline.run.resume import absolute_source, rerun_overrides, resume_targets
-from pipeline.run.status import check_complete, check_ingest, status
 from pipeline.terminal import raw
 
 STEP_OPTIONS = "Options override the config file for this run; `podpost resume` reuses them."
@@ -145,6 +144,10 @@ def register(app: typer.Typer) -> None:
         Rerunning after a failure or a kill redoes only what did not finish. A rerun keeps
         the settings the episode was made with; options given change only those settings.
         """
+        from pipeline.fetch.urls import remember as remember_password
+        from pipeline.run.resume import absolute_source, rerun_overrides
+        from pipeline.run.status import check_complete
+
         s = settings(ctx)
         overrides = _overrides(
             backend=backend,
@@ -183,6 +186,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Finish a failed or interrupted run with the settings it started with; after
         `run --until turns`, translate with the speakers as confirmed in the preview."""
+        from pipeline.run.resume import resume_targets
+        from pipeline.run.status import check_complete
+
         s = settings(ctx)
         if all_ == (episode is not None):
             raise UsageError("give one EPISODE or --all", hint="see `podpost status`")
@@ -240,6 +246,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """One row per episode: state, last step finished, error, draft, tokens."""
+        from pipeline.run.status import status
+
         rows = status(settings(ctx).config())
         if as_json:
             say(json.dumps([row.model_dump() for row in rows], indent=2))
@@ -278,6 +286,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Run every feed item not yet processed; failures are retried next time."""
+        from pipeline.fetch.urls import remember as remember_password
+        from pipeline.run.status import check_ingest
+
         s = settings(ctx)
         overrides = _overrides(
             backend=backend, model=model, lang=lang, llm_model=llm_model, out=out
@@ -368,6 +379,8 @@ def _preflight_each(s: Settings, runs: list[dict[str, Any]]) -> None:
 def _interrupted(config: Config, source: str, item: str | None) -> RunInterruptedError:
     """The line for a Ctrl-C during a run of ``source``: its episode, from the run record
     the interrupted run left (the newest one of that source and item)."""
+    from pipeline.run.status import status
+
     row = next((r for r in status(config) if r.id and r.source == source and r.item == item), None)
     return interrupted_run(row.id if row else None, row.step if row else None, source)
 

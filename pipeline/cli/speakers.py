@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from pipeline import store
 from pipeline.cli.common import say, settings
-from pipeline.models import Turns
+
+if TYPE_CHECKING:
+    from pipeline.models import Turns
 
 
 def _minutes(seconds: float) -> str:

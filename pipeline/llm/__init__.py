@@ -21,23 +21,44 @@ Errors: :class:`~pipeline.errors.LLMOutputError` and its subclasses when the end
 answered but not usably (callers may repair: split, re-ask, fall back);
 :class:`~pipeline.errors.LLMError` itself when the endpoint cannot be used as configured
 (no key, 401/403, unknown model, unreachable, retries exhausted).
+
+The ``openai`` SDK (about a second of imports) loads with :mod:`pipeline.llm.openai_client`,
+on the first :func:`make_client` or use of ``OpenAIClient``, ``SETUP_HINT`` or
+``TASK_HEADER``: stages import this package for ``LLMClient`` and ``Usage``, and a command
+that sends no request (``podpost turns --no-llm``, ``podpost status``) never loads it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline.config import LLMConfig
-from pipeline.llm.openai_client import SETUP_HINT, TASK_HEADER, OpenAIClient
 from pipeline.llm.parse import parse_json_text, schema_prompt, strip_reasoning
 from pipeline.llm.types import CallRecord, LLMClient, Reply, Usage, estimate_tokens
 from pipeline.registry import Registry
+
+if TYPE_CHECKING:
+    from pipeline.config import LLMConfig
+    from pipeline.llm.openai_client import SETUP_HINT, TASK_HEADER, OpenAIClient
+
+_LAZY = frozenset({"OpenAIClient", "SETUP_HINT", "TASK_HEADER"})  # from openai_client
+
+
+def __getattr__(name: str) -> Any:
+    """``OpenAIClient``, ``SETUP_HINT``, ``TASK_HEADER``: imported on first use (PEP 562)."""
+    if name in _LAZY:
+        from pipeline.llm import openai_client
+
+        return getattr(openai_client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 backends: Registry[OpenAIClient] = Registry("LLM", "[llm] backend")
 
 
 @backends.register("openai")
 def _openai_backend(config: LLMConfig, **kwargs: Any) -> OpenAIClient:
+    from pipeline.llm.openai_client import OpenAIClient
+
     return OpenAIClient(config, **kwargs)
 
 

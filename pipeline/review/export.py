@@ -40,11 +40,14 @@ import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.errors import InputFileError, UsageError
 from pipeline.fsutil import write_atomic
-from pipeline.models import Post, PostTurn
-from pipeline.review.flags import Span, review_draft
+
+if TYPE_CHECKING:  # annotations only: `podpost --help` lists FORMATS without the review
+    from pipeline.models import Post, PostTurn
+    from pipeline.review.flags import Span
 
 FORMATS = ("vtt", "srt", "json", "chapters")
 TRANSCRIPT_VERSION = "1.0.0"  # Podcasting 2.0 JSON transcripts
@@ -236,6 +239,8 @@ def export_draft(
         out_dir = site_file.parent
     if not Path(out_dir).is_dir():
         raise UsageError(f"export folder {out_dir} does not exist", hint="create it first")
+    from pipeline.review.flags import review_draft
+
     review = review_draft(draft_path, episodes_dir=episodes_dir)
     if review.post is None:
         raise InputFileError(

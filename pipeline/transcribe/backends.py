@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from pipeline.config import Config
-from pipeline.models import Episode, Transcript
 from pipeline.registry import Registry
+
+if TYPE_CHECKING:  # annotations only: the CLI imports this module for the names in --help
+    from pipeline.config import Config
+    from pipeline.models import Episode, Transcript
 
 # Called with (seconds of audio done, seconds in all) as decoding advances.
 Progress = Callable[[float, float], None]
