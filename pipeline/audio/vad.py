@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.audio.pcm import SAMPLE_RATE, PcmFile
 from pipeline.errors import ConfigError
-from pipeline.transcribe.audio import SAMPLE_RATE, PcmFile
 
 MIN_SILENCE = 2.0  # seconds of non-speech that separate two regions
 PAD = 0.4  # seconds added on each side of a region
