@@ -14,6 +14,8 @@ command -v flite >/dev/null || need_apt+=(flite)
 if [[ "${1:-}" == "--test" ]]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v npm >/dev/null || need_apt+=(npm)
+  # a real woman's voice (/usr/share/sounds/alsa) for the diarization tests' joined interviews
+  [[ -f /usr/share/sounds/alsa/Front_Left.wav ]] || need_apt+=(alsa-utils)
 fi
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

@@ -13,7 +13,8 @@ import pytest
 from pipeline.config import DiarizeConfig, TurnsConfig
 from pipeline.errors import InputFileError, MissingDependencyError, UnknownBackendError
 from pipeline.models import Turn
-from pipeline.turns.diarize import DIARIZERS, diarize, diarize_array, load_audio, speech_chunks
+from pipeline.turns.diarize import DIARIZERS, diarize, load_audio
+from pipeline.turns.diarize_builtin import STEP, WINDOW, cluster_embeddings, windows_of
 from pipeline.turns.segment import build_turn_list, same_text
 from tests.fixtures.interview import HOST, Interview, synthesize_interview
 
@@ -77,8 +78,8 @@ def test_three_voices(interview3: Interview, num_speakers):
 
 
 @pytest.mark.slow
-def test_energy_speech_detection_works_too(interview3: Interview):
-    _check(interview3, None, vad="energy")
+def test_webrtc_speech_detection_works_too(interview3: Interview):
+    _check(interview3, None, vad="webrtc")
 
 
 @pytest.mark.slow
@@ -99,17 +100,22 @@ def test_one_voice_is_one_speaker(tmp_path_factory):
     assert {s.speaker for s in spans} == {"S0"}
 
 
-def test_silence_has_no_speakers():
-    assert diarize_array(np.zeros(16000 * 3, np.float32)) == []
-    assert speech_chunks(np.zeros(10, bool)) == []
+def test_silence_has_no_speakers(tmp_path: Path):
+    from tests.fixtures.real_voices import write_wav
+
+    silent = write_wav(tmp_path / "silence.wav", np.zeros(16000 * 3, np.float32))
+    assert diarize(silent, DiarizeConfig()) == []
+    assert windows_of([]) == []
+    assert len(cluster_embeddings(np.zeros((0, 4)), np.zeros(0), num_speakers=None)) == 0
 
 
-def test_long_speech_is_cut_into_chunks_of_at_most_two_seconds():
-    mask = np.zeros(1000, bool)
-    mask[100:750] = True  # 6.5 s of speech
-    chunks = speech_chunks(mask)
-    assert chunks[0][0] == 100 and chunks[-1][1] == 750
-    assert all(b - a <= 200 for a, b in chunks) and len(chunks) == 4
+def test_speech_is_covered_by_overlapping_windows():
+    windows = windows_of([(1.0, 4.0), (5.0, 5.6)])
+    long = [(w.start, w.end) for w in windows if w.stretch == 0]
+    assert long[0] == (1.0, 1.0 + WINDOW) and long[-1] == (4.0 - WINDOW, 4.0)
+    assert all(b - a == WINDOW for a, b in long)
+    assert all(0 < b[0] - a[0] <= STEP for a, b in pairwise(long))
+    assert [(w.start, w.end) for w in windows if w.stretch == 1] == [(5.0, 5.6)]
 
 
 def test_none_backend_gives_one_speaker(tmp_path: Path):
