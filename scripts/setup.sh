@@ -30,5 +30,9 @@ fi
 # The pinned torch is the CPU build; an unpinned one would pull gigabytes of CUDA wheels.
 .venv/bin/python -c "import torch" 2>/dev/null ||
   .venv/bin/pip install -q -c constraints.txt torch==2.13.0
+# The builtin diarizer's speaker encoder weights (pipeline/turns/ge2e.py reads only the
+# file): --no-deps, since its declared webrtcvad would break webrtcvad-wheels' module.
+.venv/bin/python -c "import importlib.util as u; assert u.find_spec('resemblyzer')" 2>/dev/null ||
+  .venv/bin/pip install -q --no-deps -c constraints.txt resemblyzer==0.1.4
 extras="${1:+[test]}"
 .venv/bin/pip install -q -c constraints.txt -e ".${extras}"

@@ -54,10 +54,9 @@ class SpeakerCount:
 
 def speaker_count(episode: Episode, config: Config) -> SpeakerCount:
     """The count from the config (``--num-speakers``) or the override's names; otherwise
-    bounds: ``[diarize] min/max_speakers``, widened by the metadata's guests (the host and
-    at least one guest speak; every guest named may too, and nobody else is ruled out).
-    Guests bound the count; they do not fix it (a named guest may never speak, a co-host
-    may not be named)."""
+    bounds: ``[diarize] min/max_speakers``, raised by the metadata's guests (the host and
+    every guest named: at least ``1 + guests``, and room for more, such as an unnamed
+    co-host). Guests bound the count; they do not fix it."""
     d = config.diarize
     if d.num_speakers:
         return SpeakerCount(d.num_speakers, d.num_speakers, d.num_speakers)
@@ -66,8 +65,8 @@ def speaker_count(episode: Episode, config: Config) -> SpeakerCount:
         return SpeakerCount(n, n, n)
     low, high = d.min_speakers, max(d.min_speakers, d.max_speakers)
     if episode.guests:
-        low = max(low, 2)
-        high = max(high, 1 + len(episode.guests))
+        high = max(high, 2 + len(episode.guests))
+        low = max(low, 1 + len(episode.guests))
     return SpeakerCount(None, low, high)
 
 

@@ -92,14 +92,14 @@ def weights_path() -> Path:
         raise MissingDependencyError(
             "the builtin diarizer's speaker encoder needs the resemblyzer package "
             "(its weights ship inside it)",
-            hint="run `pip install resemblyzer==0.1.4`, or set [diarize] embedding to an ONNX "
-            "model",
+            hint="run `pip install --no-deps resemblyzer==0.1.4` (scripts/setup.sh does), or "
+            "set [diarize] embedding to an ONNX model",
         )
     path = Path(spec.origin).parent / "pretrained.pt"
     if not path.is_file():
         raise MissingDependencyError(
             f"resemblyzer is installed but {path} is missing",
-            hint="reinstall it: `pip install --force-reinstall resemblyzer==0.1.4`",
+            hint="reinstall it: `pip install --force-reinstall --no-deps resemblyzer==0.1.4`",
         )
     return path
 
@@ -140,7 +140,7 @@ def load_encoder(path: Path | None = None) -> Any:
     except (OSError, RuntimeError, KeyError, ValueError) as e:
         raise MissingDependencyError(
             f"cannot load the speaker encoder weights {source}: {e}",
-            hint="reinstall resemblyzer: `pip install --force-reinstall resemblyzer==0.1.4`",
+            hint="reinstall it: `pip install --force-reinstall --no-deps resemblyzer==0.1.4`",
         ) from e
     return model.eval()
 
