@@ -36,6 +36,7 @@ WINDOW = 1.5  # seconds of speech per embedding
 STEP = 0.75  # seconds between window starts
 MIN_FIT_SECONDS = 0.4  # shorter windows are assigned to clusters, never found them
 MIN_SPEAKER_SECONDS = 3.0  # an estimated cluster with less speech is not a speaker
+MIN_SPEAKER_SHARE = 0.02  # ... nor one with less than this share of all the speech
 MIN_STRETCH_SECONDS = 0.2  # shorter speech is a click or a breath
 FRAME = 0.01  # the resolution of the output, seconds
 BATCH_SECONDS = 120.0  # audio embedded per batch (bounds memory)
@@ -113,7 +114,8 @@ def cluster_embeddings(
     Agglomerative clustering (scikit-learn), average linkage on cosine distance: cut at
     ``num_speakers`` clusters when given, else at ``threshold`` with the count then held
     inside ``[min_speakers, max_speakers]``. Windows under ``MIN_FIT_SECONDS`` and (count
-    estimated) clusters with under ``MIN_SPEAKER_SECONDS`` of speech go to the nearest
+    estimated) clusters with under ``MIN_SPEAKER_SECONDS`` of speech (or under
+    ``MIN_SPEAKER_SHARE`` of it all) go to the nearest
     centroid, and every window is then moved to its nearest centroid (twice); beyond
     ``MAX_CLUSTERED`` windows an even sample is clustered and the rest assigned the same
     way, which bounds time and memory on long episodes."""
@@ -149,8 +151,10 @@ def cluster_embeddings(
     def talk(labels: np.ndarray) -> np.ndarray:
         return np.bincount(labels, weights=seconds[chosen] * scale)
 
+    least = max(MIN_SPEAKER_SECONDS, MIN_SPEAKER_SHARE * float(seconds[fit].sum()))
+
     def voices(labels: np.ndarray) -> int:
-        return int((talk(labels) >= MIN_SPEAKER_SECONDS).sum())
+        return int((talk(labels) >= least).sum())
 
     labels = cut(None)
     found = voices(labels)
@@ -167,7 +171,7 @@ def cluster_embeddings(
     # to the nearest centroid below).
     amounts = talk(labels)
     keys = sorted(range(len(amounts)), key=lambda k: -amounts[k])
-    keep = [k for i, k in enumerate(keys) if i < lower or amounts[k] >= MIN_SPEAKER_SECONDS]
+    keep = [k for i, k in enumerate(keys) if i < lower or amounts[k] >= least]
     keys = sorted(keep[:upper])
     full = np.full(n, -1)
     full[chosen] = np.where(np.isin(labels, keys), labels, -1)
