@@ -89,9 +89,10 @@ ONNX_MODELS: dict[str, OnnxModel] = {
 
 
 def kaldi_fbank(samples: np.ndarray, n_mels: int = 80) -> np.ndarray:
-    """Kaldi-style log mel filterbank ``[T, n_mels]`` (25 ms Povey window, 10 ms shift, DC
-    removed, pre-emphasis 0.97, HTK mel scale 20 Hz-8 kHz, no dither), mean-normalised
-    over time: the input WeSpeaker's ONNX models expect (samples scaled to int16 range)."""
+    """Kaldi-style log mel filterbank ``[T, n_mels]`` (25 ms Hamming window, 10 ms shift, DC
+    removed, pre-emphasis 0.97, 512-point FFT, HTK mel scale 20 Hz-8 kHz, no dither),
+    mean-normalised over time: what WeSpeaker's recipes compute (``kaldi.fbank(...,
+    window_type="hamming")`` on int16-range samples) for its ONNX models."""
     frame, shift = 400, 160
     wave = samples.astype(np.float64) * 32768.0
     if len(wave) < frame:
@@ -101,7 +102,7 @@ def kaldi_fbank(samples: np.ndarray, n_mels: int = 80) -> np.ndarray:
     frames = wave[index]
     frames = frames - frames.mean(1, keepdims=True)
     frames = np.concatenate([frames[:, :1], frames[:, 1:] - 0.97 * frames[:, :-1]], axis=1)
-    frames = frames * np.hanning(frame + 1)[:frame] ** 0.85  # Povey: Hann to the 0.85
+    frames = frames * np.hamming(frame)
     spectrum = np.abs(np.fft.rfft(frames, 512)) ** 2
     mel = lambda hz: 1127.0 * np.log1p(np.asarray(hz) / 700.0)  # noqa: E731
     edges = np.linspace(mel(20.0), mel(8000.0), n_mels + 2)
