@@ -121,11 +121,15 @@ class DiarizeConfig(_Section):
     max_speakers: int = Field(default=6, ge=1)
     pyannote_pipeline: str = "pyannote/speaker-diarization-3.1"  # HF id or local folder
     hf_token: str | None = None
-    # builtin, unknown speaker count: clusters whose merge costs less log-likelihood per
-    # frame than this (plus slack for small clusters) are one speaker. Raise it if one
-    # person comes out as two; lower it when similar voices come out as one.
-    merge_threshold: float = 0.65
-    vad: Literal["silero", "energy"] = "silero"  # builtin: speech detection before clustering
+    # builtin: the speaker encoder: resemblyzer (embedded, nothing downloaded), a known
+    # ONNX model name (downloaded on first use, checksum pinned) or an .onnx path
+    embedding: str = "resemblyzer"
+    models_dir: Path | None = None  # where downloaded models go (default: the user cache)
+    # builtin, unknown speaker count: clusters of embeddings further apart than this
+    # (average cosine distance after per-recording normalisation) are different people.
+    # Lower it if two people come out as one; raise it if one person comes out as two.
+    cluster_threshold: float = Field(default=0.3, gt=0, lt=2)
+    vad: Literal["silero", "webrtc"] = "silero"  # builtin: speech detection before clustering
 
 
 class TurnsConfig(_Section):

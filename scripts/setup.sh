@@ -14,6 +14,8 @@ command -v flite >/dev/null || need_apt+=(flite)
 if [[ "${1:-}" == "--test" ]]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v npm >/dev/null || need_apt+=(npm)
+  # a real woman's voice (/usr/share/sounds/alsa) for the diarization tests' joined interviews
+  [[ -f /usr/share/sounds/alsa/Front_Left.wav ]] || need_apt+=(alsa-utils)
 fi
 # The site generators approve --site is tested against (Eleventy and Astro come from npm).
 # Without recommends: Hugo's would pull in the Go toolchain.
@@ -41,5 +43,9 @@ fi
 # The pinned torch is the CPU build; an unpinned one would pull gigabytes of CUDA wheels.
 .venv/bin/python -c "import torch" 2>/dev/null ||
   .venv/bin/pip install -q -c constraints.txt torch==2.13.0
+# The builtin diarizer's speaker encoder weights (pipeline/turns/ge2e.py reads only the
+# file): --no-deps, since its declared webrtcvad would break webrtcvad-wheels' module.
+.venv/bin/python -c "import importlib.util as u; assert u.find_spec('resemblyzer')" 2>/dev/null ||
+  .venv/bin/pip install -q --no-deps -c constraints.txt resemblyzer==0.1.4
 extras="${1:+[test]}"
 .venv/bin/pip install -q -c constraints.txt -e ".${extras}"

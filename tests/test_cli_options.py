@@ -73,6 +73,8 @@ def test_readme_post_format_section_lists_the_front_matter_keys_in_order():
         (["run", "x", "--num-speakers", "0"], "--num-speakers"),
         (["run", "x", "--num-speakers", "-2"], "--num-speakers"),
         (["turns", "x", "--num-speakers", "0"], "--num-speakers"),
+        (["run", "x", "--min-speakers", "0"], "--min-speakers"),
+        (["turns", "x", "--max-speakers", "0"], "--max-speakers"),
         (["ingest", "x", "--concurrency", "0"], "--concurrency"),
         (["ingest", "x", "--limit", "0"], "--limit"),
         (["schedule", "x", "--cron", "0 6 * * *", "--concurrency", "-1"], "--concurrency"),

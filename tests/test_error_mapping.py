@@ -51,7 +51,7 @@ def test_a_damaged_ledger_is_a_storage_error_that_says_what_to_do(tmp_path: Path
 
 
 def test_without_ffmpeg_decoding_says_to_install_it(tmp_path: Path, monkeypatch):
-    from pipeline.transcribe.audio import decode_pcm
+    from pipeline.audio.pcm import decode_pcm
     from pipeline.turns.diarize import load_audio
 
     audio = tmp_path / "audio.wav"

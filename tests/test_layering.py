@@ -9,7 +9,8 @@
     stages   fetch, transcribe, turns, editorial, post, review
       |
     ground   every other module of pipeline: models, config, errors, llm, registry,
-             fsutil, store, ...
+             fsutil, store, audio (decoded PCM and VAD, shared by transcribe and
+             turns), ...
 
 A layer may import any layer below it, never one above. Stages import each other only
 where the data flows, as :data:`STAGE_DEPENDENCIES` writes down (transcribe downloads

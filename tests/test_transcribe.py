@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from pipeline import store
+from pipeline.audio.pcm import decode_pcm
+from pipeline.audio.vad import speech_regions
 from pipeline.config import Config
 from pipeline.fetch.core import fetch_episode
 from pipeline.models import Episode, Transcript
-from pipeline.transcribe.audio import decode_pcm
 from pipeline.transcribe.step import transcribe_episode
-from pipeline.transcribe.vad import speech_regions
 from pipeline.transcribe.whisper_backend import WhisperBackend, initial_prompt
 from tests.cli_helpers import cli
 from tests.fixtures.asr_truth import words_of

@@ -32,6 +32,8 @@ def _overrides(
     model: str | None = None,
     speakers: str | None = None,
     num_speakers: int | None = None,
+    min_speakers: int | None = None,
+    max_speakers: int | None = None,
     lang: str | None = None,
     llm_model: str | None = None,
     out: Path | None = None,
@@ -42,7 +44,11 @@ def _overrides(
         "turns": {
             "speakers": [s.strip() for s in speakers.split(",") if s.strip()] if speakers else None
         },
-        "diarize": {"num_speakers": num_speakers},
+        "diarize": {
+            "num_speakers": num_speakers,
+            "min_speakers": min_speakers,
+            "max_speakers": max_speakers,
+        },
         "editorial": {"target_language": lang},
         "llm": {"model": llm_model},
         "drafts_dir": str(out.expanduser().resolve()) if out else None,
@@ -122,6 +128,12 @@ def register(app: typer.Typer) -> None:
         num_speakers: int | None = typer.Option(
             None, "--num-speakers", min=1, help="Number of speakers, when known."
         ),
+        min_speakers: int | None = typer.Option(
+            None, "--min-speakers", min=1, help="At least this many speakers (count estimated)."
+        ),
+        max_speakers: int | None = typer.Option(
+            None, "--max-speakers", min=1, help="At most this many speakers (count estimated)."
+        ),
         lang: str | None = typer.Option(None, "--lang", help="Target language, e.g. zh-CN."),
         llm_model: str | None = typer.Option(None, "--llm-model", help="LLM model name."),
         out: Path | None = typer.Option(None, "--out", help="Drafts folder."),
@@ -154,6 +166,8 @@ def register(app: typer.Typer) -> None:
             model=model,
             speakers=speakers,
             num_speakers=num_speakers,
+            min_speakers=min_speakers,
+            max_speakers=max_speakers,
             lang=lang,
             llm_model=llm_model,
             out=out,

@@ -53,6 +53,12 @@ def register(app: typer.Typer) -> None:
         num_speakers: int | None = typer.Option(
             None, "--num-speakers", min=1, help="How many people speak (default: estimated)."
         ),
+        min_speakers: int | None = typer.Option(
+            None, "--min-speakers", min=1, help="At least this many speak (count estimated)."
+        ),
+        max_speakers: int | None = typer.Option(
+            None, "--max-speakers", min=1, help="At most this many speak (count estimated)."
+        ),
         diarizer: str | None = typer.Option(
             None, "--diarizer", help="builtin, pyannote or none (config: diarize.backend)."
         ),
@@ -65,7 +71,12 @@ def register(app: typer.Typer) -> None:
 
         names = [n.strip() for n in speakers.split(",") if n.strip()] if speakers else None
         flags = {
-            "diarize": {"num_speakers": num_speakers, "backend": diarizer},
+            "diarize": {
+                "num_speakers": num_speakers,
+                "min_speakers": min_speakers,
+                "max_speakers": max_speakers,
+                "backend": diarizer,
+            },
             "turns": {"speakers": names},
         }
         config = settings(ctx).config(**flags)

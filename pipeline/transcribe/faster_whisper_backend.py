@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.audio.pcm import SAMPLE_RATE
 from pipeline.config import Config
 from pipeline.errors import ConfigError, TranscriptionError
-from pipeline.transcribe.audio import SAMPLE_RATE
 from pipeline.transcribe.speech_decoder import Decoded, SpeechDecoder
 from pipeline.transcribe.timeline import Timeline
 

@@ -10,7 +10,7 @@ Public API:
     initial_prompt(episode) -> str | None
 
 How (the field's lessons for 1-3 hour audio):
-- VAD first (:mod:`pipeline.transcribe.vad`): only speech is decoded, joined end to end
+- VAD first (:mod:`pipeline.audio.vad`): only speech is decoded, joined end to end
   (:mod:`pipeline.transcribe.timeline` maps times back), so silence and music cannot turn into
   invented text and decoding time follows the amount of speech.
 - The episode is decoded once to 16 kHz PCM on disk and given to the model in windows of at
@@ -38,13 +38,13 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
+from pipeline.audio.pcm import PcmFile, decode_pcm
+from pipeline.audio.vad import MIN_SILENCE, PAD, Stretch, merge, speech_spans
 from pipeline.config import Config
 from pipeline.errors import TranscriptionError
 from pipeline.langtags import language_base
 from pipeline.models import Episode, Segment, Transcript, Word
-from pipeline.transcribe.audio import PcmFile, decode_pcm
 from pipeline.transcribe.timeline import Timeline
-from pipeline.transcribe.vad import MIN_SILENCE, PAD, Stretch, merge, speech_spans
 
 if TYPE_CHECKING:  # pipeline.transcribe.backends imports the backends
     from pipeline.transcribe.backends import Progress

@@ -17,14 +17,22 @@ SAMPLE_RATE = 16000
 
 
 class Diarizer(Protocol):
-    """A ready backend: ``(audio file, number of speakers or None) -> spans``.
+    """A ready backend: ``(audio file, number of speakers or None) -> spans``; with the
+    count unknown, ``min_speakers``/``max_speakers`` (None: the config's) bound the estimate.
 
     Spans are sorted, labelled ``S0``, ``S1``... in order of first appearance; an empty
     list means "one speaker" to the turns step. Raises
     :class:`~pipeline.errors.InputFileError` when the audio cannot be read.
     """
 
-    def __call__(self, audio: Path, num_speakers: int | None = None) -> list[SpeakerSpan]:
+    def __call__(
+        self,
+        audio: Path,
+        num_speakers: int | None = None,
+        *,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+    ) -> list[SpeakerSpan]:
         """Who speaks when in ``audio``."""
         ...
 

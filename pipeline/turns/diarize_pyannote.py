@@ -45,12 +45,21 @@ def pyannote_backend(config: DiarizeConfig) -> Diarizer:
     if torch.cuda.is_available() and hasattr(pipeline, "to"):
         pipeline.to(torch.device("cuda"))  # pyannote runs on CPU unless told otherwise
 
-    def run(audio: Path, num_speakers: int | None = None) -> list[SpeakerSpan]:
+    def run(
+        audio: Path,
+        num_speakers: int | None = None,
+        *,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+    ) -> list[SpeakerSpan]:
         samples = torch.from_numpy(load_audio(audio)).unsqueeze(0)
         bounds = (
             {"num_speakers": num_speakers}
             if num_speakers
-            else {"min_speakers": config.min_speakers, "max_speakers": config.max_speakers}
+            else {
+                "min_speakers": min_speakers or config.min_speakers,
+                "max_speakers": max_speakers or config.max_speakers,
+            }
         )
         output = pipeline({"waveform": samples, "sample_rate": SAMPLE_RATE}, **bounds)
         # pyannote.audio 4 wraps the annotation; 3.x returns it directly.

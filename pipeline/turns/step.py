@@ -17,9 +17,9 @@ from pipeline import store
 from pipeline.config import Config
 from pipeline.errors import InputFileError
 from pipeline.models import Episode, Transcript, Turns
-from pipeline.turns.diarize import DIARIZERS
+from pipeline.turns.diarize import DIARIZERS, speaker_count
 from pipeline.turns.naming import apply_names, name_speakers
-from pipeline.turns.segment import build_turn_list, caption_speakers, expected_speakers
+from pipeline.turns.segment import build_turn_list, caption_speakers
 
 
 def build_turns(
@@ -49,7 +49,9 @@ def build_turns(
                 )
             audio_path = store.episode_dir(config, episode.id) / episode.audio_file
         diarizer = diarizer or DIARIZERS.get(config.diarize.backend)(config.diarize)
-        spans, names = diarizer(audio_path, expected_speakers(episode, config)), {}
+        count = speaker_count(episode, config)
+        spans = diarizer(audio_path, count.num, min_speakers=count.low, max_speakers=count.high)
+        names = {}
     turns = build_turn_list(transcript, spans, config.turns, captioned=captioned is not None)
     speakers = name_speakers(turns, episode, config.turns, client, captioned=names)
     return Turns(

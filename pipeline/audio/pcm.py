@@ -8,12 +8,15 @@ spectrogram of it several GB).
 from __future__ import annotations
 
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import MissingDependencyError, TranscriptionError
+from pipeline.errors import InputFileError, MissingDependencyError, TranscriptionError
 
 SAMPLE_RATE = 16000
 _BYTES = 2  # int16
@@ -59,3 +62,23 @@ def decode_pcm(source: Path, target: Path) -> PcmFile:
         tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "ffmpeg failed"
         raise TranscriptionError(f"cannot decode {source}: {tail}", hint="fetch the episode again")
     return PcmFile(target)
+
+
+@contextmanager
+def decoded_pcm(source: Path) -> Iterator[PcmFile]:
+    """``source`` decoded to a temporary PCM file for the ``with`` block, then deleted.
+    Raises :class:`InputFileError` (missing, undecodable) and
+    :class:`MissingDependencyError` (no ffmpeg)."""
+    if not Path(source).is_file():
+        raise InputFileError(
+            f"audio file {source} does not exist", hint="run `podpost fetch` first"
+        )
+    with tempfile.TemporaryDirectory(prefix="podpost-pcm-") as folder:
+        try:
+            pcm = decode_pcm(Path(source), Path(folder) / "audio.pcm")
+        except TranscriptionError as e:
+            raise InputFileError(
+                e.message.replace("cannot decode", "ffmpeg cannot decode", 1),
+                hint="check the file plays; refetch it",
+            ) from e
+        yield pcm
