@@ -33,6 +33,9 @@ from pipeline.errors import LLMError, LLMTruncatedError, MissingDependencyError
 
 GGUF_MAGIC = b"GGUF"
 HUB_URL = "https://huggingface.co"
+# llama-cpp-python's chat formats named like a GGUF's general.architecture (digits dropped:
+# gemma3 -> gemma), for model files that carry no chat template of their own
+KNOWN_CHAT_FORMATS = frozenset({"gemma", "qwen"})
 PROBE_TIMEOUT = 10.0  # seconds to reach the hub before saying what to download by hand
 INSTALL_HINT = "run scripts/setup.sh (it builds llama-cpp-python), or set [llm] base_url"
 
@@ -195,6 +198,9 @@ class LocalSDK:
 
     def __init__(self, llama: Any, name: str) -> None:
         self._llama = llama
+        # Gemma's prompt format has no system turn (llama-cpp-python drops it): Gemma's own
+        # templates put the system text at the top of the first user turn, and so does this
+        self._fold_system = getattr(llama, "chat_format", None) == "gemma"
         self._lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
         self.chat = _Chat(self)
@@ -234,7 +240,7 @@ class LocalSDK:
             started = time.monotonic()
             try:
                 answer = self._llama.create_chat_completion(
-                    messages=messages,
+                    messages=_fold_system(messages) if self._fold_system else messages,
                     temperature=0.2 if temperature is None else temperature,
                     max_tokens=max_tokens,
                     grammar=grammar,
@@ -254,6 +260,17 @@ class LocalSDK:
         return ChatCompletion.model_validate(answer)
 
 
+def _fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``messages`` with the system messages' text put before the first user message's."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    for message in rest:
+        if system and message["role"] == "user":
+            message["content"] = f"{system}\n\n{message['content']}"
+            break
+    return rest
+
+
 def load_llama(path: Path, config: LLMConfig) -> Any:
     """``llama_cpp.Llama`` for the file at ``path``: threads and context from the machine
     (:func:`machine_threads`, ``[llm] context_tokens``)."""
@@ -267,7 +284,7 @@ def load_llama(path: Path, config: LLMConfig) -> Any:
         ) from e
     threads = machine_threads(config)
     try:
-        return Llama(
+        llama = Llama(
             model_path=str(path),
             n_ctx=config.context_tokens,
             n_threads=threads,
@@ -280,6 +297,14 @@ def load_llama(path: Path, config: LLMConfig) -> Any:
             f"llama.cpp cannot load the local model {path}: {e}",
             hint="set [llm] local_model to another GGUF file, or lower [llm] context_tokens",
         ) from e
+    metadata = getattr(llama, "metadata", None) or {}
+    if "tokenizer.chat_template" not in metadata:
+        # A file without a chat template (a base model's): llama-cpp-python would fall back
+        # to Llama 2's prompt format; use the family's own where llama-cpp-python has it.
+        family = str(metadata.get("general.architecture", "")).rstrip("0123456789")
+        if family in KNOWN_CHAT_FORMATS:
+            llama.chat_format = family
+    return llama
 
 
 def local_sdk(config: LLMConfig) -> LocalSDK:
