@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.config import LLMConfig, load_config, machine_context_tokens
 from pipeline.editorial.wire import AnalysisOut, TranslateOut
+from pipeline.errors import LLMTruncatedError
 from pipeline.llm import make_client
 from pipeline.llm.local import LocalSDK, cached_path, download_url
 from pipeline.turns.naming import SpeakerNames
@@ -68,6 +69,70 @@ def test_no_endpoint_and_no_key_is_the_local_model() -> None:
     forced = LLMConfig(provider="local", api_key="sk-x", context_tokens=2048)
     assert forced.is_local and forced.context_tokens == 2048  # a value set is kept
     assert not LLMConfig(provider="endpoint").is_local
+
+
+# --- the in-process SDK behind the same client, on a recording stand-in for llama.cpp --------
+
+
+class _Llama:
+    """Records what the client sends; answers a fixed JSON text (or raises ``error``)."""
+
+    def __init__(self, text: str, chat_format: str = "chatml", error: Exception | None = None):
+        self.text, self.chat_format, self.error = text, chat_format, error
+        self.calls: list[dict] = []
+
+    def create_chat_completion(self, **kwargs):
+        self.calls.append(kwargs)
+        if self.error:
+            raise self.error
+        return {
+            "id": "x", "object": "chat.completion", "created": 0, "model": "file",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": self.text}}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+        }  # fmt: skip
+
+
+def _local_client(llama: _Llama):
+    grammars: list[dict] = []
+    sdk = LocalSDK(
+        llama, "local/m.gguf", grammar=lambda s: grammars.append(s) or f"G{len(grammars)}"
+    )
+    client = make_client(LLMConfig(local_model=Path("m.gguf")), sdk=sdk)
+    return client, sdk, grammars
+
+
+def test_each_schema_becomes_a_grammar_through_the_same_client() -> None:
+    llama = _Llama('{"speakers": [{"cluster": "S0", "name": "Jane Host"}]}')
+    client, sdk, grammars = _local_client(llama)
+    messages = [{"role": "system", "content": "Name them."}, {"role": "user", "content": "S0"}]
+    reply = client.complete_json(messages, SpeakerNames, task="speaker_names")
+    again = client.complete_json(messages, SpeakerNames, task="speaker_names")
+
+    assert [c.cluster for c in reply.value.speakers] == ["S0"] and again.value == reply.value
+    assert grammars == [SpeakerNames.model_json_schema()]  # made once, kept per schema
+    assert [c["grammar"] for c in llama.calls] == ["G1", "G1"]
+    assert llama.calls[0]["messages"][0]["role"] == "system"  # chatml keeps system turns
+    assert reply.usage.as_dict() == {"prompt_tokens": 11, "completion_tokens": 7, "requests": 1}
+    assert (client.model, client.mode, sdk.grammar_requests) == ("local/m.gguf", "json_schema", 2)
+    assert [m.id for m in sdk.models.list()] == ["local/m.gguf"]
+
+
+def test_gemma_gets_the_system_text_in_its_first_user_turn() -> None:
+    llama = _Llama('{"speakers": []}', chat_format="gemma")
+    client, _sdk, _grammars = _local_client(llama)
+    messages = [{"role": "system", "content": "Name them."}, {"role": "user", "content": "S0"}]
+    client.complete_json(messages, SpeakerNames, task="speaker_names")
+    [sent] = llama.calls[0]["messages"]
+    assert sent["role"] == "user" and sent["content"].startswith("Name them.")
+    assert sent["content"].endswith("\n\nS0")
+
+
+def test_a_prompt_over_the_context_is_a_truncation_not_a_crash() -> None:
+    error = ValueError("Requested tokens (5000) exceed context window of 4096")
+    client, _sdk, _grammars = _local_client(_Llama("", error=error))
+    with pytest.raises(LLMTruncatedError, match="too long for the local model"):
+        client.complete_json([{"role": "user", "content": "x"}], SpeakerNames, task="t")
 
 
 # --- the subprocess runs --------------------------------------------------------------------

@@ -25,6 +25,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +175,7 @@ class _Models:
     def __init__(self, name: str) -> None:
         self._name = name
 
-    def list(self) -> list[Any]:
+    def list(self) -> Sequence[Any]:
         """The served model as the SDK's ``Model`` type."""
         from openai.types import Model
 
@@ -190,14 +191,18 @@ class LocalSDK:
     """The two calls :class:`OpenAIClient` makes of ``openai.OpenAI``, answered by llama.cpp.
 
     ``llama`` is a loaded ``llama_cpp.Llama`` (or any object with its
-    ``create_chat_completion``); ``name`` the model name ``models.list()`` reports. One
+    ``create_chat_completion``); ``name`` the model name ``models.list()`` reports;
+    ``grammar`` makes a grammar of a JSON schema (:func:`schema_grammar`). One
     request at a time (a lock): a model in one process has one context. ``requests``
     counts the requests answered, ``grammar_requests`` those whose answer was held to a
     JSON schema by a grammar.
     """
 
-    def __init__(self, llama: Any, name: str) -> None:
+    def __init__(
+        self, llama: Any, name: str, *, grammar: Callable[[dict[str, Any]], Any] | None = None
+    ) -> None:
         self._llama = llama
+        self._make_grammar = grammar or schema_grammar
         # Gemma's prompt format has no system turn (llama-cpp-python drops it): Gemma's own
         # templates put the system text at the top of the first user turn, and so does this
         self._fold_system = getattr(llama, "chat_format", None) == "gemma"
@@ -218,7 +223,7 @@ class LocalSDK:
             schema = {"type": "object"}
         key = json.dumps(schema, sort_keys=True)
         if key not in self._grammars:
-            self._grammars[key] = schema_grammar(schema)
+            self._grammars[key] = self._make_grammar(schema)
         return self._grammars[key]
 
     def create(
