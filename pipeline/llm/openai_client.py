@@ -116,7 +116,7 @@ class OpenAIClient:
         config: LLMConfig,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        sdk: openai.OpenAI | None = None,
+        sdk: Any = None,  # openai.OpenAI, or an object with its two calls (LocalSDK)
     ) -> None:
         if not config.api_key:
             raise LLMError("no API key for the LLM endpoint", hint=SETUP_HINT)
