@@ -13,6 +13,7 @@ nearest valid name) for the entry point to print as a warning, and the value is 
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -20,7 +21,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from pipeline.errors import ConfigError
 from pipeline.langtags import normalize_language
@@ -141,10 +149,48 @@ class TurnsConfig(_Section):
     speaker_map: dict[str, str] = Field(default_factory=dict)  # cluster label -> name
 
 
+def machine_context_tokens(memory_bytes: int | None = None) -> int:
+    """The context window a local model gets on this machine, by its memory: 4096 tokens
+    under 8 GiB, 8192 under 16 GiB, 16384 under 32 GiB, else 32768 (the KV cache of a
+    1.5B model at 32768 tokens is under 1 GiB; prompts that long take minutes on a CPU)."""
+    if memory_bytes is None:
+        try:
+            memory_bytes = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):  # not POSIX: assume a small laptop
+            memory_bytes = 8 * 1024**3
+    gib = memory_bytes / 1024**3
+    for limit, tokens in ((8, 4096), (16, 8192), (32, 16384)):
+        if gib < limit:
+            return tokens
+    return 32768
+
+
 class LLMConfig(_Section):
     """``[llm]``: the OpenAI-compatible endpoint, model, retries (seconds) and
-    concurrency; ``context_tokens`` is the model's context window in tokens."""
+    concurrency; ``context_tokens`` is the model's context window in tokens.
 
+    With no ``base_url`` and no ``api_key`` (or ``provider = "local"``) podpost runs a GGUF
+    model itself through llama.cpp (:mod:`pipeline.llm.local`): ``local_model`` when set,
+    else the pinned ``local_repo``/``local_revision``/``local_file`` (checked against
+    ``local_sha256``), downloaded once into ``local_cache``. ``model``, ``context_tokens``
+    and ``max_concurrency`` then default to the file's name, the machine's memory
+    (:func:`machine_context_tokens`) and 1."""
+
+    # auto: the endpoint when base_url or api_key is set, else the local model;
+    # local: always the local model; endpoint: always the endpoint (no key is an error)
+    provider: Literal["auto", "local", "endpoint"] = "auto"
+    # A GGUF file you already have; None: the pinned default below, downloaded on first use
+    local_model: Path | None = None
+    # The default local model, pinned (docs/local-model.md says why this one): Qwen2.5 1.5B
+    # Instruct, Apache-2.0, Q4_K_M quantization, 986 MB
+    local_repo: str = "bartowski/Qwen2.5-1.5B-Instruct-GGUF"
+    local_revision: str = "85553858e3522ce5b531285b2202bdb40fab1624"
+    local_file: str = "Qwen2.5-1.5B-Instruct-Q4_K_M.gguf"
+    local_sha256: str = "50961d9b7d3b89e46be230528fc66d38bbdda8ac3748323dd34f129a714124fc"
+    local_cache: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_cache_dir("podpost")) / "models"
+    )
+    local_threads: int | None = Field(default=None, ge=1)  # None: the CPUs podpost may use
     backend: str = "openai"
     base_url: str | None = None
     api_key: str | None = None
@@ -161,6 +207,29 @@ class LLMConfig(_Section):
     context_tokens: int = 32000
     retry_initial_wait: float = 1.0  # seconds; doubles per retry, with jitter
     retry_max_wait: float = 60.0  # cap, also for a server's Retry-After
+
+    @property
+    def is_local(self) -> bool:
+        """Whether requests go to the model podpost runs itself (see the class docstring)."""
+        if self.provider != "auto":
+            return self.provider == "local"
+        return not self.base_url and not self.api_key
+
+    @property
+    def local_file_name(self) -> str:
+        """The local model's file name: ``local_model``'s, else the pinned ``local_file``."""
+        return self.local_model.name if self.local_model else self.local_file
+
+    @model_validator(mode="after")
+    def _local_defaults(self) -> LLMConfig:
+        if self.is_local:
+            if "model" not in self.model_fields_set:
+                self.model = f"local/{self.local_file_name}"
+            if "context_tokens" not in self.model_fields_set:
+                self.context_tokens = machine_context_tokens()
+            if "max_concurrency" not in self.model_fields_set:
+                self.max_concurrency = 1  # one model in one process answers one at a time
+        return self
 
 
 class EditorialConfig(_Section):

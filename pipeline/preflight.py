@@ -7,6 +7,11 @@ endpoint does not list each fail in seconds with one line. Endpoints that do not
 models (a 404 or another refusal of that one route, as some proxies answer) only prove
 they answer; the model is then checked by the first real request. :func:`preflight`
 adds the system programs (:func:`pipeline.tools.require_tools`).
+
+The local model (no endpoint or key, or ``[llm] provider = "local"``) is checked the same
+way, before any fetch: llama-cpp-python is installed, and the GGUF file is there (the
+pinned default is downloaded now, once), else one line says what to download and where
+to put it (:func:`pipeline.llm.local.ensure_model`).
 """
 
 from __future__ import annotations
@@ -34,7 +39,11 @@ def check_llm(
 
     Raises :class:`LLMError` (one line, with the fix) for no key, an endpoint that cannot
     be reached or does not answer within ``timeout`` seconds, a rejected key (401), or a
-    model missing from the endpoint's list. ``sdk`` is for tests."""
+    model missing from the endpoint's list. ``sdk`` is for tests. For the local model:
+    True once llama.cpp is installed and the model file is at hand (:func:`check_local`).
+    """
+    if config.is_local:
+        return check_local(config)
     if not config.api_key:
         raise LLMError("no API key for the LLM endpoint", hint=SETUP_HINT)
     base_url = config.base_url or DEFAULT_BASE_URL
@@ -63,6 +72,25 @@ def check_llm(
         f"{where} does not serve model {config.model!r} (it lists {shown})",
         hint=f"{guess}{MODEL_HINT}",
     )
+
+
+def check_local(config: LLMConfig) -> bool:
+    """True when llama-cpp-python imports and the local model file is there (downloaded
+    now if it is the pinned default); else :class:`LLMError` or
+    :class:`~pipeline.errors.MissingDependencyError`, one line with the fix."""
+    from importlib.util import find_spec
+
+    from pipeline.errors import MissingDependencyError
+    from pipeline.llm.local import INSTALL_HINT, ensure_model
+
+    if find_spec("llama_cpp") is None:
+        raise MissingDependencyError(
+            "llama-cpp-python is not installed; podpost needs it to run a model without an "
+            "endpoint",
+            hint=INSTALL_HINT,
+        )
+    ensure_model(config)
+    return True
 
 
 def preflight(config: Config) -> None:

@@ -11,6 +11,9 @@ need_apt=()
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v flite >/dev/null || need_apt+=(flite)
+# llama-cpp-python (the model podpost runs when no endpoint is set) is source-only on PyPI
+command -v cmake >/dev/null || need_apt+=(cmake)
+command -v g++ >/dev/null || need_apt+=(g++)
 if [[ "${1:-}" == "--test" ]]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v npm >/dev/null || need_apt+=(npm)
@@ -47,5 +50,16 @@ fi
 # file): --no-deps, since its declared webrtcvad would break webrtcvad-wheels' module.
 .venv/bin/python -c "import importlib.util as u; assert u.find_spec('resemblyzer')" 2>/dev/null ||
   .venv/bin/pip install -q --no-deps -c constraints.txt resemblyzer==0.1.4
+# llama-cpp-python, built before the package so that these flags, not pip's defaults, apply:
+# a portable build (AVX2/FMA/F16C, not -march=native: the wheel pip caches must run on any
+# x86-64 machine of the last ten years) of the library alone (no llava/mtmd, tools, tests,
+# server or examples), which keeps the compile at ~140 files (BENCHMARKS.md: its time).
+if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+-DLLAMA_BUILD_SERVER=OFF -DLLAMA_OPENSSL=OFF ${CMAKE_ARGS:-}" \
+    CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
+    .venv/bin/pip install -q -c constraints.txt llama-cpp-python
+fi
 extras="${1:+[test]}"
 .venv/bin/pip install -q -c constraints.txt -e ".${extras}"

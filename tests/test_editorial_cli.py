@@ -68,7 +68,8 @@ def test_failed_turns_are_listed_with_the_retry_hint(episode_folder, fake_llm, m
     assert "failed:" not in capsys.readouterr().out
 
 
-def test_missing_key_is_one_line_with_what_to_set(episode_folder, capsys):
+def test_missing_key_is_one_line_with_what_to_set(episode_folder, capsys, monkeypatch):
+    monkeypatch.setenv("PODPOST_LLM__PROVIDER", "endpoint")  # else no key: the local model
     with pytest.raises(SystemExit) as exit_info:
         main(["translate", str(episode_folder)])
     assert exit_info.value.code == 6

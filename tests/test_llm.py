@@ -199,7 +199,7 @@ def test_unknown_task_default_answer_follows_the_schema(fake_llm, client):
 
 
 def test_unknown_backend_lists_valid_ones():
-    with pytest.raises(UnknownBackendError, match=r"set \[llm\] backend to one of: openai"):
+    with pytest.raises(UnknownBackendError, match=r"set \[llm\] backend to one of: local, openai"):
         make_client(LLMConfig(backend="nope", api_key="k"))
 
 

@@ -114,6 +114,8 @@ def test_run_and_ingest_fail_before_any_work(problem, command, tmp_path: Path, m
     env = base_env(tmp_path / "prefect-home")
     if problem == "dead endpoint":
         env.update(OPENAI_API_KEY="k", OPENAI_BASE_URL=f"http://127.0.0.1:{free_port()}/v1")
+    else:  # no key and no endpoint would be the local model (tests/test_local_llm.py)
+        env.update(PODPOST_LLM__PROVIDER="endpoint")
     data = tmp_path / "data"
     done, cpu = _cpu_seconds_of(
         lambda: run_cli(["--data-dir", str(data), command, media], env=env, timeout=120)

@@ -15,7 +15,10 @@ The package's modules:
   protocol and ``estimate_tokens``;
 - :mod:`pipeline.llm.parse`: model text to JSON (reasoning blocks, fences, repair);
 - :mod:`pipeline.llm.openai_client`: the client over the ``openai`` SDK, its structured
-  output ladder, retries and the translation of SDK errors into :mod:`pipeline.errors`.
+  output ladder, retries and the translation of SDK errors into :mod:`pipeline.errors`;
+- :mod:`pipeline.llm.local`: a GGUF model run in process by llama.cpp, behind that same
+  client (what ``make_client`` gives when no endpoint or key is set, or with
+  ``[llm] provider = "local"``), its JSON answers held to their schemas by a grammar.
 
 Errors: :class:`~pipeline.errors.LLMOutputError` and its subclasses when the endpoint
 answered but not usably (callers may repair: split, re-ask, fall back);
@@ -62,14 +65,29 @@ def _openai_backend(config: LLMConfig, **kwargs: Any) -> OpenAIClient:
     return OpenAIClient(config, **kwargs)
 
 
-def make_client(config: LLMConfig, **kwargs: Any) -> OpenAIClient:
-    """The client named by ``[llm] backend`` (``openai`` covers every compatible server).
+@backends.register("local")
+def _local_backend(config: LLMConfig, **kwargs: Any) -> OpenAIClient:
+    from pipeline.llm.local import local_sdk  # loads llama.cpp: only when asked for
 
-    ``kwargs`` go to the client (``sleep=`` for tests). Raises
-    :class:`~pipeline.errors.UnknownBackendError` for an unknown backend name and
-    :class:`~pipeline.errors.LLMError` when no API key is configured.
+    sdk = kwargs.pop("sdk", None) or local_sdk(config)
+    # The same client as for an endpoint; the key and URL only name the model in messages.
+    named = config.model_copy(
+        update={"api_key": "local", "base_url": f"local:{config.local_file_name}"}
+    )
+    return OpenAIClient(named, sdk=sdk, **kwargs)
+
+
+def make_client(config: LLMConfig, **kwargs: Any) -> OpenAIClient:
+    """The client for ``config``: the local model when no endpoint or key is set (or
+    ``[llm] provider = "local"``), else the one named by ``[llm] backend`` (``openai``
+    covers every compatible server).
+
+    ``kwargs`` go to the client (``sleep=`` for tests, ``sdk=`` to replace the SDK).
+    Raises :class:`~pipeline.errors.UnknownBackendError` for an unknown backend name,
+    :class:`~pipeline.errors.LLMError` when no API key is configured for an endpoint or
+    the local model cannot be had.
     """
-    return backends.get(config.backend)(config, **kwargs)
+    return backends.get("local" if config.is_local else config.backend)(config, **kwargs)
 
 
 __all__ = [

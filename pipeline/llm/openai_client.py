@@ -14,6 +14,11 @@ dropped connections are retried with exponential backoff and jitter, honouring
 ``Retry-After`` / ``retry-after-ms``. 401, 403 and an unknown model raise :class:`LLMError`
 at once. An endpoint that cannot be reached at all fails at once too, saying what to set.
 
+Each answer raises the audit event ``podpost.llm.answer`` (task, attempt: 1 or 2, valid:
+bool, mode, repaired: bool, whether json_repair had to mend the text) through
+:func:`sys.audit`: a free no-op unless a hook is installed, it lets a test or a profiler
+outside the process see which answers needed the re-ask or a repair.
+
 Output problems a caller can repair (JSON that does not validate after one re-ask,
 truncation, refusal) raise :class:`LLMOutputError` subclasses; every other failure is an
 :class:`LLMError` that says the endpoint is unusable as configured (``retryable`` when
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -110,7 +116,7 @@ class OpenAIClient:
         config: LLMConfig,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        sdk: openai.OpenAI | None = None,
+        sdk: Any = None,  # openai.OpenAI, or an object with its two calls (LocalSDK)
     ) -> None:
         if not config.api_key:
             raise LLMError("no API key for the LLM endpoint", hint=SETUP_HINT)
@@ -328,11 +334,15 @@ class OpenAIClient:
                     ),
                     usages,
                 )
+            repaired = not _parses(raw)
             try:
                 value = schema.model_validate(parse_json_text(raw, repair=True))
-                return Reply(value, Usage.total(usages), finish, mode, raw)
             except (ValueError, ValidationError) as e:
                 problem = short_problem(e)
+                sys.audit("podpost.llm.answer", task, attempt + 1, False, mode, repaired)
+                continue
+            sys.audit("podpost.llm.answer", task, attempt + 1, True, mode, repaired)
+            return Reply(value, Usage.total(usages), finish, mode, raw)
         raise _spent(
             LLMOutputError(f"the {task} answer is not valid JSON for its schema: {problem}"), usages
         )
@@ -381,6 +391,15 @@ class OpenAIClient:
                         self._mode_index = max(self._mode_index, index + 1)
                     continue
                 raise
+
+
+def _parses(raw: str) -> bool:
+    """Whether ``raw`` is JSON as it stands (reasoning and fences aside), no repair needed."""
+    try:
+        parse_json_text(raw, repair=False)
+    except ValueError:
+        return False
+    return True
 
 
 def _spent(error: LLMOutputError, usages: list[Usage]) -> LLMOutputError:

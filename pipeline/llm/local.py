@@ -1,0 +1,318 @@
+"""A model podpost runs itself: a GGUF file through llama.cpp (llama-cpp-python), in process.
+
+It sits behind the same :class:`~pipeline.llm.openai_client.OpenAIClient` as any endpoint:
+:class:`LocalSDK` answers the two calls the client makes of the ``openai`` SDK
+(``chat.completions.create`` and ``models.list``) with the SDK's own types, so the
+structured-output ladder, retries, re-asks, token accounting and the call log are the
+same code for both. Nothing listens on a socket.
+
+Structured output is a grammar: a request's ``response_format`` JSON schema becomes a
+llama.cpp grammar (:func:`schema_grammar`), so every token the model samples keeps the
+answer inside the schema: it cannot break the JSON, miss a required key or give a number
+for a string. The client's validators still run on what comes back, for content.
+
+The model file: ``[llm] local_model`` when set, else the pinned default of ``[llm]``
+(repository, revision, file, sha256) from ``[llm] local_cache``, downloaded there on first
+use with a progress bar (:func:`ensure_model`). Without the file and without a network the
+error says in one line what to download and where to put it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import LLMConfig
+from pipeline.errors import LLMError, LLMTruncatedError, MissingDependencyError
+
+GGUF_MAGIC = b"GGUF"
+HUB_URL = "https://huggingface.co"
+# llama-cpp-python's chat formats named like a GGUF's general.architecture (digits dropped:
+# gemma3 -> gemma), for model files that carry no chat template of their own
+KNOWN_CHAT_FORMATS = frozenset({"gemma", "qwen"})
+PROBE_TIMEOUT = 10.0  # seconds to reach the hub before saying what to download by hand
+INSTALL_HINT = "run scripts/setup.sh (it builds llama-cpp-python), or set [llm] base_url"
+
+
+def download_url(config: LLMConfig) -> str:
+    """Where the pinned default model file can be downloaded by hand."""
+    return f"{HUB_URL}/{config.local_repo}/resolve/{config.local_revision}/{config.local_file}"
+
+
+def cached_path(config: LLMConfig) -> Path:
+    """Where the pinned default model lives once downloaded: ``<local_cache>/<local_file>``."""
+    return config.local_cache / config.local_file
+
+
+def sha256_of(path: Path) -> str:
+    """The file's sha256, hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_gguf(path: Path) -> Path:
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise LLMError(
+            f"cannot read the local model {path}: {e.strerror or e}",
+            hint="set [llm] local_model to a readable GGUF file",
+        ) from e
+    if magic != GGUF_MAGIC:
+        raise LLMError(
+            f"the local model {path} is not a GGUF file",
+            hint="set [llm] local_model to a .gguf file (llama.cpp's format)",
+        )
+    return path
+
+
+def _probe(host: str, timeout: float = PROBE_TIMEOUT) -> None:
+    """Raise ``OSError`` at once when ``host`` cannot be reached (no network, no DNS): the
+    hub client would retry with back-off for half a minute, printing each attempt."""
+    with socket.create_connection((host, 443), timeout=timeout):
+        pass
+
+
+def _download(config: LLMConfig, target: Path) -> None:
+    """Fetch the pinned file into ``target`` (a progress bar on stderr), check its sha256."""
+    from huggingface_hub import hf_hub_download  # only on first use
+
+    _probe(HUB_URL.removeprefix("https://"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fetched = Path(
+        hf_hub_download(
+            config.local_repo,
+            config.local_file,
+            revision=config.local_revision,
+            local_dir=target.parent,
+        )
+    )
+    digest = sha256_of(fetched)
+    if digest != config.local_sha256:
+        fetched.unlink(missing_ok=True)
+        raise LLMError(
+            f"the downloaded {config.local_file} has sha256 {digest}, "
+            f"not the pinned {config.local_sha256}",
+            hint="rerun to download it again, or set [llm] local_model to a file you trust",
+        )
+    if fetched != target:
+        os.replace(fetched, target)
+
+
+def ensure_model(config: LLMConfig) -> Path:
+    """The local model file, downloaded first if it is the default and not cached yet.
+
+    Raises :class:`LLMError` (one line: what to download and where to put it) when the
+    file is missing and cannot be downloaded, or is not a GGUF file."""
+    if config.local_model is not None:
+        if not config.local_model.is_file():
+            raise LLMError(
+                f"[llm] local_model {config.local_model} does not exist",
+                hint="point it at a GGUF file you have, or remove it to use the default model",
+            )
+        return _check_gguf(config.local_model)
+    target = cached_path(config)
+    if target.is_file():
+        return _check_gguf(target)
+    try:
+        _download(config, target)
+    except LLMError:
+        raise
+    except Exception as e:  # offline, proxy, disk: every way the download can fail
+        raise LLMError(
+            f"no local model yet and it cannot be downloaded "
+            f"({getattr(e, 'strerror', None) or type(e).__name__})",
+            hint=f"download {download_url(config)} and save it as {target}, or set "
+            "[llm] local_model to a GGUF file you have, or set [llm] base_url and api_key "
+            "for an endpoint",
+        ) from e
+    return _check_gguf(target)
+
+
+def machine_threads(config: LLMConfig) -> int:
+    """``[llm] local_threads``, else the CPUs this process may run on."""
+    if config.local_threads:
+        return config.local_threads
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# --- the in-process "SDK" ------------------------------------------------------------------
+
+
+def schema_grammar(schema: dict[str, Any]) -> Any:
+    """A llama.cpp grammar that admits exactly the JSON ``schema`` describes.
+
+    Raises :class:`LLMError` when llama.cpp cannot express the schema (llama-cpp-python
+    would otherwise fall back to any JSON, silently)."""
+    from llama_cpp import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    except Exception as e:
+        raise LLMError(
+            f"llama.cpp cannot turn this JSON schema into a grammar: {e}",
+            hint="simplify the schema (a bug in podpost: please report it)",
+        ) from e
+
+
+class _Models:
+    """``sdk.models``: ``list()`` gives the one model this process serves."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def list(self) -> Sequence[Any]:
+        """The served model as the SDK's ``Model`` type."""
+        from openai.types import Model
+
+        return [Model(id=self._name, created=0, object="model", owned_by="podpost")]
+
+
+class _Chat:
+    def __init__(self, completions: LocalSDK) -> None:
+        self.completions = completions
+
+
+class LocalSDK:
+    """The two calls :class:`OpenAIClient` makes of ``openai.OpenAI``, answered by llama.cpp.
+
+    ``llama`` is a loaded ``llama_cpp.Llama`` (or any object with its
+    ``create_chat_completion``); ``name`` the model name ``models.list()`` reports;
+    ``grammar`` makes a grammar of a JSON schema (:func:`schema_grammar`). One
+    request at a time (a lock): a model in one process has one context. ``requests``
+    counts the requests answered, ``grammar_requests`` those whose answer was held to a
+    JSON schema by a grammar.
+    """
+
+    def __init__(
+        self, llama: Any, name: str, *, grammar: Callable[[dict[str, Any]], Any] | None = None
+    ) -> None:
+        self._llama = llama
+        self._make_grammar = grammar or schema_grammar
+        # Gemma's prompt format has no system turn (llama-cpp-python drops it): Gemma's own
+        # templates put the system text at the top of the first user turn, and so does this
+        self._fold_system = getattr(llama, "chat_format", None) == "gemma"
+        self._lock = threading.Lock()
+        self._grammars: dict[str, Any] = {}
+        self.chat = _Chat(self)
+        self.models = _Models(name)
+        self.requests = 0
+        self.grammar_requests = 0
+        self.seconds = 0.0
+
+    def _grammar(self, response_format: dict[str, Any] | None) -> Any:
+        if not response_format or response_format.get("type") == "text":
+            return None
+        if response_format.get("type") == "json_schema":
+            schema = response_format["json_schema"]["schema"]
+        else:  # json_object: any JSON object
+            schema = {"type": "object"}
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            self._grammars[key] = self._make_grammar(schema)
+        return self._grammars[key]
+
+    def create(
+        self,
+        *,
+        model: str,
+        messages: list[dict[str, str]],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        response_format: dict[str, Any] | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> Any:
+        """One chat completion as the SDK's ``ChatCompletion``; the arguments are the
+        SDK's. A prompt over the context raises :class:`LLMTruncatedError`."""
+        from openai.types.chat import ChatCompletion
+
+        with self._lock:
+            grammar = self._grammar(response_format)
+            started = time.monotonic()
+            try:
+                answer = self._llama.create_chat_completion(
+                    messages=_fold_system(messages) if self._fold_system else messages,
+                    temperature=0.2 if temperature is None else temperature,
+                    max_tokens=max_tokens,
+                    grammar=grammar,
+                    seed=0,
+                )
+            except ValueError as e:  # llama-cpp-python: "Requested tokens (n) exceed context"
+                if "context" in str(e):
+                    raise LLMTruncatedError(
+                        f"the request is too long for the local model ({e})",
+                        hint="lower [editorial] chunk_max_tokens or raise [llm] context_tokens",
+                    ) from e
+                raise LLMError(f"the local model failed: {e}") from e
+            self.seconds += time.monotonic() - started
+            self.requests += 1
+            self.grammar_requests += grammar is not None
+        answer["model"] = model
+        return ChatCompletion.model_validate(answer)
+
+
+def _fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``messages`` with the system messages' text put before the first user message's."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    for message in rest:
+        if system and message["role"] == "user":
+            message["content"] = f"{system}\n\n{message['content']}"
+            break
+    return rest
+
+
+def load_llama(path: Path, config: LLMConfig) -> Any:
+    """``llama_cpp.Llama`` for the file at ``path``: threads and context from the machine
+    (:func:`machine_threads`, ``[llm] context_tokens``)."""
+    try:
+        from llama_cpp import Llama
+    except ImportError as e:
+        raise MissingDependencyError(
+            "llama-cpp-python is not installed; podpost needs it to run a model without an "
+            "endpoint",
+            hint=INSTALL_HINT,
+        ) from e
+    threads = machine_threads(config)
+    try:
+        llama = Llama(
+            model_path=str(path),
+            n_ctx=config.context_tokens,
+            n_threads=threads,
+            n_threads_batch=threads,
+            seed=0,
+            verbose=False,
+        )
+    except (ValueError, RuntimeError) as e:
+        raise LLMError(
+            f"llama.cpp cannot load the local model {path}: {e}",
+            hint="set [llm] local_model to another GGUF file, or lower [llm] context_tokens",
+        ) from e
+    metadata = getattr(llama, "metadata", None) or {}
+    if "tokenizer.chat_template" not in metadata:
+        # A file without a chat template (a base model's): llama-cpp-python would fall back
+        # to Llama 2's prompt format; use the family's own where llama-cpp-python has it.
+        family = str(metadata.get("general.architecture", "")).rstrip("0123456789")
+        if family in KNOWN_CHAT_FORMATS:
+            llama.chat_format = family
+    return llama
+
+
+def local_sdk(config: LLMConfig) -> LocalSDK:
+    """The model of ``config`` (:func:`ensure_model`), loaded, as a :class:`LocalSDK`."""
+    path = ensure_model(config)
+    return LocalSDK(load_llama(path, config), config.model)
