@@ -38,7 +38,7 @@ from pipeline.editorial.wire import (
     TASK_TRANSLATE,
     GlossaryEntry,
     Line,
-    TranslateOut,
+    translate_schema,
     user_message,
 )
 from pipeline.errors import LLMOutputError, LLMTruncatedError
@@ -241,7 +241,9 @@ class Translator:
             {"role": "user", "content": user_message(header, lines)},
         ]
         try:
-            reply = self.client.complete_json(messages, TranslateOut, task=TASK_TRANSLATE)
+            reply = self.client.complete_json(
+                messages, translate_schema(len(lines)), task=TASK_TRANSLATE
+            )
         except LLMOutputError as e:
             truncated = isinstance(e, LLMTruncatedError)
             return None, e.message, truncated, e.usage or Usage()

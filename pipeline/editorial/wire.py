@@ -15,12 +15,14 @@ offline runs see exactly what a real model sees.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
+from pydantic.config import JsonDict
 
 PROMPT_VERSION = "editorial-1"
 
@@ -69,6 +71,14 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+def _at_most(n: int) -> JsonDict:
+    """A bound on a list in the JSON *schema* only (``maxItems``): a model held to the
+    schema by a grammar (the local model) must close the list, where a small one would add
+    items until the output limit. Validation keeps accepting longer lists; the checks of
+    :mod:`pipeline.editorial.validate` judge the content."""
+    return {"maxItems": n}
+
+
 # --- analysis -------------------------------------------------------------------------
 
 
@@ -92,16 +102,16 @@ class AnalysisOut(_Out):
 
     title: str
     summary: str
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list, json_schema_extra=_at_most(12))
     guest: str = ""
-    people: list[str] = Field(default_factory=list)
-    companies_orgs: list[str] = Field(default_factory=list)
-    products_models: list[str] = Field(default_factory=list)
-    media_books: list[str] = Field(default_factory=list)
+    people: list[str] = Field(default_factory=list, json_schema_extra=_at_most(30))
+    companies_orgs: list[str] = Field(default_factory=list, json_schema_extra=_at_most(30))
+    products_models: list[str] = Field(default_factory=list, json_schema_extra=_at_most(30))
+    media_books: list[str] = Field(default_factory=list, json_schema_extra=_at_most(30))
     category: str = ""
     area: str = ""
-    glossary: list[GlossaryEntry] = Field(default_factory=list)
-    sections: list[OutlineSection] = Field(default_factory=list)
+    glossary: list[GlossaryEntry] = Field(default_factory=list, json_schema_extra=_at_most(40))
+    sections: list[OutlineSection] = Field(default_factory=list, json_schema_extra=_at_most(20))
 
 
 # --- translation ----------------------------------------------------------------------
@@ -125,7 +135,7 @@ class TurnOut(_Out):
     id: Annotated[str, BeforeValidator(_id_text)]
     source_start: str = Field(description="the first three words of the original, verbatim")
     translation: str
-    terms: list[TermOut] = Field(default_factory=list)
+    terms: list[TermOut] = Field(default_factory=list, json_schema_extra=_at_most(8))
 
 
 class TranslateOut(_Out):
@@ -138,3 +148,17 @@ class TranslateOut(_Out):
     def _bare_list(cls, value: Any) -> Any:
         # JSON-mode and text-mode answers sometimes drop the wrapping object
         return {"turns": value} if isinstance(value, list) else value
+
+
+@functools.cache
+def translate_schema(count: int) -> type[TranslateOut]:
+    """:class:`TranslateOut` whose JSON schema asks for exactly ``count`` lines, the lines
+    of one request: a grammar-held model answers each line once and stops. Validation is
+    :class:`TranslateOut`'s (a missing or extra line is the checks' to judge)."""
+    bounded: JsonDict = {"minItems": count, "maxItems": count}
+    return create_model(
+        "TranslateOut",
+        __base__=TranslateOut,
+        __doc__=TranslateOut.__doc__,
+        turns=(list[TurnOut], Field(json_schema_extra=bounded)),
+    )

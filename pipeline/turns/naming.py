@@ -68,7 +68,8 @@ class ClusterName(BaseModel):
 class SpeakerNames(BaseModel):
     """The model's whole answer (task ``speaker_names``)."""
 
-    speakers: list[ClusterName]
+    # maxItems in the schema only: a grammar-held local model must close the list
+    speakers: list[ClusterName] = Field(json_schema_extra={"maxItems": 20})
 
 
 SYSTEM_PROMPT = (
