@@ -12,16 +12,13 @@ a whisper backend is built.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from pipeline.config import Config
 from pipeline.models import Episode, Transcript
 from pipeline.registry import Registry
-
-# Called with (seconds of audio done, seconds in all) as decoding advances.
-Progress = Callable[[float, float], None]
+from pipeline.transcribe.progress import Progress
 
 
 class AsrBackend(Protocol):

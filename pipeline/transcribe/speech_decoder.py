@@ -34,7 +34,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -43,11 +43,9 @@ from pipeline.errors import TranscriptionError
 from pipeline.langtags import language_base
 from pipeline.models import Episode, Segment, Transcript, Word
 from pipeline.transcribe.audio import PcmFile, decode_pcm
+from pipeline.transcribe.progress import Progress
 from pipeline.transcribe.timeline import Timeline
 from pipeline.transcribe.vad import MIN_SILENCE, PAD, Stretch, merge, speech_spans
-
-if TYPE_CHECKING:  # pipeline.transcribe.backends imports the backends
-    from pipeline.transcribe.backends import Progress
 
 log = logging.getLogger(__name__)
 
