@@ -245,6 +245,22 @@ def test_vad_engines_find_the_speech(engine, tmp_path, audio) -> None:
     assert speech[1] - 0.3 <= end <= speech[1] + 0.5
 
 
+def test_a_soft_first_word_starts_its_stretch(tmp_path) -> None:
+    """Silero hears a whispered "Hello." only 0.7 s late, with the loud sentence after it;
+    the stretch (and its onset) is followed back to where the voice begins."""
+    from pipeline.transcribe.vad import PAD, _silero_block, speech_spans
+    from tests.fixtures.interview import whispered_opening
+
+    source, (hello, sentence) = whispered_opening(tmp_path)
+    pcm = decode_pcm(source, tmp_path / "pcm")
+    silero_start = _silero_block(pcm.read(), 0.5)[0][0]
+    assert silero_start > hello.end > silero_start - PAD  # the padding alone misses "Hel"
+    (stretch,) = speech_spans(pcm)
+    assert hello.start - 0.05 <= stretch.onset <= hello.start + 0.1
+    assert stretch.start == pytest.approx(stretch.onset - PAD, abs=0.01)
+    assert sentence.start < stretch.end
+
+
 def test_silent_file_gives_an_empty_transcript(tmp_path, audio, config_path, capsys) -> None:
     argv = ["--config", str(config_path), "--data-dir", str(tmp_path / "data"), "transcribe"]
     silence = audio.silence(8.0)

@@ -43,6 +43,7 @@ from pipeline.errors import TranscriptionError
 from pipeline.langtags import language_base
 from pipeline.models import Episode, Segment, Transcript, Word
 from pipeline.transcribe.audio import PcmFile, decode_pcm
+from pipeline.transcribe.onsets import recheck_onsets
 from pipeline.transcribe.progress import Progress
 from pipeline.transcribe.timeline import Timeline
 from pipeline.transcribe.vad import MIN_SILENCE, PAD, Stretch, merge, speech_spans
@@ -235,6 +236,7 @@ class SpeechDecoder:
             redecoded: list[tuple[float, float]] = []
             if self.asr.vad:
                 segments = self._rescue(pcm, spans, segments, language, redecoded)
+            segments = recheck_onsets(segments, pcm.read)
         segments = _drop_repeats(segments)  # none left: transcribe_episode warns
         return Transcript(
             language=language or "en",
@@ -297,7 +299,7 @@ class SpeechDecoder:
         return Timeline.of(regions), audio
 
     def _segments(self, raw: list[dict[str, Any]], timeline: Timeline) -> list[Segment]:
-        kept = []
+        kept: list[Segment] = []
         for item in raw:
             text = " ".join(str(item.get("text", "")).split())
             if not text:
@@ -315,12 +317,16 @@ class SpeechDecoder:
             end = timeline.end(float(item["end"]))
             if end <= start:
                 continue
+            # A word's start is its own: the segment's timestamp token often comes later
+            # than its first word (whisper places both; they disagree after a pause), so
+            # the segment widens to its words, never past the segment before.
+            low = kept[-1].end if kept else 0.0
             words = []
             for word in item.get("words") or []:
                 token = str(word.get("word", "")).strip()
                 if not token:
                     continue
-                w_start = min(max(timeline.start(float(word["start"])), start), end)
+                w_start = min(max(timeline.start(float(word["start"])), low), end)
                 w_end = min(max(timeline.end(float(word["end"])), w_start), end)
                 words.append(
                     Word(
@@ -330,6 +336,7 @@ class SpeechDecoder:
                         probability=round(float(word.get("probability", 0.0)), 4),
                     )
                 )
+            start = min([start, *(w.start for w in words[:1])])
             kept.append(Segment(start=round(start, 3), end=round(end, 3), text=text, words=words))
         return kept
 
