@@ -66,3 +66,13 @@ def test_words_inside_speech_and_the_previous_segment_stay_put():
         (2.0, 2.5),
     ]
     assert [(s.start, s.end) for s in segments] == [(0.5, 1.6), (2.0, 2.5)]
+
+
+def test_a_word_after_music_stops_at_the_vads_onset():
+    # a quieter tone straight into the voice: by loudness alone, one sound from 0.6 s
+    signal = _signal((0.6, 1.0, 0.1), (1.0, 2.0, 0.3))
+    word = _segment((1.5, 2.0, "Welcome."))
+    (alone,) = recheck_onsets([word], _reader(signal))
+    assert alone.words[0].start == 0.6
+    (bounded,) = recheck_onsets([word], _reader(signal), [(0.0, 2.4, 1.05)])
+    assert bounded.words[0].start == 0.95  # the VAD's onset, less its slack

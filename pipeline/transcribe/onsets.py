@@ -10,14 +10,16 @@ voice (louder than the local noise floor and not far below the word's own peak),
 forward out of silence to where the voice begins.
 
 Public API:
-    recheck_onsets(segments, read) -> list[Segment]
-        ``read(start s, end s)``: float32 samples at 16 kHz of that stretch of the episode
+    recheck_onsets(segments, read, stretches=()) -> list[Segment]
+        ``read(start s, end s)``: float32 samples at 16 kHz of that stretch of the episode;
+        ``stretches``: the VAD's ``(start, end, onset)``, which bound how early a word starts
 """
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -32,6 +34,7 @@ ABOVE_FLOOR = 4.0  # voice: at least this times the floor's RMS (+12 dB) ...
 BELOW_PEAK = 0.05  # ... and at least this share of the word's loudest frame's (-26 dB)
 MAX_DIP = 5  # frames: a dip this short inside a voice (a stop consonant) does not end it
 MIN_WORD = 0.05  # seconds a word keeps when its start moves forward
+VAD_SLACK = 0.1  # seconds a word may start before the VAD's onset (its 32 ms steps, and more)
 
 Reader = Callable[[float, float], np.ndarray]
 
@@ -74,12 +77,25 @@ def word_onset(read: Reader, start: float, end: float, earliest: float) -> float
     return origin + (at + int(ahead[0])) * FRAME if ahead.size else start
 
 
-def recheck_onsets(segments: list[Segment], read: Reader) -> list[Segment]:
+def _vad_floor(stretches: Sequence[tuple[float, float, float]], t: float) -> float:
+    """The earliest a word starting at ``t`` may start: ``VAD_SLACK`` before the onset of
+    the VAD stretch ``(start, end, onset)`` it lies in (music before a voice is loud too,
+    and only the VAD tells them apart); no limit outside every stretch."""
+    index = bisect.bisect_right([s[0] for s in stretches], t) - 1
+    if index < 0 or t > stretches[index][1]:
+        return -math.inf
+    return stretches[index][2] - VAD_SLACK
+
+
+def recheck_onsets(
+    segments: list[Segment], read: Reader, stretches: Sequence[tuple[float, float, float]] = ()
+) -> list[Segment]:
     """``segments`` with the start of every word that follows a pause (``PAUSE`` s or more
     after the previous word, or the first word) moved to its voice's onset
-    (:func:`word_onset`), and each segment's start to its first word's (never before the
-    segment before ends: segments stay ordered and disjoint). Word ends and texts are
-    unchanged."""
+    (:func:`word_onset`), never before the onset of the VAD stretch it is in
+    (``stretches``: sorted ``(start, end, onset)``); each segment's start becomes its
+    first word's, never before the segment before ends (segments stay ordered and
+    disjoint). Word ends and texts are unchanged."""
     out: list[Segment] = []
     previous_end = -math.inf
     for segment in segments:
@@ -87,7 +103,8 @@ def recheck_onsets(segments: list[Segment], read: Reader) -> list[Segment]:
         for word in segment.words:
             start = word.start
             if start - previous_end >= PAUSE:
-                start = word_onset(read, word.start, word.end, previous_end)
+                floor = max(previous_end, _vad_floor(stretches, word.start))
+                start = word_onset(read, word.start, word.end, floor)
                 start = round(min(start, word.end), 3)
             words.append(word.model_copy(update={"start": start}) if start != word.start else word)
             previous_end = max(previous_end, word.end)

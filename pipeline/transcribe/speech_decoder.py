@@ -236,7 +236,9 @@ class SpeechDecoder:
             redecoded: list[tuple[float, float]] = []
             if self.asr.vad:
                 segments = self._rescue(pcm, spans, segments, language, redecoded)
-            segments = recheck_onsets(segments, pcm.read)
+            segments = recheck_onsets(
+                segments, pcm.read, [(s.start, s.end, s.onset) for s in spans]
+            )
         segments = _drop_repeats(segments)  # none left: transcribe_episode warns
         return Transcript(
             language=language or "en",
