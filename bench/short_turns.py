@@ -34,6 +34,16 @@ SETS = {
     "backchannel (2 espeak-ng, 40 turns)": lambda d: synthesize_interview(
         d, [HOST, GUEST], seed=17, script=backchannel_script(HOST, GUEST), turn_gap=(0.2, 0.7)
     ),
+    "backchannel (2 flite, 40 turns)": lambda d: synthesize_interview(
+        d,
+        [FLITE_HOST, FLITE_GUEST],
+        seed=17,
+        script=backchannel_script(FLITE_HOST, FLITE_GUEST),
+        turn_gap=(0.2, 0.7),
+    ),
+    "backchannel (2 other espeak-ng, 40 turns)": lambda d: synthesize_interview(
+        d, [GUEST2, GUEST], seed=19, script=backchannel_script(GUEST2, GUEST), turn_gap=(0.2, 0.7)
+    ),
     "interview2 (2 espeak-ng)": lambda d: synthesize_interview(d, [HOST, GUEST], seed=2),
     "interview3 (3 espeak-ng)": lambda d: synthesize_interview(
         d, [HOST, GUEST, GUEST2], n_turns=12, seed=3
