@@ -4,9 +4,10 @@ Whisper's word times come from cross-attention (dynamic time warping over the al
 heads), which is sure of a word's middle and vague about its edges: after a pause, the
 first word of a sentence is often placed 0.3-0.9 s late (its start snapped toward the
 segment's timestamp token or squeezed to twice the median word length), sometimes early,
-stretched over the silence before it. Here each word that follows a pause gets its start
-moved to the nearest onset of real sound: walking back from the start while the audio is
-voice (louder than the local noise floor and not far below the word's own peak), or
+stretched over the silence before it (the word before then often ends where it starts,
+stretched over the pause too). Here each word's start moves to the nearest onset of real
+sound: back from the start while the audio is voice (louder than the local noise floor
+and not far below the word's own peak), never before the previous word's end, or
 forward out of silence to where the voice begins.
 
 Public API:
@@ -29,7 +30,6 @@ from pipeline.transcribe.audio import SAMPLE_RATE
 FRAME = 0.01  # seconds: the unit of the loudness check
 SEARCH = 1.0  # seconds before a word's start where its true onset may lie
 CONTEXT = 1.0  # seconds of audio before the search that show the noise floor
-PAUSE = 0.05  # a word this long after the previous one ends starts after a pause
 ABOVE_FLOOR = 4.0  # voice: at least this times the floor's RMS (+12 dB) ...
 BELOW_PEAK = 0.05  # ... and at least this share of the word's loudest frame's (-26 dB)
 MAX_DIP = 5  # frames: a dip this short inside a voice (a stop consonant) does not end it
@@ -90,9 +90,9 @@ def _vad_floor(stretches: Sequence[tuple[float, float, float]], t: float) -> flo
 def recheck_onsets(
     segments: list[Segment], read: Reader, stretches: Sequence[tuple[float, float, float]] = ()
 ) -> list[Segment]:
-    """``segments`` with the start of every word that follows a pause (``PAUSE`` s or more
-    after the previous word, or the first word) moved to its voice's onset
-    (:func:`word_onset`), never before the onset of the VAD stretch it is in
+    """``segments`` with every word's start moved to its voice's onset (:func:`word_onset`:
+    inside connected speech it stays where it is, since it may not start before the
+    previous word ends), never before the onset of the VAD stretch it is in
     (``stretches``: sorted ``(start, end, onset)``); each segment's start becomes its
     first word's, never before the segment before ends (segments stay ordered and
     disjoint). Word ends and texts are unchanged."""
@@ -102,10 +102,8 @@ def recheck_onsets(
         words: list[Word] = []
         for word in segment.words:
             start = word.start
-            if start - previous_end >= PAUSE:
-                floor = max(previous_end, _vad_floor(stretches, word.start))
-                start = word_onset(read, word.start, word.end, floor)
-                start = round(min(start, word.end), 3)
+            floor = max(previous_end, _vad_floor(stretches, word.start))
+            start = round(min(word_onset(read, word.start, word.end, floor), word.end), 3)
             words.append(word.model_copy(update={"start": start}) if start != word.start else word)
             previous_end = max(previous_end, word.end)
         low = out[-1].end if out else 0.0

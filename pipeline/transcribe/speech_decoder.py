@@ -24,6 +24,10 @@ How (the field's lessons for 1-3 hour audio):
   VAD speech stretch that got no words, or the part of one with no word for ``LATE_END``
   seconds, is decoded again, greedily (spans close together joined into one window, and any
   still lost then alone); ``Transcript.redecoded`` lists them.
+- Word starts are the words' own (a segment widens to its first word, not the other way
+  round), and every word after a pause is checked on the audio
+  (:mod:`pipeline.transcribe.onsets`): whisper places a sentence's first word up to 0.9 s
+  late, or early over the silence before it.
 """
 
 from __future__ import annotations
