@@ -6,9 +6,9 @@ first word of a sentence is often placed 0.3-0.9 s late (its start snapped towar
 segment's timestamp token or squeezed to twice the median word length), sometimes early,
 stretched over the silence before it (the word before then often ends where it starts,
 stretched over the pause too). Here each word's start moves to the nearest onset of real
-sound: back from the start while the audio is voice (louder than the local noise floor
-and not far below the word's own peak), never before the previous word's end, or
-forward out of silence to where the voice begins.
+sound: the start of the run of voice (louder than the local noise floor and not far
+below the word's own peak) that holds the word's loudest moment, never before the
+previous word's end.
 
 Public API:
     recheck_onsets(segments, read, stretches=()) -> list[Segment]
@@ -46,9 +46,11 @@ def _rms(samples: np.ndarray) -> np.ndarray:
 
 
 def word_onset(read: Reader, start: float, end: float, earliest: float) -> float:
-    """Where the voice of a word placed at ``[start, end)`` begins, no earlier than
-    ``earliest`` (the previous word's end) nor ``SEARCH`` s before ``start``; ``start``
-    itself when the audio shows no clear onset."""
+    """Where the voice of a word placed at ``[start, end)`` begins: from the word's loudest
+    frame back to the start of that run of voice (so a start placed late moves back, one
+    placed early, in the silence or the previous word's tail, moves forward), no earlier
+    than ``earliest`` (the previous word's end) nor ``SEARCH`` s before ``start``;
+    ``start`` itself when the word holds no voice."""
     low = max(earliest, start - SEARCH, 0.0)
     origin = max(0.0, low - CONTEXT)
     rms = _rms(read(origin, end))
@@ -58,23 +60,22 @@ def word_onset(read: Reader, start: float, end: float, earliest: float) -> float
 
     if len(rms) < 3:
         return start
-    first, at, last = frame(low), frame(start), frame(end)
+    at, last = frame(start), frame(end)
     floor = float(np.percentile(rms, 10))
-    peak = float(rms[at : last + 1].max(initial=0.0))
-    voice = rms > max(floor * ABOVE_FLOOR, peak * BELOW_PEAK, 1e-4)
-    if voice[at]:
-        onset, dip = at, 0
-        for index in range(at - 1, first - 1, -1):
-            if voice[index]:
-                onset, dip = index, 0
-            else:
-                dip += 1
-                if dip > MAX_DIP:
-                    break
-        # never earlier than allowed: a frame straddling ``low`` counts from ``low``
-        return max(low, origin + onset * FRAME)
-    ahead = np.flatnonzero(voice[at : frame(end - MIN_WORD) + 1])
-    return origin + (at + int(ahead[0])) * FRAME if ahead.size else start
+    loudest = at + int(np.argmax(rms[at : last + 1]))  # the word's middle: whisper is sure of it
+    voice = rms > max(floor * ABOVE_FLOOR, float(rms[loudest]) * BELOW_PEAK, 1e-4)
+    if not voice[loudest]:
+        return start
+    onset, dip = loudest, 0
+    for index in range(loudest - 1, frame(low) - 1, -1):
+        if voice[index]:
+            onset, dip = index, 0
+        else:
+            dip += 1
+            if dip > MAX_DIP:
+                break
+    # never earlier than allowed: a frame straddling ``low`` counts from ``low``
+    return max(low, min(origin + onset * FRAME, max(start, end - MIN_WORD)))
 
 
 def _vad_floor(stretches: Sequence[tuple[float, float, float]], t: float) -> float:
