@@ -26,7 +26,7 @@ from tests.fixtures.interview import Interview
 pytestmark = pytest.mark.slow
 
 TOLERANCE = 1.5  # seconds between a sentence's start and its first word in the transcript
-WORD_START = 0.3  # seconds a sentence's first word may start off its true start
+WORD_START = 0.15  # seconds nine in ten sentences' first words may start off their true start
 INTERVIEWS = ["interview3", "interview_flite", "interview_music", "interview_sting"]
 # and interview_pause: the batched path
 BACKENDS = ["whisper", "faster-whisper"]
@@ -109,14 +109,15 @@ def test_word_error_rate_is_no_worse_than_bare_greedy(name, backend, transcripts
 @pytest.mark.parametrize("name", INTERVIEWS)
 def test_first_words_start_where_their_voice_does(name, backend, transcripts) -> None:
     """Every sentence's first word against the synthesiser's exact start (BENCHMARKS.md,
-    Word starts): whisper's own times put some 0.3-0.9 s late; checked on the audio,
-    none is more than ``WORD_START`` s off, and most are within 0.1 s."""
+    Word starts): whisper's own times put the median 0.16 s off and a tenth over 0.38 s
+    (late after a pause, or early over it); checked on the audio, the median is within
+    0.1 s and nine in ten within ``WORD_START`` s."""
     interview = transcripts.interview(name)
-    errors = first_word_errors(interview.sentences, transcripts.get(name, backend))
+    errors = sorted(abs(e) for e in first_word_errors(interview.sentences,
+                                                      transcripts.get(name, backend)))  # fmt: skip
     assert len(errors) >= 0.9 * len(interview.sentences)
-    off = [round(e, 2) for e in errors if abs(e) > WORD_START]
-    assert off == []
-    assert sorted(abs(e) for e in errors)[len(errors) // 2] <= 0.1
+    assert errors[len(errors) // 2] <= 0.1
+    assert errors[int(0.9 * len(errors))] <= WORD_START, errors
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
