@@ -44,6 +44,7 @@ FRAME = SAMPLE_RATE // 100  # samples in 10 ms, the unit of the loudness check
 VOICE_SEARCH = 1.0  # seconds before a stretch searched for quiet voice the VAD missed
 VOICE_OVER_FLOOR = 4.0  # voice: this times the noise floor's RMS (+12 dB) ...
 VOICE_RMS = 0.002  # ... and above -54 dBFS
+VOICE_MISSED = 0.15  # seconds of voice before the VAD's start that count as a missed word
 
 
 def _silero_block(samples: np.ndarray, threshold: float) -> list[tuple[float, float]]:
@@ -166,7 +167,10 @@ def speech_spans(pcm: PcmFile, engine: str = "silero", threshold: float = 0.5) -
     for index, (a, b) in enumerate(found):
         lead = _lead(pcm, a)
         if lead == PAD:  # after quiet, not after music: look for a softer start
-            a = _voice_before(pcm, a, found[index - 1][1] if index else 0.0)
+            softer = _voice_before(pcm, a, found[index - 1][1] if index else 0.0)
+            # only a word the VAD missed moves it: a few frames' difference changes what
+            # whisper decodes (on tiny.en it lost a sentence 30 s later), not what it hears
+            a = softer if a - softer >= VOICE_MISSED else a
         padded.append((max(0.0, a - lead), min(total, b + PAD), a))
     stretches: list[tuple[float, float, float]] = []
     for a, b, onset in padded:  # padding may overlap the stretch before: split the pause
