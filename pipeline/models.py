@@ -176,11 +176,14 @@ class Transcript(_Model):
 
 
 class SpeakerSpan(_Model):
-    """A stretch of audio attributed to one speaker cluster by diarization."""
+    """A stretch of audio attributed to one speaker cluster by diarization; ``confidence``
+    (0-1, None when the backend gives none: full trust) how sure the backend is of the
+    label, which decides whether a short turn it makes is kept."""
 
     start: float
     end: float
     speaker: str  # cluster label, e.g. "S0"
+    confidence: float | None = None
 
 
 class Turn(_Model):

@@ -245,6 +245,22 @@ def test_vad_engines_find_the_speech(engine, tmp_path, audio) -> None:
     assert speech[1] - 0.3 <= end <= speech[1] + 0.5
 
 
+def test_a_soft_first_word_starts_its_stretch(tmp_path) -> None:
+    """Silero hears a whispered "Hello." only 0.7 s late, with the loud sentence after it;
+    the stretch (and its onset) is followed back to where the voice begins."""
+    from pipeline.audio.vad import PAD, _silero_block, speech_spans
+    from tests.fixtures.interview import whispered_opening
+
+    source, (hello, sentence) = whispered_opening(tmp_path)
+    pcm = decode_pcm(source, tmp_path / "pcm")
+    silero_start = _silero_block(pcm.read(), 0.5)[0][0]
+    assert silero_start > hello.end > silero_start - PAD  # the padding alone misses "Hel"
+    (stretch,) = speech_spans(pcm)
+    assert hello.start - 0.05 <= stretch.onset <= hello.start + 0.1
+    assert stretch.start == pytest.approx(stretch.onset - PAD, abs=0.01)
+    assert sentence.start < stretch.end
+
+
 def test_silent_file_gives_an_empty_transcript(tmp_path, audio, config_path, capsys) -> None:
     argv = ["--config", str(config_path), "--data-dir", str(tmp_path / "data"), "transcribe"]
     silence = audio.silence(8.0)
@@ -320,3 +336,69 @@ def test_not_an_episode_folder(tmp_path, capsys) -> None:
     got, _, err = cli(["--data-dir", str(tmp_path), "transcribe", str(tmp_path)], capsys)
     assert got == 2
     assert err == f"error: {tmp_path} is a folder, not a media file; pass a file\n"
+
+
+# --- a checkpoint's alignment heads, in either form ------------------------------------------
+
+
+def _with_heads(checkpoint: Path, heads, target: Path) -> Path:
+    import torch
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state["alignment_heads"] = heads
+    torch.save(state, target)
+    return target
+
+
+def test_whisper_dump_and_pairs_give_the_same_heads(ct2_whisper_dir) -> None:
+    """tiny.en's heads as whisper lists them (its base85 dump) and as the CTranslate2
+    conversion stores them ([layer, head] pairs) are the same mask."""
+    import json
+
+    import whisper
+
+    from pipeline.transcribe.whisper_backend import alignment_heads_mask
+
+    pairs = json.loads((ct2_whisper_dir / "config.json").read_text())["alignment_heads"]
+    dump = whisper._ALIGNMENT_HEADS["tiny.en"]
+    from_pairs = alignment_heads_mask(pairs, 4, 6)
+    assert from_pairs.sum() == len(pairs) == 8
+    assert (alignment_heads_mask(dump, 4, 6) == from_pairs).all()
+    assert (alignment_heads_mask(dump.decode(), 4, 6) == from_pairs).all()
+    with pytest.raises(ValueError, match="the model has 2 x 6"):
+        alignment_heads_mask(dump, 2, 6)
+    with pytest.raises(ValueError, match=r"head \[4, 0\] is outside 4 x 6"):
+        alignment_heads_mask([[4, 0]], 4, 6)
+
+
+@pytest.mark.parametrize("form", ["pairs", "dump", "dump as text"])
+def test_a_checkpoint_loads_with_alignment_heads_in_either_form(
+    form, whisper_checkpoint, tmp_path
+) -> None:
+    import base64
+    import gzip
+
+    import numpy as np
+
+    from pipeline.transcribe.whisper_backend import load_model
+
+    dump = base64.b85encode(gzip.compress(np.array([[False, True]]).tobytes()))
+    heads = {"pairs": [[0, 1]], "dump": dump, "dump as text": dump.decode()}[form]
+    path = _with_heads(whisper_checkpoint, heads, tmp_path / f"{form}.pt")
+    model = load_model(str(path), "cpu")
+    assert model.alignment_heads.to_dense().tolist() == [[False, True]]
+
+
+def test_unreadable_alignment_heads_are_a_warning(whisper_checkpoint, tmp_path, caplog) -> None:
+    from pipeline.transcribe.whisper_backend import load_model
+
+    path = _with_heads(whisper_checkpoint, "not whisper's dump", tmp_path / "odd.pt")
+    with caplog.at_level("WARNING"):
+        model = load_model(str(path), "cpu")
+    # whisper's default for a model it does not know: every head of the last half of the
+    # decoder's layers (here its only layer)
+    assert model.alignment_heads.to_dense().tolist() == [[True, True]]
+    assert [r.getMessage() for r in caplog.records] == [
+        "odd.pt: alignment_heads unreadable (not whisper's base85 dump (bad base85 character "
+        "at position 3)); word times use whisper's default heads"
+    ]

@@ -20,12 +20,13 @@ from pipeline.config import Config
 from pipeline.models import Segment, Transcript, Word
 from pipeline.transcribe.faster_whisper_backend import FasterWhisperBackend
 from pipeline.transcribe.whisper_backend import WhisperBackend, load_model
-from tests.fixtures.asr_truth import lost_sentences, wer
+from tests.fixtures.asr_truth import first_word_errors, lost_sentences, wer
 from tests.fixtures.interview import Interview
 
 pytestmark = pytest.mark.slow
 
 TOLERANCE = 1.5  # seconds between a sentence's start and its first word in the transcript
+WORD_START = 0.3  # seconds nine in ten sentences' first words may start off their true start
 INTERVIEWS = ["interview3", "interview_flite", "interview_music", "interview_sting"]
 # and interview_pause: the batched path
 BACKENDS = ["whisper", "faster-whisper"]
@@ -102,6 +103,23 @@ def test_word_error_rate_is_no_worse_than_bare_greedy(name, backend, transcripts
     bare = wer(interview.sentences, transcripts.get(name, "bare"))
     assert ours <= bare + 0.02, f"{backend} {ours:.3f} against bare greedy {bare:.3f}"
     assert ours < 0.35  # sensible English, not a random model's words
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", INTERVIEWS)
+def test_first_words_start_where_their_voice_does(name, backend, transcripts) -> None:
+    """Every sentence's first word against the synthesiser's exact start (BENCHMARKS.md,
+    Word starts): whisper's own times put the median 0.16 s off and a tenth over 0.38 s
+    (late after a pause, or early over it); checked on the audio, the median is within
+    0.1 s and nine in ten within ``WORD_START`` s (faster-whisper, measured: 90th
+    percentile 0.05 s on the backchannel interview, 0.23 s on the flite one, 0.28 s with
+    the tone before a turn)."""
+    interview = transcripts.interview(name)
+    errors = sorted(abs(e) for e in first_word_errors(interview.sentences,
+                                                      transcripts.get(name, backend)))  # fmt: skip
+    assert len(errors) >= 0.9 * len(interview.sentences)
+    assert errors[len(errors) // 2] <= 0.1
+    assert errors[int(0.9 * len(errors))] <= WORD_START, errors
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -59,7 +59,9 @@ def test_a_caption_cue_across_a_speaker_change_splits_at_the_sentence_end():
     ]
 
 
-def test_islands_shorter_than_a_second_are_absorbed():
+def test_a_short_reply_the_diarization_vouches_for_is_a_turn():
+    # "Five." is half a second, all of it the other speaker's in the diarization, and a
+    # whole sentence: a reply, not a glitch.
     transcript = _transcript(
         Segment(start=0.0, end=2.0, text="One two three four."),
         Segment(start=2.0, end=2.5, text="Five."),
@@ -67,10 +69,66 @@ def test_islands_shorter_than_a_second_are_absorbed():
     )
     spans = [_span(0.0, 2.0, "S0"), _span(2.0, 2.5, "S1"), _span(2.5, 5.0, "S0")]
     turns = build_turn_list(transcript, spans, TurnsConfig(min_island_seconds=1.0))
+    assert _shape(turns) == [
+        (1, "S0", 0.0, 2.0, "One two three four."),
+        (2, "S1", 2.0, 2.5, "Five."),
+        (3, "S0", 2.5, 5.0, "Six seven eight nine."),
+    ]
+    # A backend unsure of the label (confidence 0.3: 0.15 s of vouched speech) does not
+    # make a turn of it.
+    unsure = [spans[0], spans[1].model_copy(update={"confidence": 0.3}), spans[2]]
+    turns = build_turn_list(transcript, unsure, TurnsConfig(min_island_seconds=1.0))
     assert _shape(turns) == [(1, "S0", 0.0, 5.0, "One two three four. Five. Six seven eight nine.")]
-    # ... but a real second turn of a second or more stays.
-    turns = build_turn_list(transcript, spans, TurnsConfig(min_island_seconds=0.4))
-    assert [t.speaker for t in turns] == ["S0", "S1", "S0"]
+
+
+def test_words_cut_out_of_a_sentence_are_absorbed():
+    words = [Word(start=0.5 * i, end=0.5 * i + 0.4, text=f" w{i}") for i in range(7)]
+    words.append(Word(start=3.5, end=3.9, text=" w7."))
+    text = " ".join(f"w{i}" for i in range(7)) + " w7."
+    transcript = _transcript(Segment(start=0.0, end=3.9, text=text, words=words))
+    # the diarization gives w3 and w4 (0.9 s of speech) to S1: mid-sentence, not a turn
+    spans = [_span(0.0, 1.45, "S0"), _span(1.5, 2.4, "S1"), _span(2.45, 3.9, "S0")]
+    turns = build_turn_list(transcript, spans, TurnsConfig())
+    assert [(t.speaker, t.text) for t in turns] == [("S0", text)]
+
+
+def test_islands_are_measured_by_speech_not_by_word_times():
+    # "Right." is stretched over the pause before it (3.0-5.0 s) but the diarization
+    # hears S1 for 0.15 s only: by its word times a two-second turn, by speech a click.
+    words = [(0.0, 0.5, " We"), (0.6, 1.0, " tried"), (1.1, 1.5, " it"), (1.6, 3.0, " twice."),
+             (3.0, 5.0, " Right.")]  # fmt: skip
+    transcript = _transcript(
+        Segment(
+            start=0.0,
+            end=5.0,
+            text=" We tried it twice. Right.",
+            words=[Word(start=a, end=b, text=t) for a, b, t in words],
+        ),
+        Segment(start=5.2, end=7.0, text=" It failed both times."),
+    )
+    spans = [_span(0.0, 2.2, "S0"), _span(4.85, 5.0, "S1"), _span(5.2, 7.0, "S0")]
+    turns = build_turn_list(transcript, spans, TurnsConfig(min_island_seconds=1.0))
+    assert _shape(turns) == [(1, "S0", 0.0, 7.0, "We tried it twice. Right. It failed both times.")]
+    # with 0.6 s of S1's speech under it, the same word is a reply
+    spans[1] = _span(4.4, 5.0, "S1")
+    turns = build_turn_list(transcript, spans, TurnsConfig(min_island_seconds=1.0))
+    assert [(t.speaker, t.text) for t in turns] == [
+        ("S0", "We tried it twice."),
+        ("S1", "Right."),
+        ("S0", "It failed both times."),
+    ]
+
+
+def test_every_short_turn_of_the_backchannel_interview_with_its_own_spans(
+    interview_backchannel,
+):
+    """Diarization that is right (one span per true sentence): all forty turns, the
+    fifteen under a second included, come out as turns, in order."""
+    interview = interview_backchannel
+    spans = [_span(s.start, s.end, s.speaker) for s in interview.sentences]
+    turns = build_turn_list(interview.transcript, spans, TurnsConfig())
+    assert sum(t.end - t.start < 1.0 for t in interview.turns) == 15
+    assert [(t.speaker, t.text) for t in turns] == [(t.speaker, t.text) for t in interview.turns]
 
 
 def test_island_between_two_speakers_joins_the_closer_one():

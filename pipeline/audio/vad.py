@@ -14,6 +14,10 @@ The audio is scanned in blocks (bounded memory); regions closer than ``MIN_SILEN
 seconds are merged and each is padded by ``PAD`` seconds, as faster-whisper does, so
 sentence pauses stay inside one region and whisper gets long, natural clips.
 
+Silero's onset comes late after a quiet first word: before a stretch that follows quiet,
+the voice is followed back over frames above the noise floor (``_voice_before``), so the
+stretch and its onset start with that word.
+
 Speech right after other sound (a jingle, a music bed) is found late: the VAD's state is
 still saying "not speech" for a moment after the voice starts (measured in BENCHMARKS.md). A
 stretch whose second before is mostly sound louder than ``SOUND_RMS`` therefore gets
@@ -37,6 +41,10 @@ LEAD_AFTER_SOUND = 1.0  # seconds of lead-in for a stretch that follows non-spee
 SOUND_RMS = 0.01  # (-40 dBFS) above this the second before a stretch is sound, not quiet
 BLOCK = 600.0  # seconds of audio scanned at a time
 FRAME = SAMPLE_RATE // 100  # samples in 10 ms, the unit of the loudness check
+VOICE_SEARCH = 1.0  # seconds before a stretch searched for quiet voice the VAD missed
+VOICE_OVER_FLOOR = 4.0  # voice: this times the noise floor's RMS (+12 dB) ...
+VOICE_RMS = 0.002  # ... and above -54 dBFS
+VOICE_MISSED = 0.15  # seconds of voice before the VAD's start that count as a missed word
 
 
 def _silero_block(
@@ -87,6 +95,31 @@ def merge(regions: list[tuple[float, float]], gap: float) -> list[tuple[float, f
     return merged
 
 
+def _voice_before(pcm: PcmFile, start: float, low: float) -> float:
+    """Where the voice that the VAD heard start at ``start`` really begins: Silero's
+    onset comes late after a quiet word ("hello" said softly before the first loud one),
+    so walk back while 10 ms frames stay above the noise floor (``VOICE_OVER_FLOOR`` x
+    the quietest tenth's RMS), over dips shorter than ``STRETCH_SILENCE``, at most
+    ``VOICE_SEARCH`` s and never before ``low`` (the stretch before)."""
+    origin = max(0.0, low, start - VOICE_SEARCH - 1.0)
+    samples = pcm.read(origin, start)
+    rms = np.sqrt(np.mean(samples[: samples.size // FRAME * FRAME].reshape(-1, FRAME) ** 2, 1))
+    if rms.size < 10:
+        return start
+    voice = rms > max(float(np.percentile(rms, 10)) * VOICE_OVER_FLOOR, VOICE_RMS)
+    onset, dip = rms.size, 0
+    for index in range(rms.size - 1, -1, -1):
+        if origin + index * FRAME / SAMPLE_RATE < start - VOICE_SEARCH:
+            break
+        if voice[index]:
+            onset, dip = index, 0
+        else:
+            dip += 1
+            if dip * FRAME / SAMPLE_RATE >= STRETCH_SILENCE:
+                break
+    return origin + onset * FRAME / SAMPLE_RATE
+
+
 def _lead(pcm: PcmFile, start: float) -> float:
     """Padding before a stretch that starts at ``start``: more after sound than after quiet."""
     before = pcm.read(max(0.0, start - 1.0), start)
@@ -134,7 +167,15 @@ def speech_spans(pcm: PcmFile, engine: str = "silero", threshold: float = 0.5) -
         ]
         start = end
     found = merge(found, gap=STRETCH_SILENCE)
-    padded = [(max(0.0, a - _lead(pcm, a)), min(total, b + PAD), a) for a, b in found]
+    padded = []
+    for index, (a, b) in enumerate(found):
+        lead = _lead(pcm, a)
+        if lead == PAD:  # after quiet, not after music: look for a softer start
+            softer = _voice_before(pcm, a, found[index - 1][1] if index else 0.0)
+            # only a word the VAD missed moves it: a few frames' difference changes what
+            # whisper decodes (on tiny.en it lost a sentence 30 s later), not what it hears
+            a = softer if a - softer >= VOICE_MISSED else a
+        padded.append((max(0.0, a - lead), min(total, b + PAD), a))
     stretches: list[tuple[float, float, float]] = []
     for a, b, onset in padded:  # padding may overlap the stretch before: split the pause
         if stretches and a < stretches[-1][1]:

@@ -12,18 +12,15 @@ a whisper backend is built.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from pipeline.registry import Registry
+from pipeline.transcribe.progress import Progress
 
 if TYPE_CHECKING:  # annotations only: the CLI imports this module for the names in --help
     from pipeline.config import Config
     from pipeline.models import Episode, Transcript
-
-# Called with (seconds of audio done, seconds in all) as decoding advances.
-Progress = Callable[[float, float], None]
 
 
 class AsrBackend(Protocol):

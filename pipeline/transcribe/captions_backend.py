@@ -18,7 +18,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pipeline.config import Config
 from pipeline.errors import InputFileError, TranscriptionError
@@ -27,9 +26,7 @@ from pipeline.langtags import language_base, normalize_language
 from pipeline.models import Episode, SubtitleTrack, Transcript
 from pipeline.textcodec import Decoded, decode_text
 from pipeline.transcribe.captions import caption_format, parse_captions
-
-if TYPE_CHECKING:  # pipeline.transcribe.backends imports this module
-    from pipeline.transcribe.backends import Progress
+from pipeline.transcribe.progress import Progress
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,10 @@ How (the field's lessons for 1-3 hour audio):
   VAD speech stretch that got no words, or the part of one with no word for ``LATE_END``
   seconds, is decoded again, greedily (spans close together joined into one window, and any
   still lost then alone); ``Transcript.redecoded`` lists them.
+- Word starts are the words' own (a segment widens to its first word, not the other way
+  round), and every word after a pause is checked on the audio
+  (:mod:`pipeline.transcribe.onsets`): whisper places a sentence's first word up to 0.9 s
+  late, or early over the silence before it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -44,10 +48,9 @@ from pipeline.config import Config
 from pipeline.errors import TranscriptionError
 from pipeline.langtags import language_base
 from pipeline.models import Episode, Segment, Transcript, Word
+from pipeline.transcribe.onsets import recheck_onsets
+from pipeline.transcribe.progress import Progress
 from pipeline.transcribe.timeline import Timeline
-
-if TYPE_CHECKING:  # pipeline.transcribe.backends imports the backends
-    from pipeline.transcribe.backends import Progress
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +238,13 @@ class SpeechDecoder:
                 if progress is not None:
                     progress(window.end, total)
             redecoded: list[tuple[float, float]] = []
+            # Word starts on the audio before the rescue pass looks for gaps: a word whose
+            # start whisper stretched back over a sentence it skipped would hide the gap.
+            bounds = [(s.start, s.end, s.onset) for s in spans]
+            segments = recheck_onsets(segments, pcm.read, bounds)
             if self.asr.vad:
                 segments = self._rescue(pcm, spans, segments, language, redecoded)
+                segments = recheck_onsets(segments, pcm.read, bounds)
         segments = _drop_repeats(segments)  # none left: transcribe_episode warns
         return Transcript(
             language=language or "en",
@@ -299,7 +307,7 @@ class SpeechDecoder:
         return Timeline.of(regions), audio
 
     def _segments(self, raw: list[dict[str, Any]], timeline: Timeline) -> list[Segment]:
-        kept = []
+        kept: list[Segment] = []
         for item in raw:
             text = " ".join(str(item.get("text", "")).split())
             if not text:
@@ -317,12 +325,16 @@ class SpeechDecoder:
             end = timeline.end(float(item["end"]))
             if end <= start:
                 continue
+            # A word's start is its own: the segment's timestamp token often comes later
+            # than its first word (whisper places both; they disagree after a pause), so
+            # the segment widens to its words, never past the segment before.
+            low = kept[-1].end if kept else 0.0
             words = []
             for word in item.get("words") or []:
                 token = str(word.get("word", "")).strip()
                 if not token:
                     continue
-                w_start = min(max(timeline.start(float(word["start"])), start), end)
+                w_start = min(max(timeline.start(float(word["start"])), low), end)
                 w_end = min(max(timeline.end(float(word["end"])), w_start), end)
                 words.append(
                     Word(
@@ -332,6 +344,7 @@ class SpeechDecoder:
                         probability=round(float(word.get("probability", 0.0)), 4),
                     )
                 )
+            start = min([start, *(w.start for w in words[:1])])
             kept.append(Segment(start=round(start, 3), end=round(end, 3), text=text, words=words))
         return kept
 

@@ -18,6 +18,8 @@ word timestamps and ``hallucination_silence_threshold``.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import logging
 from pathlib import Path
 from typing import Any
@@ -79,20 +81,54 @@ def load_model(name_or_path: str, device: str | None = None) -> Any:
     return model
 
 
+def alignment_heads_mask(value: Any, n_layers: int, n_heads: int) -> np.ndarray:
+    """A checkpoint's ``alignment_heads`` as a ``[n_layers, n_heads]`` bool mask. Two forms
+    are read: [layer, head] pairs (what a converted model stores), and whisper's own dump
+    (base85 of a gzipped bool array, str or bytes: what ``model.set_alignment_heads`` takes
+    and ``whisper._ALIGNMENT_HEADS`` lists). ``ValueError`` for anything else."""
+    mask = np.zeros((n_layers, n_heads), dtype=bool)
+    if isinstance(value, str | bytes):
+        try:
+            raw = gzip.decompress(base64.b85decode(value))
+        except (ValueError, OSError, EOFError) as e:
+            raise ValueError(f"not whisper's base85 dump ({e})") from e
+        if len(raw) != mask.size:
+            raise ValueError(f"{len(raw)} heads, the model has {n_layers} x {n_heads}")
+        return np.frombuffer(raw, dtype=bool).reshape(n_layers, n_heads).copy()
+    try:
+        pairs = [(int(layer), int(head)) for layer, head in value]
+    except (TypeError, ValueError) as e:
+        raise ValueError("neither [layer, head] pairs nor whisper's base85 dump") from e
+    for layer, head in pairs:
+        if not (0 <= layer < n_layers and 0 <= head < n_heads):
+            raise ValueError(f"head [{layer}, {head}] is outside {n_layers} x {n_heads}")
+        mask[layer, head] = True
+    return mask
+
+
 def _set_alignment_heads(model: Any, path: Path) -> None:
-    """Word timing heads from the checkpoint's ``alignment_heads`` ([layer, head] pairs) when
-    it has them (a converted model does; whisper reads them only for its named models)."""
+    """Word timing heads from the checkpoint's ``alignment_heads`` when it has them (a
+    converted model does; whisper reads them only for its named models). A field that
+    cannot be read is a warning: the model keeps whisper's default (the last half of
+    the decoder's layers) and word times are rougher, nothing fails."""
     import torch
 
     heads = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get(
         "alignment_heads"
     )
-    if heads:
-        dims = model.dims
-        mask = torch.zeros(dims.n_text_layer, dims.n_text_head, dtype=torch.bool)
-        for layer, head in heads:
-            mask[layer, head] = True
-        model.register_buffer("alignment_heads", mask.to_sparse(), persistent=False)
+    if heads is None or (not isinstance(heads, str | bytes) and len(heads) == 0):
+        return
+    dims = model.dims
+    try:
+        mask = alignment_heads_mask(heads, dims.n_text_layer, dims.n_text_head)
+    except ValueError as e:
+        log.warning(
+            "%s: alignment_heads unreadable (%s); word times use whisper's default heads",
+            path.name,
+            e,
+        )
+        return
+    model.register_buffer("alignment_heads", torch.from_numpy(mask).to_sparse(), persistent=False)
 
 
 class WhisperBackend(SpeechDecoder):

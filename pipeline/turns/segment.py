@@ -5,8 +5,10 @@ segment's whitespace-separated words with times spread over the segment by lengt
 token goes to the speaker whose spans overlap it most (the nearest span when none does).
 Then, in order:
 
-1. islands (a run of tokens shorter than ``min_island_seconds`` inside another speaker's
-   talk) are absorbed by a neighbour;
+1. islands are absorbed by a neighbour: runs with less than ``min_island_seconds`` of
+   their own speech in the diarization (speech, not word times, which stretch over
+   pauses) that the diarization does not vouch for as a short turn of their own (a
+   backchannel, a one-word answer: see :func:`absorb_islands`);
 2. every speaker change moves to the nearest sentence end (else segment end) within
    ``SNAP_SECONDS``, else it stays at the word boundary where the labels change;
 3. consecutive tokens of one speaker become one turn; a turn longer than ``max_turn_chars``
@@ -31,6 +33,9 @@ from pipeline.config import Config, TurnsConfig
 from pipeline.models import Episode, Segment, SpeakerSpan, Transcript, Turn
 
 SNAP_SECONDS = 1.5  # how far a speaker change may move to land on a sentence end
+# A short run is a turn only with this much of its own speech in the diarization: the
+# builtin diarizer's shortest speech is 0.1 s, a spoken "Yes." about 0.3 s.
+MIN_TURN_SPEECH = 0.2
 DEFAULT_LABEL = "S0"  # everybody, when diarization gave no spans (the `none` backend)
 
 _ABBREVIATIONS = {"mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "vs.", "e.g.", "i.e.", "etc.", "jr."}
@@ -153,19 +158,97 @@ class _Run:
     end: int  # one past the last token
 
 
-def absorb_islands(tokens: Sequence[Token], labels: Sequence[str], min_seconds: float) -> list[str]:
-    """Give runs shorter than ``min_seconds`` to a neighbour, shortest first."""
+class Speech:
+    """Diarization speech per label in any stretch of time: what islands are measured by.
+
+    Words' times stretch over pauses (whisper gives a lone word the whole silence before
+    it); the diarization's spans cover only the audio a voice was heard in. A span's
+    ``confidence`` (None: 1) weighs its seconds."""
+
+    def __init__(self, spans: Sequence[SpeakerSpan]) -> None:
+        self.spans = sorted(spans, key=lambda s: (s.start, s.end))
+        self.starts = [s.start for s in self.spans]
+        self.longest = max((s.end - s.start for s in self.spans), default=0.0)
+
+    def between(self, start: float, end: float) -> dict[str, float]:
+        """Seconds of each label's speech inside ``[start, end]``, confidence-weighted."""
+        hi = bisect.bisect_left(self.starts, end)
+        lo = bisect.bisect_left(self.starts, start - self.longest)
+        seconds: dict[str, float] = {}
+        for span in self.spans[lo:hi]:
+            amount = min(span.end, end) - max(span.start, start)
+            if amount > 0:
+                weight = 1.0 if span.confidence is None else span.confidence
+                seconds[span.speaker] = seconds.get(span.speaker, 0.0) + amount * weight
+        return seconds
+
+
+def _utterance(tokens: Sequence[Token], first: int, end: int) -> bool:
+    """Whether tokens ``[first, end)`` are whole sentences: they begin a segment or follow
+    a sentence end, and end one (a reply, a greeting, a backchannel), rather than a few
+    words cut out of the middle of somebody's sentence."""
+    starts = first == 0 or tokens[first].segment_start or tokens[first - 1].sentence_end
+    last = tokens[end - 1]
+    return starts and (last.sentence_end or last.segment_end)
+
+
+def absorb_islands(
+    tokens: Sequence[Token],
+    labels: Sequence[str],
+    min_seconds: float,
+    spans: Sequence[SpeakerSpan] = (),
+) -> list[str]:
+    """Give islands to a neighbour, shortest first; a short turn the diarization vouches
+    for stays.
+
+    A run is measured by its own label's speech in the diarization (``spans``), not by
+    its words' times. A run with ``min_seconds`` of it is a turn. A shorter one is a turn
+    too (a backchannel, "Yes.", a greeting) when the diarization vouches for it: at least
+    ``MIN_TURN_SPEECH`` seconds of its label's speech, more than every other label's
+    in its time, and whole sentences (see :func:`_utterance`). Otherwise (a word or two of
+    a sentence labelled apart, a word whose label came from the nearest span because no
+    span covers it) it is an island, absorbed by a neighbour. Without ``spans`` nothing
+    vouches and runs are measured by their words' times."""
     # Work on runs, not tokens: an hour has ~10^4 words but ~10^3 runs.
     runs = [_Run(labels[a], a, b) for a, b in _runs(labels)]
+    speech = Speech(spans)
+    heard_in: dict[tuple[int, int], dict[str, float]] = {}
+
+    def heard(run: _Run) -> dict[str, float]:
+        if (run.first, run.end) not in heard_in:
+            window = (tokens[run.first].start, tokens[run.end - 1].end)
+            heard_in[run.first, run.end] = speech.between(*window)
+        return heard_in[run.first, run.end]
 
     def seconds(run: _Run) -> float:
-        return tokens[run.end - 1].end - tokens[run.first].start
+        if not spans:  # labels from elsewhere, no speech to measure: the words' times
+            return tokens[run.end - 1].end - tokens[run.first].start
+        return heard(run).get(run.label, 0.0)
 
+    def vouched(run: _Run) -> bool:
+        own = heard(run).get(run.label, 0.0)
+        return (
+            bool(spans)
+            and own >= MIN_TURN_SPEECH
+            and all(own > other for label, other in heard(run).items() if label != run.label)
+            and _utterance(tokens, run.first, run.end)
+        )
+
+    kept: set[tuple[str, int, int]] = set()  # short runs found to be turns
     while len(runs) > 1:
-        index = min(range(len(runs)), key=lambda i: (seconds(runs[i]), i))
-        run = runs[index]
-        if seconds(run) >= min_seconds:
+        islands = [
+            (seconds(run), i)
+            for i, run in enumerate(runs)
+            if (run.label, run.first, run.end) not in kept
+        ]
+        islands = [(s, i) for s, i in islands if s < min_seconds]
+        if not islands:
             break
+        _, index = min(islands)
+        run = runs[index]
+        if vouched(run):
+            kept.add((run.label, run.first, run.end))
+            continue
         before = runs[index - 1] if index else None
         after = runs[index + 1] if index + 1 < len(runs) else None
         donor = before or after
@@ -299,7 +382,7 @@ def build_turn_list(
         ]
     else:
         labels = label_tokens(tokens, spans)
-        labels = absorb_islands(tokens, labels, config.min_island_seconds)
+        labels = absorb_islands(tokens, labels, config.min_island_seconds, spans)
         labels = snap_changes(tokens, labels)
     pieces = [
         (labels[a], piece)

@@ -10,6 +10,9 @@ validation check the editorial and naming steps make:
   their translations);
 - ``speaker_names``: self-introductions that match a candidate, else hosts then guests;
 - any other task: :func:`from_schema` builds an instance of the request's JSON schema.
+
+:class:`FakeRequest`, what a handler reads, lives here beside the answers it is given to
+(``request.default()``); :mod:`.core`'s state imports both, nothing here imports it back.
 """
 
 from __future__ import annotations
@@ -17,12 +20,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from pipeline.editorial import wire
-
-if TYPE_CHECKING:  # the request type is defined beside the state, which imports this module
-    from pipeline.testing.fakellm.core import FakeRequest
 
 Answer = Any  # a JSON-able object
 
@@ -37,6 +38,58 @@ def _mark(target: str) -> str:
 def _pseudo_translation(term: str) -> str:
     """Up to four CJK characters, the same for the same term, never containing it."""
     return "".join(chr(0x4E00 + (ord(c) * 131 + i * 17) % 6000) for i, c in enumerate(term[:4]))
+
+
+@dataclass
+class FakeRequest:
+    """One chat completion request as the fake sees it: ``task`` from the task header,
+    ``body`` the JSON request, ``headers`` as sent. Handlers read it to answer."""
+
+    task: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The chat messages, a copy of ``body["messages"]``."""
+        return list(self.body.get("messages", []))
+
+    @property
+    def user_text(self) -> str:
+        """The first user message's content; ``""`` when there is none."""
+        users = [m for m in self.messages if m.get("role") == "user"]
+        return str(users[0].get("content", "")) if users else ""
+
+    @property
+    def header(self) -> dict[str, Any]:
+        """The JSON header of a wire-format user message; ``{}`` when it is not one."""
+        try:
+            return wire.parse_user_message(self.user_text)[0]
+        except ValueError:
+            return {}
+
+    @property
+    def lines(self) -> list[wire.Line]:
+        """The ``[id] Speaker: text`` lines of a wire-format user message; ``[]`` if none."""
+        try:
+            return wire.parse_user_message(self.user_text)[1]
+        except ValueError:
+            return []
+
+    @property
+    def schema(self) -> dict[str, Any] | None:
+        """The JSON schema of a ``json_schema`` response format, else None."""
+        fmt = self.body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            return fmt.get("json_schema", {}).get("schema")
+        return None
+
+    def default(self) -> Answer:
+        """The unscripted answer: the task's default, else an instance of the schema."""
+        handler = DEFAULTS.get(self.task)
+        if handler is not None:
+            return handler(self)
+        return from_schema(self.schema, self.schema or {}) if self.schema else {}
 
 
 def _analysis(request: FakeRequest) -> Answer:

@@ -15,9 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.editorial import wire
 from pipeline.llm import TASK_HEADER, estimate_tokens
-from pipeline.testing.fakellm.answers import DEFAULTS, Answer, from_schema
+from pipeline.testing.fakellm.answers import Answer, FakeRequest
 
 
 @dataclass
@@ -81,58 +80,6 @@ class FakeReply:
     def unauthorized(cls) -> FakeReply:
         """401 ``invalid_api_key``, as OpenAI answers a wrong key."""
         return cls(401, error="Incorrect API key provided", code="invalid_api_key")
-
-
-@dataclass
-class FakeRequest:
-    """One chat completion request as the fake sees it: ``task`` from the task header,
-    ``body`` the JSON request, ``headers`` as sent. Handlers read it to answer."""
-
-    task: str
-    body: dict[str, Any]
-    headers: dict[str, str]
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        """The chat messages, a copy of ``body["messages"]``."""
-        return list(self.body.get("messages", []))
-
-    @property
-    def user_text(self) -> str:
-        """The first user message's content; ``""`` when there is none."""
-        users = [m for m in self.messages if m.get("role") == "user"]
-        return str(users[0].get("content", "")) if users else ""
-
-    @property
-    def header(self) -> dict[str, Any]:
-        """The JSON header of a wire-format user message; ``{}`` when it is not one."""
-        try:
-            return wire.parse_user_message(self.user_text)[0]
-        except ValueError:
-            return {}
-
-    @property
-    def lines(self) -> list[wire.Line]:
-        """The ``[id] Speaker: text`` lines of a wire-format user message; ``[]`` if none."""
-        try:
-            return wire.parse_user_message(self.user_text)[1]
-        except ValueError:
-            return []
-
-    @property
-    def schema(self) -> dict[str, Any] | None:
-        """The JSON schema of a ``json_schema`` response format, else None."""
-        fmt = self.body.get("response_format") or {}
-        if fmt.get("type") == "json_schema":
-            return fmt.get("json_schema", {}).get("schema")
-        return None
-
-    def default(self) -> Answer:
-        """The unscripted answer: the task's default, else an instance of the schema."""
-        handler = DEFAULTS.get(self.task)
-        if handler is not None:
-            return handler(self)
-        return from_schema(self.schema, self.schema or {}) if self.schema else {}
 
 
 class FakeLLM:
