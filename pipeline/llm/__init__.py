@@ -68,6 +68,7 @@ def _openai_backend(config: LLMConfig, **kwargs: Any) -> OpenAIClient:
 @backends.register("local")
 def _local_backend(config: LLMConfig, **kwargs: Any) -> OpenAIClient:
     from pipeline.llm.local import local_sdk  # loads llama.cpp: only when asked for
+    from pipeline.llm.openai_client import OpenAIClient
 
     sdk = kwargs.pop("sdk", None) or local_sdk(config)
     # The same client as for an endpoint; the key and URL only name the model in messages.
