@@ -197,12 +197,10 @@ def test_first_run_without_the_model_and_without_network(tmp_path: Path) -> None
 
 
 # Not passing yet (issue 22 open): Gemma 3 270M (a base model) held to these schemas keeps
-# writing until the output limit: lists now carry maxItems (a translation asks for exactly
-# its lines), but a string runs on too (an id of "1000000..." for 256 tokens), so strings
-# need bounds as well. Before that it kept adding list items until the output limit (the first ask was cut at 256 tokens, 53 s on an
-# idle-ish machine, 235 s under load), because the schemas put no bound on their arrays.
-# With maxItems bounds the naming answer stops correctly in ~6 s (BENCHMARKS.md, "Local
-# model"). Skipped rather than left to cost CI minutes until the schemas carry bounds.
+# writing until the output limit. Lists now carry maxItems (a translation asks for exactly
+# its lines), and before that it kept adding list items (the first ask was cut at 256
+# tokens, 53 s); but a string runs on too (an id of "1000000..." for 256 tokens), so
+# strings need bounds as well. Skipped rather than left to cost CI minutes until then.
 UNBOUNDED_LISTS = pytest.mark.skip(reason="unbounded lists run to the output limit; issue 22")
 
 

@@ -19,7 +19,6 @@ error says in one line what to download and where to put it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -31,6 +30,7 @@ from typing import Any
 
 from pipeline.config import LLMConfig
 from pipeline.errors import LLMError, LLMTruncatedError, MissingDependencyError
+from pipeline.fsutil import sha256_of
 
 GGUF_MAGIC = b"GGUF"
 HUB_URL = "https://huggingface.co"
@@ -49,15 +49,6 @@ def download_url(config: LLMConfig) -> str:
 def cached_path(config: LLMConfig) -> Path:
     """Where the pinned default model lives once downloaded: ``<local_cache>/<local_file>``."""
     return config.local_cache / config.local_file
-
-
-def sha256_of(path: Path) -> str:
-    """The file's sha256, hex."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_gguf(path: Path) -> Path:

@@ -6,7 +6,6 @@ streams over HTTP with httpx and shows a tqdm bar on stderr.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -14,15 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import NetworkError
-
-
-def sha256_of(path: Path) -> str:
-    """The file's sha256, hex."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from pipeline.fsutil import sha256_of
 
 
 def http_fetch(url: str, target: Path) -> None:
