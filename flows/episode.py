@@ -96,12 +96,14 @@ def episode_flow(
     wait: bool = False,
     retry_failed: bool = False,
     until: str | None = None,
+    episode_id: str | None = None,
 ) -> dict[str, Any]:
     """One episode end to end; returns :meth:`EpisodeResult.as_dict` (with
     ``failed_turns``). ``overrides`` are config values (what the CLI flags set); secrets
     stay in the environment or the config file, never in Prefect's database.
     ``retry_failed`` redoes the editorial step asking only for failed translations;
-    ``until="turns"`` stops at a speakers draft (None: the config's ``[run] until``)."""
+    ``until="turns"`` stops at a speakers draft (None: the config's ``[run] until``);
+    ``episode_id`` (a resume) must be the episode the source still is."""
     config = flow_config(overrides, config_path)
     result = run_episode(
         source,
@@ -114,6 +116,7 @@ def episode_flow(
         tasks=TASKS,
         flow_run_id=_flow_run_id(),
         until=RunConfig(until=until).until if until else None,  # a value [run] until takes
+        episode_id=episode_id,
     )
     _artifacts(config, result)
     return result.as_dict()

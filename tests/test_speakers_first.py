@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pipeline.config import Config
+from pipeline.errors import InputFileError
 from pipeline.post.parse import parse_post
 from pipeline.review.edits import original_cuts
 from pipeline.review.flags import sha256_text
@@ -44,10 +45,10 @@ def _vtt(audio: Any, lines: list[tuple[str, str]]) -> str:
     return "\n".join(cues)
 
 
-def _run(talk: Path, config: Config, until: str) -> tuple[Any, str]:
+def _run(talk: Path, config: Config, until: str, **kwargs: Any) -> tuple[Any, str]:
     out = io.StringIO()
     result = run_episode(
-        str(talk), config, report=Reporter(stream=out, terminal=False), until=until
+        str(talk), config, report=Reporter(stream=out, terminal=False), until=until, **kwargs
     )  # type: ignore[arg-type]
     return result, out.getvalue()
 
@@ -158,3 +159,22 @@ def test_speakers_confirmed_in_the_preview_are_translated_once(
     again, _said = _run(talk, config, "draft")
     assert again.skipped == ["fetch", "transcribe", "turns", "editorial"]
     assert [t.speaker for t in parse_post(draft.read_text("utf-8")).turns] == fixed
+
+    # 5. `--until turns` again: the translated draft stays, the speakers draft goes beside it
+    translated = draft.read_bytes()
+    again, said = _run(talk, config, "turns")
+    beside = draft.with_name(f"{first.episode_id}.new.md")
+    assert (again.draft.path, again.draft.kept) == (beside, draft)
+    assert f"{draft} is already translated, so it was kept" in said
+    assert draft.read_bytes() == translated
+    assert [t.speaker for t in parse_post(beside.read_text("utf-8")).turns] == fixed
+
+    # 6. a resume of the episode once its file holds another recording is refused before
+    # anything is fetched: no other episode is made, nothing is written
+    episodes = sorted(p.name for p in (data / "episodes").iterdir())
+    drafts = sorted(p.name for p in (data / "drafts").iterdir())
+    talk.write_bytes(talk.read_bytes() + b"\0" * 64)  # another recording at the same path
+    with pytest.raises(InputFileError, match=f"is no longer what episode {first.episode_id}"):
+        _run(talk, config, "draft", episode_id=first.episode_id)
+    assert sorted(p.name for p in (data / "episodes").iterdir()) == episodes
+    assert sorted(p.name for p in (data / "drafts").iterdir()) == drafts

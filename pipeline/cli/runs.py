@@ -89,6 +89,7 @@ def _run(
     wait: bool,
     retry_failed: bool = False,
     until: str | None = None,
+    episode_id: str | None = None,
 ) -> dict[str, Any]:
     prepare_prefect()
     from flows.episode import episode_flow
@@ -103,6 +104,7 @@ def _run(
             wait=wait,
             retry_failed=retry_failed,
             until=until,
+            episode_id=episode_id,
         )
 
 
@@ -216,8 +218,9 @@ def register(app: typer.Typer) -> None:
             try:
                 # confirmed speakers (a run stopped `--until turns`) are translated now
                 result = _run(
-                    s, target.source, target.item, target.overrides, wait, retry_failed, "draft"
-                )
+                    s, target.source, target.item, target.overrides, wait, retry_failed,
+                    "draft", target.episode_id,
+                )  # fmt: skip
             except KeyboardInterrupt:
                 raise _interrupted(s.config(), target.source, target.item) from None
             except PodpostError as e:

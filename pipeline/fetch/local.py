@@ -113,13 +113,18 @@ def sidecars(path: Path) -> list[Sidecar]:
     return sorted(found, key=lambda s: bool(_WORSE_FLAGS & set(s.flags)))
 
 
+def local_episode_id(path: Path) -> str:
+    """The episode id of the local file at ``path``: ``local-<sha of its contents>``."""
+    return f"local-{file_digest(path.resolve())}"
+
+
 def fetch_local(path: Path, config: Config) -> Episode:
     """The episode for the local audio or video file at ``path`` (see the module docstring);
     the stored one when the same file was fetched before. Raises
     :class:`~pipeline.errors.SourceError` when it has no audio or breaks the duration or size
     limits (and what probing with ffprobe raises)."""
     path = path.resolve()
-    episode_id = f"local-{file_digest(path)}"
+    episode_id = local_episode_id(path)
     if (known := existing(config, episode_id)) is not None:
         return known
     facts = probe_new(str(path), config, None, hint="pass an audio or video file")

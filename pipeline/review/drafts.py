@@ -28,6 +28,7 @@ class DraftWrite:
     path: Path  # where the new text is
     kept: Path | None = None  # the edited draft left untouched, when the text went beside it
     approved: bool = False  # the draft kept was approved (published), not edited
+    translated: bool = False  # a speakers draft went beside the episode's translated draft
 
     @property
     def message(self) -> str:
@@ -35,6 +36,11 @@ class DraftWrite:
         approved one."""
         if self.kept is None:
             return f"wrote {self.path}"
+        if self.translated:
+            return (
+                f"{self.kept} is already translated, so it was kept; the speakers draft is "
+                f"{self.path}"
+            )
         if self.approved:
             return (
                 f"{self.kept} was approved, so it was kept as published; the new version is "
@@ -68,8 +74,9 @@ def draft_name(episode_id: str) -> str:
 
 def _kept_because(path: Path, text: str, stage: Stage = "post") -> str | None:
     """Why ``path`` may not be (over)written with ``text`` (``edited``, ``approved``,
-    ``foreign``), or None when it may. A speakers draft gives way to the episode's post:
-    the run read its edits back into the turns before translating."""
+    ``foreign``, ``translated``), or None when it may. A speakers draft gives way to the
+    episode's post (the run read its edits back into the turns before translating), and
+    never replaces a translated draft."""
     if not path.exists():
         return None
     current = path.read_text(encoding="utf-8", errors="replace")
@@ -80,6 +87,8 @@ def _kept_because(path: Path, text: str, stage: Stage = "post") -> str | None:
         return "foreign"  # a file podpost did not write: never clobber it
     if record.stage == "turns" and stage == "post":
         return None
+    if record.stage == "post" and stage == "turns":
+        return "translated"  # a speakers draft never replaces a translated one
     if review.is_edited(path):
         return "edited"
     if review.state_of(current, record) == "approved":
@@ -131,4 +140,6 @@ def write_draft_file(
     review.generation_record(
         target, text, episode_id=episode_id, episode_dir=episode_dir, stage=stage
     )
-    return DraftWrite(path=target, kept=kept, approved=because == "approved")
+    return DraftWrite(
+        path=target, kept=kept, approved=because == "approved", translated=because == "translated"
+    )

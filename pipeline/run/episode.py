@@ -22,7 +22,8 @@ from typing import Any
 
 from pipeline import store
 from pipeline.config import Config, Until, deep_merge, with_overrides
-from pipeline.errors import ConfigError, UsageError
+from pipeline.errors import ConfigError, InputFileError, UsageError
+from pipeline.fetch.local import local_episode_id, local_source
 from pipeline.langtags import language_name
 from pipeline.models import Episode, Post, Turns
 from pipeline.post.render import load_template, render_post
@@ -94,6 +95,7 @@ def run_episode(
     tasks: Mapping[str, Callable[..., Any]] | None = None,
     flow_run_id: str | None = None,
     until: Until | None = None,
+    episode_id: str | None = None,
 ) -> EpisodeResult:
     """Run every step for one episode and write its draft.
 
@@ -120,11 +122,18 @@ def run_episode(
         retry_failed=retry_failed,
     )
     key = fetch_key(source, item)  # before fetching: a file changed meanwhile is fetched again
+    # `podpost resume EPISODE` of a local file that now holds another recording: refused
+    # before anything is fetched, so no other episode is made or written
+    local = local_source(source) if episode_id is not None else None
+    if local is not None and local.is_file() and (now := local_episode_id(local)) != episode_id:
+        raise _not_that_episode(source, str(episode_id), now)
     try:
         job.episode = call["fetch"](job)
     except Exception as e:  # no episode folder yet: the ledger keeps the failure for status
         keep_record(job.report.warn, keep_fetch_failure, config, source, item, overrides or {}, e)
         raise
+    if episode_id is not None and job.episode.id != episode_id:
+        raise _not_that_episode(source, episode_id, job.episode.id)
     folder = job.folder
     with episode_lock(folder, job.episode.id, wait=wait):
         if overrides is not None:
@@ -184,6 +193,19 @@ def run_episode(
     )
 
 
+def _stage(draft: Path) -> str | None:
+    record = review.load_record(draft)
+    return record.stage if record is not None else None
+
+
+def _not_that_episode(source: str, episode_id: str, now: str) -> InputFileError:
+    return InputFileError(
+        f"{source} is no longer what episode {episode_id} was made from (it is episode {now} "
+        f"now), so {episode_id} was not resumed",
+        hint=f"`podpost run {source}` makes the new recording an episode of its own",
+    )
+
+
 def _speakers_draft(job: Job, turns: Turns) -> tuple[DraftWrite, str]:
     """Write the turns as the episode's speakers draft (never over a person's edits)."""
     assert job.episode is not None
@@ -202,10 +224,14 @@ def _confirmed_turns(job: Job, turns: Turns) -> Turns:
     has one: saved as ``turns.json`` and recorded as the turns step's result, so that
     a later run keeps them."""
     assert job.episode is not None and job.run is not None
-    draft = job.config.drafts_path / draft_name(job.episode.id)
-    record = review.load_record(draft) if draft.is_file() else None
-    if record is None or record.stage != speakers.STAGE:
+    # the episode's draft, or beside its translated draft (a rerun `--until turns`)
+    places = [job.config.drafts_path / draft_name(job.episode.id)]
+    if job.run.state.proposal_path:
+        places.append(Path(job.run.state.proposal_path))
+    found = [p for p in places if p.is_file() and _stage(p) == speakers.STAGE]
+    if not found:
         return turns
+    draft = found[0]
     confirmed = speakers.confirmed_turns(
         review.review_draft(draft, episodes_dir=job.config.episodes_dir)
     )

@@ -24,12 +24,14 @@ from pipeline.run.steps import known_episode
 
 @dataclass(frozen=True)
 class ResumeTarget:
-    """One run to start again: ``label`` names it in messages."""
+    """One run to start again: ``label`` names it in messages; ``episode_id`` is the
+    episode it must stay (None: a source whose fetch failed, not an episode yet)."""
 
     label: str
     source: str
     item: str | None
     overrides: dict[str, Any]
+    episode_id: str | None = None
 
 
 def absolute_source(source: str) -> str:
@@ -48,7 +50,9 @@ def _target(folder: Path) -> ResumeTarget:
             f"{folder} has no run to resume",
             hint="start one with `podpost run SOURCE`",
         )
-    return ResumeTarget(state.episode_id, state.source, state.item, state.overrides)
+    return ResumeTarget(
+        state.episode_id, state.source, state.item, state.overrides, state.episode_id
+    )
 
 
 def resume_targets(
