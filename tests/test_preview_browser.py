@@ -142,8 +142,15 @@ def run_draft(tmp_path: Path, audio, fake_llm, prefect_api) -> tuple[Path, Path,
     media.mkdir()
     talk = media / "talk.wav"
     talk.write_bytes(audio.speech(LINES, fmt="wav", gap=GAP).read_bytes())
-    (media / "talk.en.vtt").write_text(captions_vtt(audio, LINES), "utf-8")
-    config = write_config(tmp_path / "podpost.toml", fake_llm.base_url)
+    # The captions name who speaks (<v>): this is about the preview, not the diarizer, which
+    # hears these two espeak-ng voices as one (docs/diarization.md)
+    names = {"en-us": "Ada Stone", "en-gb": "Ben Ruiz"}
+    cues = iter(names[voice] for voice, _text in LINES)
+    vtt = re.sub(
+        r"(-->[^\n]*\n)", lambda m: f"{m.group(1)}<v {next(cues)}>", captions_vtt(audio, LINES)
+    )
+    (media / "talk.en.vtt").write_text(vtt, "utf-8")
+    config = write_config(tmp_path / "podpost.toml", fake_llm.base_url, diarize={"backend": "none"})
     data = tmp_path / "data"
     done = run_cli(["--config", str(config), "--data-dir", str(data), "run", str(talk)],
                    env=prefect_api.client_env())  # fmt: skip
