@@ -46,6 +46,7 @@ from pipeline.run.steps import (
     failed_turns,
     fetch_key,
     fetch_outputs,
+    known_episode,
     render_key,
     source_key,
     turns_key,
@@ -123,10 +124,15 @@ def run_episode(
     )
     key = fetch_key(source, item)  # before fetching: a file changed meanwhile is fetched again
     # `podpost resume EPISODE` of a local file that now holds another recording: refused
-    # before anything is fetched, so no other episode is made or written
+    # before anything is fetched, so no other episode is made or written. A file whose
+    # fetch is still fresh (its fingerprint: size and mtime for big files) is the episode
+    # it was; only a changed one is hashed whole to learn which episode it is now.
     local = local_source(source) if episode_id is not None else None
-    if local is not None and local.is_file() and (now := local_episode_id(local)) != episode_id:
-        raise _not_that_episode(source, str(episode_id), now)
+    if local is not None and local.is_file():
+        known = known_episode(config, source, item)
+        now = known.name if known is not None else local_episode_id(local)
+        if now != episode_id:
+            raise _not_that_episode(source, str(episode_id), now)
     try:
         job.episode = call["fetch"](job)
     except Exception as e:  # no episode folder yet: the ledger keeps the failure for status
