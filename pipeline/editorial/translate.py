@@ -32,12 +32,19 @@ from typing import Any
 
 from pipeline.editorial.cache import Cache, cache_key
 from pipeline.editorial.units import Unit, context_lines
-from pipeline.editorial.validate import UnitResult, Verdict, check_answer, in_text
+from pipeline.editorial.validate import (
+    UnitResult,
+    Verdict,
+    check_answer,
+    in_text,
+    longest_plausible,
+)
 from pipeline.editorial.wire import (
     PROMPT_VERSION,
     TASK_TRANSLATE,
     GlossaryEntry,
     Line,
+    LineBound,
     translate_schema,
     user_message,
 )
@@ -66,6 +73,19 @@ follow it."""
 
 
 STOPPED = "not asked: the model gave no valid answer in {limit} requests in a row"
+
+START_SLACK = 20  # characters source_start may have beyond the line's first three words
+
+
+def line_bound(unit: Unit, target: str) -> LineBound:
+    """What a translation request's schema allows for ``unit``'s item (schema only, for a
+    grammar-held model): its id; ``source_start`` up to the line's first three words plus
+    :data:`START_SLACK` characters; a translation up to a quarter above the longest of
+    plausible length (:func:`~pipeline.editorial.validate.longest_plausible`) plus 20
+    characters, so an answer cut there is still flagged as too long by the checks."""
+    start = " ".join(unit.text.split()[:3])
+    plausible = longest_plausible(unit.text, target)
+    return LineBound(unit.id, len(start) + START_SLACK, plausible + plausible // 4 + 20)
 
 
 class Breaker:
@@ -242,7 +262,9 @@ class Translator:
         ]
         try:
             reply = self.client.complete_json(
-                messages, translate_schema(len(lines)), task=TASK_TRANSLATE
+                messages,
+                translate_schema(tuple(line_bound(u, self.job.target) for u in units)),
+                task=TASK_TRANSLATE,
             )
         except LLMOutputError as e:
             truncated = isinstance(e, LLMTruncatedError)

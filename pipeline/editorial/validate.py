@@ -114,6 +114,14 @@ def missing_numbers(original: str, translation: str) -> list[str]:
     return sorted(missing)
 
 
+def longest_plausible(original: str, target: str) -> int:
+    """The most characters a translation of ``original`` into ``target`` may have and
+    still be of a plausible length (:func:`length_ratio_off`): the band's top ratio for
+    ``target`` times the original's length, a short original counted as 40 characters."""
+    _low, high = _RATIO.get(target.split("-")[0].lower(), _RATIO_DEFAULT)
+    return int(high * max(len(original), _RATIO_MIN_CHARS))
+
+
 def length_ratio_off(original: str, translation: str, target: str) -> float | None:
     """``translation``'s length over ``original``'s (characters) when it is implausible for
     ``target``, else None. Below the band only for originals of 40 characters or more;
@@ -121,9 +129,9 @@ def length_ratio_off(original: str, translation: str, target: str) -> float | No
     short sentence, never a page)."""
     if not original:
         return None
-    low, high = _RATIO.get(target.split("-")[0].lower(), _RATIO_DEFAULT)
+    low, _high = _RATIO.get(target.split("-")[0].lower(), _RATIO_DEFAULT)
     ratio = len(translation) / len(original)
-    too_long = len(translation) > high * max(len(original), _RATIO_MIN_CHARS)
+    too_long = len(translation) > longest_plausible(original, target)
     too_short = len(original) >= _RATIO_MIN_CHARS and ratio < low
     return ratio if too_long or too_short else None
 

@@ -71,12 +71,34 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# Bounds in the JSON *schema* only (``maxItems``, ``maxLength``, ``pattern``, ``enum``): a
+# model held to the schema by a grammar (the local model) must close a list or a string
+# there, where a small one would write until the output limit. Validation keeps accepting
+# what lies outside them; the checks of pipeline.editorial.validate and normalise judge the
+# content. Generous: a real answer stays well inside.
+NAME_CHARS = 80  # a person's, company's, product's or work's name
+TERM_CHARS = 60  # a glossary term or a line's key term, and their translations
+HEADING_CHARS = 60
+TITLE_CHARS = 120
+SUMMARY_CHARS = 400  # one or two sentences (the reference post's: 150 characters)
+# a tag: lowercase, hyphenated English (FORMAT.md), a few words
+TAG_PATTERN = "^[a-z0-9]{1,24}(-[a-z0-9]{1,24}){0,5}$"
+KINDS = ("person", "organization", "product", "work", "concept")
+
+
 def _at_most(n: int) -> JsonDict:
-    """A bound on a list in the JSON *schema* only (``maxItems``): a model held to the
-    schema by a grammar (the local model) must close the list, where a small one would add
-    items until the output limit. Validation keeps accepting longer lists; the checks of
-    :mod:`pipeline.editorial.validate` judge the content."""
+    """At most ``n`` items, in the schema only."""
     return {"maxItems": n}
+
+
+def _chars(n: int) -> JsonDict:
+    """A string of at most ``n`` characters, in the schema only."""
+    return {"maxLength": n}
+
+
+def _strings(items: int, chars: int) -> JsonDict:
+    """At most ``items`` strings of at most ``chars`` characters each, in the schema only."""
+    return {"maxItems": items, "items": {"type": "string", "maxLength": chars}}
 
 
 # --- analysis -------------------------------------------------------------------------
@@ -85,31 +107,51 @@ def _at_most(n: int) -> JsonDict:
 class GlossaryEntry(_Out):
     """A key term and its one translation for the whole post."""
 
-    term: str = Field(description="the term exactly as the source spells it")
-    translation: str = Field(description="its one canonical translation; names stay as they are")
-    kind: str = Field("concept", description="person, organization, product, work or concept")
+    term: str = Field(
+        description="the term exactly as the source spells it", json_schema_extra=_chars(TERM_CHARS)
+    )
+    translation: str = Field(
+        description="its one canonical translation; names stay as they are",
+        json_schema_extra=_chars(TERM_CHARS),
+    )
+    kind: str = Field(
+        default="concept",
+        description="person, organization, product, work or concept",
+        json_schema_extra={"enum": list(KINDS)},
+    )
 
 
 class OutlineSection(_Out):
     """Where a section starts (a turn id) and its heading."""
 
     start: int = Field(description="id of the turn where the section starts")
-    heading: str = Field(description="section heading in the target language")
+    heading: str = Field(
+        description="section heading in the target language",
+        json_schema_extra=_chars(HEADING_CHARS),
+    )
 
 
 class AnalysisOut(_Out):
     """The analysis answer: front matter values, the glossary and the outline."""
 
-    title: str
-    summary: str
-    tags: list[str] = Field(default_factory=list, json_schema_extra=_at_most(12))
-    guest: str = ""
-    people: list[str] = Field(default_factory=list, json_schema_extra=_at_most(30))
-    companies_orgs: list[str] = Field(default_factory=list, json_schema_extra=_at_most(30))
-    products_models: list[str] = Field(default_factory=list, json_schema_extra=_at_most(30))
-    media_books: list[str] = Field(default_factory=list, json_schema_extra=_at_most(30))
-    category: str = ""
-    area: str = ""
+    title: str = Field(json_schema_extra=_chars(TITLE_CHARS))
+    summary: str = Field(json_schema_extra=_chars(SUMMARY_CHARS))
+    # normalise keeps 8 tags
+    tags: list[str] = Field(
+        default_factory=list,
+        json_schema_extra={"maxItems": 8, "items": {"type": "string", "pattern": TAG_PATTERN}},
+    )
+    guest: str = Field(default="", json_schema_extra=_chars(NAME_CHARS))
+    people: list[str] = Field(default_factory=list, json_schema_extra=_strings(30, NAME_CHARS))
+    companies_orgs: list[str] = Field(
+        default_factory=list, json_schema_extra=_strings(30, NAME_CHARS)
+    )
+    products_models: list[str] = Field(
+        default_factory=list, json_schema_extra=_strings(30, NAME_CHARS)
+    )
+    media_books: list[str] = Field(default_factory=list, json_schema_extra=_strings(30, NAME_CHARS))
+    category: str = Field(default="", json_schema_extra=_chars(NAME_CHARS))
+    area: str = Field(default="", json_schema_extra=_chars(NAME_CHARS))
     glossary: list[GlossaryEntry] = Field(default_factory=list, json_schema_extra=_at_most(40))
     sections: list[OutlineSection] = Field(default_factory=list, json_schema_extra=_at_most(20))
 
@@ -120,8 +162,14 @@ class AnalysisOut(_Out):
 class TermOut(_Out):
     """A key term as it appears in the original and in the translation."""
 
-    source: str = Field(description="a key term, an exact substring of the original")
-    target: str = Field(description="its rendering, an exact substring of the translation")
+    source: str = Field(
+        description="a key term, an exact substring of the original",
+        json_schema_extra=_chars(TERM_CHARS),
+    )
+    target: str = Field(
+        description="its rendering, an exact substring of the translation",
+        json_schema_extra=_chars(TERM_CHARS),
+    )
 
 
 def _id_text(value: Any) -> Any:
@@ -135,7 +183,8 @@ class TurnOut(_Out):
     id: Annotated[str, BeforeValidator(_id_text)]
     source_start: str = Field(description="the first three words of the original, verbatim")
     translation: str
-    terms: list[TermOut] = Field(default_factory=list, json_schema_extra=_at_most(8))
+    # the prompt asks for at most four
+    terms: list[TermOut] = Field(default_factory=list, json_schema_extra=_at_most(4))
 
 
 class TranslateOut(_Out):
@@ -150,12 +199,41 @@ class TranslateOut(_Out):
         return {"turns": value} if isinstance(value, list) else value
 
 
-@functools.cache
-def translate_schema(count: int) -> type[TranslateOut]:
-    """:class:`TranslateOut` whose JSON schema asks for exactly ``count`` lines, the lines
-    of one request: a grammar-held model answers each line once and stops. Validation is
+@dataclass(frozen=True)
+class LineBound:
+    """What the schema of a translation request allows for one of its lines: its ``id``
+    (the only id the line's item may have), and the most characters of its
+    ``source_start`` and ``translation`` (see :func:`translate_schema`)."""
+
+    id: str
+    start_chars: int
+    translation_chars: int
+
+
+@functools.lru_cache(maxsize=64)
+def translate_schema(lines: tuple[LineBound, ...]) -> type[TranslateOut]:
+    """:class:`TranslateOut` whose JSON schema asks for exactly ``lines``, in order: item
+    *i* has the id of line *i* and strings within that line's bounds, so a grammar-held
+    model answers each line once, under its own id, and stops. Validation is
     :class:`TranslateOut`'s (a missing or extra line is the checks' to judge)."""
-    bounded: JsonDict = {"minItems": count, "maxItems": count}
+    turn = TurnOut.model_json_schema()
+    term = turn.pop("$defs")["TermOut"]
+    turn["properties"]["terms"]["items"] = term
+
+    def item(line: LineBound) -> JsonDict:
+        schema = json.loads(json.dumps(turn))
+        props = schema["properties"]
+        props["id"] = {"type": "string", "const": line.id}
+        props["source_start"]["maxLength"] = line.start_chars
+        props["translation"]["maxLength"] = line.translation_chars
+        return schema
+
+    bounded: JsonDict = {
+        "minItems": len(lines),
+        "maxItems": len(lines),
+        "prefixItems": [item(line) for line in lines],
+        "items": False,
+    }
     return create_model(
         "TranslateOut",
         __base__=TranslateOut,

@@ -9,7 +9,14 @@ same code for both. Nothing listens on a socket.
 Structured output is a grammar: a request's ``response_format`` JSON schema becomes a
 llama.cpp grammar (:func:`schema_grammar`), so every token the model samples keeps the
 answer inside the schema: it cannot break the JSON, miss a required key or give a number
-for a string. The client's validators still run on what comes back, for content.
+for a string. The client's validators still run on what comes back, for content. A string
+or list the schema leaves unbounded gets a bound in the grammar (:func:`bounded_schema`),
+so a small model that does not stop writing still ends its answer.
+
+Sampling under a grammar is kept cheap (:class:`GrammarSampling`): llama-cpp-python checks
+every token of the vocabulary (262k for Gemma 3) against the grammar at each step; here the
+grammar first sees only the most likely tokens, and the whole vocabulary only when none of
+those fits, as llama.cpp's own sampler does.
 
 The model file: ``[llm] local_model`` when set, else the pinned default of ``[llm]``
 (repository, revision, file, sha256) from ``[llm] local_cache``, downloaded there on first
@@ -19,11 +26,14 @@ error says in one line what to download and where to put it.
 
 from __future__ import annotations
 
+import copy
+import ctypes
 import json
 import os
 import socket
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +48,15 @@ HUB_URL = "https://huggingface.co"
 # gemma3 -> gemma), for model files that carry no chat template of their own
 KNOWN_CHAT_FORMATS = frozenset({"gemma", "qwen"})
 PROBE_TIMEOUT = 10.0  # seconds to reach the hub before saying what to download by hand
+# Bounds the grammar puts on a string or list its schema leaves open (the schema's own
+# bounds win): a model that does not stop writing ends its answer all the same.
+DEFAULT_MAX_CHARS = 200
+DEFAULT_MAX_ITEMS = 50
+# llama.cpp refuses a grammar whose string nests deeper than about a thousand characters (a
+# bound of 1010 failed to parse): a longer maxLength is left out of the grammar, unbounded
+GRAMMAR_MAX_CHARS = 1000
+GRAMMAR_CACHE = 32  # grammars kept (per schema; a translation schema is per request)
+GRAMMAR_TOP_K = 64  # tokens the grammar checks first (GrammarSampling)
 INSTALL_HINT = "run scripts/setup.sh (it builds llama-cpp-python), or set [llm] base_url"
 
 
@@ -143,16 +162,62 @@ def machine_threads(config: LLMConfig) -> int:
 
 # --- the in-process "SDK" ------------------------------------------------------------------
 
+_STRING_BOUNDS = ("maxLength", "pattern", "enum", "const", "format")
+_SUBSCHEMAS = ("items", "additionalProperties")
+_SCHEMA_LISTS = ("prefixItems", "anyOf", "oneOf", "allOf")
+_SCHEMA_MAPS = ("properties", "$defs", "definitions")
+
+
+def bounded_schema(
+    schema: dict[str, Any],
+    *,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    max_items: int = DEFAULT_MAX_ITEMS,
+) -> dict[str, Any]:
+    """A copy of ``schema`` where every string without a bound of its own (``maxLength``,
+    ``pattern``, ``enum``, ``const``, ``format``) has ``maxLength: max_chars`` and every
+    list without ``maxItems`` (or ``prefixItems``) has ``maxItems: max_items``. A
+    ``maxLength`` over :data:`GRAMMAR_MAX_CHARS` is dropped (llama.cpp cannot hold it).
+
+    For the grammar only: a grammar-held model cannot write past a bound, so no answer runs
+    to the output limit inside one string. What comes back is validated against the
+    schema the caller gave, unchanged."""
+
+    def visit(node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        kind = node.get("type")
+        if node.get("maxLength", 0) > GRAMMAR_MAX_CHARS:
+            del node["maxLength"]
+        elif kind == "string" and not any(k in node for k in _STRING_BOUNDS):
+            node["maxLength"] = max_chars
+        if kind == "array" and "maxItems" not in node and "prefixItems" not in node:
+            node["maxItems"] = max_items
+        for key in _SUBSCHEMAS:
+            visit(node.get(key))
+        for key in _SCHEMA_LISTS:
+            for sub in node.get(key) or ():
+                visit(sub)
+        for key in _SCHEMA_MAPS:
+            for sub in (node.get(key) or {}).values():
+                visit(sub)
+
+    bounded = copy.deepcopy(schema)
+    visit(bounded)
+    return bounded
+
 
 def schema_grammar(schema: dict[str, Any]) -> Any:
-    """A llama.cpp grammar that admits exactly the JSON ``schema`` describes.
+    """A llama.cpp grammar that admits exactly the JSON ``schema`` describes, with the
+    open strings and lists bounded (:func:`bounded_schema`).
 
     Raises :class:`LLMError` when llama.cpp cannot express the schema (llama-cpp-python
     would otherwise fall back to any JSON, silently)."""
+    _llama_cpp()
     from llama_cpp import LlamaGrammar
 
     try:
-        return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        return LlamaGrammar.from_json_schema(json.dumps(bounded_schema(schema)), verbose=False)
     except Exception as e:
         raise LLMError(
             f"llama.cpp cannot turn this JSON schema into a grammar: {e}",
@@ -198,7 +263,7 @@ class LocalSDK:
         # templates put the system text at the top of the first user turn, and so does this
         self._fold_system = getattr(llama, "chat_format", None) == "gemma"
         self._lock = threading.Lock()
-        self._grammars: dict[str, Any] = {}
+        self._grammars: OrderedDict[str, Any] = OrderedDict()
         self.chat = _Chat(self)
         self.models = _Models(name)
         self.requests = 0
@@ -213,8 +278,12 @@ class LocalSDK:
         else:  # json_object: any JSON object
             schema = {"type": "object"}
         key = json.dumps(schema, sort_keys=True)
-        if key not in self._grammars:
+        if key in self._grammars:
+            self._grammars.move_to_end(key)
+        else:
             self._grammars[key] = self._make_grammar(schema)
+            while len(self._grammars) > GRAMMAR_CACHE:
+                self._grammars.popitem(last=False)
         return self._grammars[key]
 
     def create(
@@ -267,11 +336,123 @@ def _fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     return rest
 
 
+def _llama_cpp() -> Any:
+    """The ``llama_cpp`` module, imported with OpenMP's idle threads sleeping.
+
+    llama.cpp's CPU build runs its threads under OpenMP, whose threads spin while waiting
+    by default. On a machine with other work (a test suite, a second process) a spinning
+    thread takes the core the one it waits for needs: 2 threads gave 1.3 to 2.8 tokens/s
+    where 1 thread gave 15 (BENCHMARKS.md, "Local model"). ``OMP_WAIT_POLICY=PASSIVE``,
+    read by OpenMP when llama.cpp's library loads, makes them sleep; a value the user set
+    is kept. This sets the variable for the library; podpost's own settings still come
+    from :mod:`pipeline.config` only."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import llama_cpp
+
+    return llama_cpp
+
+
+class GrammarSampling:
+    """The sampler step :func:`load_llama`'s model puts before llama.cpp's grammar step.
+
+    llama.cpp's grammar sampler checks each candidate token's text against the grammar,
+    and llama-cpp-python hands it the whole vocabulary at every step: with Gemma 3's 262k
+    tokens that cost more than the model itself (4.5 tokens/s against 13 without a grammar,
+    BENCHMARKS.md). This step lets the grammar judge the ``top_k`` likeliest tokens first
+    and, when one of them fits, passes on only those (the ones that do not fit at -inf);
+    when none fits, the whole vocabulary goes on to the grammar step as before. The token
+    chosen is one the grammar allows either way, and greedy decoding picks the same token
+    as with the whole vocabulary (the likeliest allowed token is among the ``top_k`` when
+    any allowed token is). ``steps`` counts ``[narrowed, full]`` steps (shared, a list)."""
+
+    def __init__(self, steps: list[int], top_k: int = GRAMMAR_TOP_K) -> None:
+        self.grammar: Any = None  # the chain's llama.cpp grammar sampler (a pointer)
+        self.top_k = top_k
+        self.steps = steps
+
+    def __call__(self, cur_p: Any) -> None:
+        """Narrow ``cur_p`` (a ``llama_token_data_array`` pointer) in place."""
+        import numpy as np
+
+        lib = _llama_cpp()
+        candidates = cur_p.contents
+        size, k = int(candidates.size), self.top_k
+        if size <= k:
+            return
+        address = ctypes.addressof(candidates.data.contents)
+        data = np.ctypeslib.as_array((lib.llama_token_data * size).from_address(address))
+        top = np.ascontiguousarray(data[np.argpartition(data["logit"], size - k)[size - k :]])
+        narrow = lib.llama_token_data_array(
+            data=top.ctypes.data_as(ctypes.POINTER(lib.llama_token_data)),
+            size=k,
+            selected=-1,
+            sorted=False,
+        )
+        lib.llama_sampler_apply(self.grammar, ctypes.byref(narrow))
+        if not np.isfinite(top["logit"]).any():
+            self.steps[1] += 1
+            return
+        data[:k] = top
+        candidates.size = k
+        candidates.sorted = False
+        self.steps[0] += 1
+
+
+def _grammar_llama_class() -> type:
+    """``llama_cpp.Llama`` whose sampling under a grammar starts with
+    :class:`GrammarSampling`; made once, on first use (it imports llama.cpp)."""
+    global _GRAMMAR_LLAMA
+    if _GRAMMAR_LLAMA is not None:
+        return _GRAMMAR_LLAMA
+    lib = _llama_cpp()
+    from llama_cpp import Llama
+    from llama_cpp._internals import LlamaSampler
+
+    class GrammarLlama(Llama):
+        """``Llama`` with :class:`GrammarSampling` before its grammar step;
+        ``grammar_steps`` counts the steps of every answer so far, ``[narrowed, full]``."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.grammar_steps = [0, 0]
+
+        def _init_sampler(self, *args: Any, **kwargs: Any) -> Any:
+            grammar = kwargs.get("grammar")
+            if grammar is None or kwargs.get("logits_processor") is not None:
+                return super()._init_sampler(*args, **kwargs)
+            rest = super()._init_sampler(*args, **{**kwargs, "grammar": None})
+            chain = LlamaSampler()  # the narrowing step, the grammar, the usual samplers
+            step = GrammarSampling(self.grammar_steps)
+            chain.add_custom(step)
+            step.grammar = lib.llama_sampler_init_grammar(
+                self._model.vocab, grammar._grammar.encode(), grammar._root.encode()
+            )
+            if not step.grammar:  # llama-cpp-python would add the NULL, and crash
+                chain.close()
+                raise LLMError(
+                    "llama.cpp cannot parse the grammar of this JSON schema",
+                    hint="a bug in podpost: please report it",
+                )
+            lib.llama_sampler_chain_add(chain.sampler, step.grammar)
+            while lib.llama_sampler_chain_n(rest.sampler) > 0:
+                moved = lib.llama_sampler_chain_remove(rest.sampler, 0)
+                lib.llama_sampler_chain_add(chain.sampler, moved)
+            rest.close()
+            return chain
+
+    _GRAMMAR_LLAMA = GrammarLlama
+    return GrammarLlama
+
+
+_GRAMMAR_LLAMA: type | None = None
+
+
 def load_llama(path: Path, config: LLMConfig) -> Any:
-    """``llama_cpp.Llama`` for the file at ``path``: threads and context from the machine
-    (:func:`machine_threads`, ``[llm] context_tokens``)."""
+    """The model in the file at ``path`` (a ``llama_cpp.Llama`` sampling grammars through
+    :class:`GrammarSampling`): threads and context from the machine (:func:`machine_threads`,
+    ``[llm] context_tokens``)."""
     try:
-        from llama_cpp import Llama
+        llama_class = _grammar_llama_class()
     except ImportError as e:
         raise MissingDependencyError(
             "llama-cpp-python is not installed; podpost needs it to run a model without an "
@@ -280,7 +461,7 @@ def load_llama(path: Path, config: LLMConfig) -> Any:
         ) from e
     threads = machine_threads(config)
     try:
-        llama = Llama(
+        llama = llama_class(
             model_path=str(path),
             n_ctx=config.context_tokens,
             n_threads=threads,
