@@ -310,8 +310,8 @@ def test_run_on_the_packaged_model_with_no_key_touches_only_loopback(
     )  # fmt: skip
 
     assert done.returncode in (0, 8), done.stderr
-    if done.returncode == 8:
-        assert "failed" in done.stderr and "1" in done.stderr, done.stderr
+    if done.returncode == 8:  # the last line names the turns that failed
+        assert "failed to translate (turns " in done.stderr.strip().splitlines()[-1]
     draft = Path(done.stdout.strip().splitlines()[-1])
     check = CliRunner().invoke(app, ["post", "check", str(draft)])
     assert check.exit_code == 0, check.output
