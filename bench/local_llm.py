@@ -84,6 +84,8 @@ def main() -> None:
     print(f"all tokens/s: {(usage.prompt_tokens + usage.completion_tokens) / model_seconds:.1f}")
     print(f"seconds per turn: {wall / n:.2f} (wall {wall:.1f} s)")
     print(f"structured answers valid on the first try: {first_try}/{asked}")
+    others = [(t, a, v, r) for t, a, v, r in ANSWERS if not (a == 1 and v and not r)]
+    print(f"answers not valid as sent (task, attempt, valid, repaired): {others}")
     print(f"naming answer: {[(c.cluster, c.name) for c in naming.value.speakers]}")
     print(f"grammar steps on the likeliest tokens: {narrowed}, on the whole vocabulary: {full}")
     print(f"load average (1 min) before: {load_before:.1f}, after: {load_after:.1f}")

