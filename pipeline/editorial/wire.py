@@ -156,6 +156,37 @@ class AnalysisOut(_Out):
     sections: list[OutlineSection] = Field(default_factory=list, json_schema_extra=_at_most(20))
 
 
+@functools.lru_cache(maxsize=64)
+def analysis_schema(
+    categories: tuple[str, ...], areas: tuple[str, ...], starts: tuple[int, ...]
+) -> type[AnalysisOut]:
+    """:class:`AnalysisOut` whose JSON schema allows only the request's choices: category
+    and area from the configured lists, section starts among the turn ids sent (``starts``);
+    an empty tuple leaves that field as it was. Schema only: validation is
+    :class:`AnalysisOut`'s, and :func:`~pipeline.editorial.analysis.normalise` still mends
+    what an endpoint that ignores the schema answers."""
+    fields: dict[str, Any] = {}
+    if categories:
+        fields["category"] = (str, Field(default="", json_schema_extra={"enum": list(categories)}))
+    if areas:
+        fields["area"] = (str, Field(default="", json_schema_extra={"enum": list(areas)}))
+    if starts:
+        section = create_model(
+            "OutlineSection",
+            __base__=OutlineSection,
+            __doc__=OutlineSection.__doc__,
+            start=(int, Field(description="id of the turn where the section starts",
+                              json_schema_extra={"enum": list(starts)})),
+        )  # fmt: skip
+        fields["sections"] = (
+            list[section],  # type: ignore[valid-type]
+            Field(default_factory=list, json_schema_extra=_at_most(20)),
+        )
+    if not fields:
+        return AnalysisOut
+    return create_model("AnalysisOut", __base__=AnalysisOut, __doc__=AnalysisOut.__doc__, **fields)
+
+
 # --- translation ----------------------------------------------------------------------
 
 
