@@ -37,6 +37,7 @@ from pipeline.llm.local import (
     cached_path,
     download_url,
     local_sdk,
+    machine_threads,
     schema_grammar,
 )
 from pipeline.turns.naming import SpeakerNames
@@ -71,6 +72,11 @@ def test_context_tokens_follow_the_memory() -> None:
         16384,
         32768,
     ]
+
+
+def test_threads_follow_the_cpus_this_process_may_use() -> None:
+    assert machine_threads(LLMConfig()) == len(os.sched_getaffinity(0))
+    assert machine_threads(LLMConfig(local_threads=3)) == 3  # a value set is kept
 
 
 def test_no_endpoint_and_no_key_is_the_local_model() -> None:
