@@ -147,7 +147,7 @@ def test_a_ledger_that_cannot_record_the_failure_never_masks_it(
     warnings = [line for line in stream.getvalue().splitlines() if line.startswith("warning:")]
     assert warnings == [
         "warning: the failure could not be recorded: the disk is full (no space left on "
-        f"{small_disk}) writing {small_disk / 'data' / 'ledger.sqlite3'}; free some space on "
+        f"{small_disk}) writing {small_disk / 'data' / 'state.sqlite3'}; free some space on "
         f"{small_disk} and rerun: finished steps are kept"
     ]
     assert leftovers(small_disk) == []

@@ -21,6 +21,7 @@ from typing import Any
 
 from pipeline import store
 from pipeline.config import Config, deep_merge
+from pipeline.db import open_state
 from pipeline.editorial.build import EditorialResult, build_post
 from pipeline.errors import InputFileError, LLMError
 from pipeline.fetch.core import ProgressHook, fetch_episode
@@ -29,7 +30,7 @@ from pipeline.models import Episode, Transcript, Turns
 from pipeline.post.render import load_template, render_post
 from pipeline.review.drafts import DraftWrite, write_draft_file
 from pipeline.run.ledger import Ledger
-from pipeline.run.state import EpisodeRun, episode_lock, keep_record, message
+from pipeline.run.state import EpisodeRun, keep_record, lock_episode, message
 from pipeline.run.steps import (
     EDITORIAL_CACHE,
     editorial_key,
@@ -65,6 +66,7 @@ def _present(values: dict[str, Any]) -> dict[str, Any]:
 
 @contextmanager
 def _recorded(
+    config: Config,
     folder: Path,
     episode_id: str,
     step: str,
@@ -74,8 +76,8 @@ def _recorded(
 ) -> Iterator[EpisodeRun]:
     """Hold the lock and mark ``step`` running; on an error record it as the failure,
     else leave the episode ``pending``. The body calls ``run.finish_step``."""
-    with episode_lock(folder, episode_id):
-        run = EpisodeRun(folder, episode_id)
+    with lock_episode(config, episode_id):
+        run = EpisodeRun(open_state(config), folder, episode_id)
         flags = _present(overrides or {})
         if flags:
             run.state.overrides = deep_merge(run.state.overrides, flags)
@@ -111,7 +113,7 @@ def fetch(
     ledger.remember_source(source_key(source, item), episode.id)
     folder = store.episode_dir(config, episode.id)
     with _recorded(
-        folder, episode.id, "fetch", source=source, item=item, title=episode.title
+        config, folder, episode.id, "fetch", source=source, item=item, title=episode.title
     ) as run:
         outputs = fetch_outputs(episode)
         run.finish_step("fetch", key, outputs, time.monotonic() - started)
@@ -128,7 +130,7 @@ def transcribe(
     """``podpost transcribe``: fetch first when ``source`` is not an episode yet, then write
     ``transcript.json``. ``overrides`` (the command's flags) are kept for resume."""
     episode, folder = fetch(config, source, item)
-    with _recorded(folder, episode.id, "transcribe", overrides=overrides) as run:
+    with _recorded(config, folder, episode.id, "transcribe", overrides=overrides) as run:
         started = time.monotonic()
         transcript = transcribe_episode(episode, folder, config)
         key = transcribe_key(config, folder)
@@ -169,7 +171,7 @@ def turns(
             client = make_client(config.llm)
         except LLMError as e:
             note(f"note: naming speakers without an LLM ({e.message})")
-    with _recorded(folder, episode.id, "turns", overrides=overrides) as run:
+    with _recorded(config, folder, episode.id, "turns", overrides=overrides) as run:
         started = time.monotonic()
         result = build_turns(
             episode, transcript, config, audio_path=audio, client=client, diarizer=backend
@@ -207,7 +209,7 @@ def translate(
     episode = store.load(folder / store.EPISODE_FILE, Episode)
     turns = store.load(folder / store.TURNS_FILE, Turns)
     client = make_client(config.llm)
-    with _recorded(folder, episode.id, "editorial", overrides=overrides) as run:
+    with _recorded(config, folder, episode.id, "editorial", overrides=overrides) as run:
         started = time.monotonic()
         result = build_post(
             episode, turns, config, client, folder / EDITORIAL_CACHE, retry_failed=retry_failed

@@ -22,6 +22,7 @@ from typing import Any
 
 from pipeline import store
 from pipeline.config import Config, Until, deep_merge, with_overrides
+from pipeline.db import open_state
 from pipeline.errors import ConfigError, InputFileError, UsageError
 from pipeline.fetch.local import local_episode_id, local_source
 from pipeline.langtags import language_name
@@ -34,9 +35,12 @@ from pipeline.run.ledger import Ledger
 from pipeline.run.progress import Reporter
 from pipeline.run.state import (
     EpisodeRun,
-    episode_lock,
+    draft_file,
+    draft_key,
     keep_record,
     load_state,
+    lock_episode,
+    lock_source,
     message,
     recorded_overrides,
 )
@@ -133,21 +137,46 @@ def run_episode(
         now = known.name if known is not None else local_episode_id(local)
         if now != episode_id:
             raise _not_that_episode(source, str(episode_id), now)
-    try:
-        job.episode = call["fetch"](job)
-    except Exception as e:  # no episode folder yet: the ledger keeps the failure for status
-        keep_record(job.report.warn, keep_fetch_failure, config, source, item, overrides or {}, e)
-        raise
-    if episode_id is not None and job.episode.id != episode_id:
-        raise _not_that_episode(source, episode_id, job.episode.id)
+    db = open_state(config)
+    # The source's lease is taken before fetching, so two workers given one source make
+    # one download: the second is refused (or, with wait, finds the fetch done).
+    with lock_source(config, source_key(source, item), wait=wait):
+        try:
+            job.episode = call["fetch"](job)
+        except Exception as e:  # no episode folder yet: the ledger keeps the failure for status
+            keep_record(
+                job.report.warn, keep_fetch_failure, config, source, item, overrides or {}, e
+            )
+            raise
+        if episode_id is not None and job.episode.id != episode_id:
+            raise _not_that_episode(source, episode_id, job.episode.id)
+        return _locked_run(
+            job, call, db, key, overrides, wait=wait, until=until, flow_run_id=flow_run_id
+        )
+
+
+def _locked_run(
+    job: Job,
+    call: Mapping[str, Callable[..., Any]],
+    db: Any,
+    key: str,
+    overrides: dict[str, Any] | None,
+    *,
+    wait: bool,
+    until: Until | None,
+    flow_run_id: str | None,
+) -> EpisodeResult:
+    """The steps after fetch, under the episode's lease (see :func:`run_episode`)."""
+    assert job.episode is not None
+    config, source, item = job.config, job.source, job.item
     folder = job.folder
-    with episode_lock(folder, job.episode.id, wait=wait):
+    with lock_episode(config, job.episode.id, wait=wait):
         if overrides is not None:
             # a rerun starts from the settings the episode was made with, this run's flags
             # on top: a step is redone only when a setting it depends on changed
-            overrides = deep_merge(recorded_overrides(folder), overrides)
+            overrides = deep_merge(recorded_overrides(db, job.episode.id), overrides)
             job.config = config = with_overrides(config, overrides)
-        run = job.run = EpisodeRun(folder, job.episode.id, source)
+        run = job.run = EpisodeRun(db, folder, job.episode.id, source)
         run.state.item = item
         if overrides is not None:
             run.state.overrides = overrides
@@ -162,7 +191,7 @@ def run_episode(
                 written, text = _speakers_draft(job, turns)
                 job.count_tokens()  # the naming request
                 run.state.tokens += job.tokens
-                run.update(**draft_fields(written), title=job.episode.title, failed_turns=0)
+                run.update(**draft_fields(config, written), title=job.episode.title, failed_turns=0)
                 run.await_speakers()
                 job.report.line(written.message)
                 job.report.line(
@@ -183,7 +212,9 @@ def run_episode(
             keep_record(job.report.warn, run.fail, run.state.step, message(e))
             raise
         run.state.tokens += job.tokens
-        run.update(**draft_fields(written), title=post.front.title, failed_turns=job.failed_turns)
+        run.update(
+            **draft_fields(config, written), title=post.front.title, failed_turns=job.failed_turns
+        )
         run.done()
     job.report.line(written.message)
     return EpisodeResult(
@@ -232,8 +263,8 @@ def _confirmed_turns(job: Job, turns: Turns) -> Turns:
     assert job.episode is not None and job.run is not None
     # the episode's draft, or beside its translated draft (a rerun `--until turns`)
     places = [job.config.drafts_path / draft_name(job.episode.id)]
-    if job.run.state.proposal_path:
-        places.append(Path(job.run.state.proposal_path))
+    if (proposal := draft_file(job.config, job.run.state.proposal_path)) is not None:
+        places.append(proposal)
     found = [p for p in places if p.is_file() and _stage(p) == speakers.STAGE]
     if not found:
         return turns
@@ -263,16 +294,21 @@ def keep_fetch_failure(
         ledger.record_fetch_failure(key, source, item, overrides, message(e))
 
 
-def draft_fields(written: DraftWrite) -> dict[str, Any]:
-    """The run.json fields for a draft just written: the episode's draft stays the one a
-    person edited or approved, and text written beside it is its proposal."""
+def draft_fields(config: Config, written: DraftWrite) -> dict[str, Any]:
+    """The run record's fields for a draft just written (storage keys, not paths): the
+    episode's draft stays the one a person edited or approved, and text written beside it
+    is its proposal."""
     if written.kept is not None:
         return {
-            "draft_path": str(written.kept),
-            "proposal_path": str(written.path),
+            "draft_path": draft_key(config, written.kept),
+            "proposal_path": draft_key(config, written.path),
             "draft_note": written.message,
         }
-    return {"draft_path": str(written.path), "proposal_path": None, "draft_note": written.message}
+    return {
+        "draft_path": draft_key(config, written.path),
+        "proposal_path": None,
+        "draft_note": written.message,
+    }
 
 
 def review_rows(config: Config, draft: Path) -> list[dict[str, object]]:
@@ -290,17 +326,18 @@ def rerender(configure: Callable[..., Config], ref: str | Path) -> DraftWrite:
     the overrides the episode's run started with. Records the render step in ``run.json``.
     """
     folder = store.find_episode(configure(), ref, needs=(store.EPISODE_FILE, store.POST_FILE))
-    state = load_state(folder)
+    episode = store.load(folder / store.EPISODE_FILE, Episode)
+    db = open_state(configure())
+    state = load_state(db, episode.id)
     config = configure(**state.overrides) if state is not None else configure()
     post = store.load(folder / store.POST_FILE, Post)
-    episode = store.load(folder / store.EPISODE_FILE, Episode)
-    with episode_lock(folder, episode.id):
-        run = EpisodeRun(folder, episode.id)
+    with lock_episode(config, episode.id):
+        run = EpisodeRun(db, folder, episode.id)
         text = render_post(post, load_template(config.post.template))
         written = write_draft(config.drafts_path, episode.id, text, episode_dir=folder)
         run.finish_step("render", render_key(text), [], 0.0)
         run.update(
-            **draft_fields(written),
+            **draft_fields(config, written),
             title=run.state.title or post.front.title,
             failed_turns=failed_turns(folder),
         )
