@@ -140,7 +140,9 @@ def run_episode(
     db = open_state(config)
     # The source's lease is taken before fetching, so two workers given one source make
     # one download: the second is refused (or, with wait, finds the fetch done).
-    with lock_source(config, source_key(source, item), wait=wait):
+    known_id = Ledger.of(config).episode_for(source_key(source, item))
+    what = f"episode {known_id}" if known_id else f"source {source}"
+    with lock_source(config, source_key(source, item), what, wait=wait):
         try:
             job.episode = call["fetch"](job)
         except Exception as e:  # no episode folder yet: the ledger keeps the failure for status

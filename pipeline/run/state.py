@@ -336,12 +336,13 @@ def lock_episode(config: Config, episode_id: str, *, wait: bool = False) -> Any:
     )
 
 
-def lock_source(config: Config, key: str, *, wait: bool = False) -> Any:
+def lock_source(config: Config, key: str, what: str, *, wait: bool = False) -> Any:
     """Hold the lease of a source's fetch (``key``: the ledger's source key) in ``config``'s
     state database: taken before fetching, so two workers given one source download it
-    once (the second waits, then finds the fetch done, or is refused)."""
+    once (the second waits, then finds the fetch done, or is refused naming ``what``: the
+    episode the source became, when known)."""
     return hold_lease(
-        open_state(config), source_lock_name(key), f"source {key.splitlines()[0]}", wait=wait,
+        open_state(config), source_lock_name(key), what, wait=wait,
         ttl=config.state.lease_ttl, beat=config.state.heartbeat,
     )  # fmt: skip
 
