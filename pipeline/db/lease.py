@@ -13,6 +13,7 @@ known, holds ``source:<key hash>`` (:mod:`pipeline.run.state`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -194,8 +195,13 @@ class Lease:
                 continue  # the database is away for a moment: the next beat tries again
 
     def stop(self, *, release_it: bool = True) -> None:
-        """Stop renewing and (by default) release the lease."""
+        """Stop renewing and (by default) release the lease. A release that fails (a full
+        disk, the database away) is not raised: the lease expires by itself, and the error
+        that ended the block, if any, is the one to report."""
+        from pipeline.errors import StorageError
+
         self._stop.set()
         self._thread.join()
         if release_it and not self.lost:
-            release(self.db, self.name, self.holder)
+            with contextlib.suppress(StorageError):
+                release(self.db, self.name, self.holder)
