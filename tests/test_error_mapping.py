@@ -49,7 +49,7 @@ def test_a_damaged_ledger_is_a_storage_error_that_says_what_to_do(tmp_path: Path
         Ledger(path)
     assert isinstance(info.value.__cause__, sqlalchemy.exc.DatabaseError)
     assert isinstance(info.value.__cause__.orig, sqlite3.DatabaseError)
-    assert "can be moved away" in info.value.one_line()
+    assert "if it is damaged, move it away" in info.value.one_line()
 
 
 def test_without_ffmpeg_decoding_says_to_install_it(tmp_path: Path, monkeypatch):

@@ -20,7 +20,7 @@ from pipeline.config import Config
 from pipeline.db import HEAD, StateDB, lease, open_state, schema, state_url
 from pipeline.db.legacy import import_legacy
 from pipeline.db.reviews import load_review, save_review
-from pipeline.errors import DraftConflictError, SourceError
+from pipeline.errors import ConfigError, DraftConflictError, SourceError, StorageError
 from pipeline.run.episode import run_episode
 from pipeline.run.ledger import Ledger
 from pipeline.run.progress import Reporter
@@ -335,3 +335,26 @@ def test_the_import_reports_what_it_could_not_read(tmp_path: Path) -> None:
         "items": 2, "sources": 3, "fetch_failures": 1, "runs": 3, "reviews": 3,
     }  # fmt: skip
     assert (data / "episodes" / "broken" / "run.json").is_file()  # left for a person
+
+
+@pytest.mark.parametrize(
+    ("url", "error", "line"),
+    [
+        ("not a url", ConfigError, "[state] url is not a database URL; use sqlite:///"),
+        ("mysql://u:p@h/x", ConfigError, "[state] url names mysql, a database podpost does not"),
+        (
+            "postgresql+psycopg://u:secret@127.0.0.1:1/x",
+            StorageError,
+            "the state database postgresql+psycopg://u:***@127.0.0.1:1/x cannot be used: "
+            'connection failed: connection to server at "127.0.0.1", port 1 failed',
+        ),
+    ],
+)
+def test_a_state_url_that_cannot_be_used_is_one_line_without_its_password(
+    tmp_path: Path, url: str, error: type[Exception], line: str
+) -> None:
+    with pytest.raises(error) as caught:
+        open_state(Config(data_dir=tmp_path / "data", state={"url": url}))
+    assert caught.value.one_line().startswith(line)
+    assert "secret" not in caught.value.one_line()
+    assert not (tmp_path / "data").exists()

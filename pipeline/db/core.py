@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from pipeline.config import Config
@@ -33,9 +33,10 @@ HEAD = "0001"  # the newest migration (pipeline/db/migrations/versions); a test 
 STATE_FILE = "state.sqlite3"  # the default database, in the data folder
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATE_LOCK_KEY = 0x706F64706F7374  # "podpost": PostgreSQL advisory lock while migrating
-_UNUSABLE_HINT = (
-    "check [state] url (PODPOST_STATE__URL) and that the database server answers; a damaged "
-    "SQLite file can be moved away (podpost starts a new one and forgets what ran)"
+_SERVER_HINT = "check [state] url (PODPOST_STATE__URL) and that the database server answers"
+_FILE_HINT = (
+    "if another podpost holds it, wait and rerun; if it is damaged, move it away (podpost "
+    "starts a new one and forgets what ran)"
 )
 
 
@@ -50,7 +51,7 @@ def has_state(config: Config) -> bool:
     """Whether ``config`` has a state database to read: always for a server; for the
     default SQLite file, when it (or an older release's ledger to import) exists. Lets
     read-only commands leave a fresh data folder uncreated."""
-    url = make_url(state_url(config))
+    url = parse_url(state_url(config))
     if url.get_backend_name() != "sqlite" or not url.database:
         return True
     return Path(url.database).is_file() or (config.data_dir / "ledger.sqlite3").is_file()
@@ -88,9 +89,8 @@ class StateDB:
         if self.path is not None and (full := disk_full(self.path, orig)) is not None:
             return full
         text = " ".join(str(orig).split()) or type(orig).__name__
-        return StorageError(
-            f"the state database {self.where} cannot be used: {text}", hint=_UNUSABLE_HINT
-        )
+        hint = _FILE_HINT if self.dialect == "sqlite" else _SERVER_HINT
+        return StorageError(f"the state database {self.where} cannot be used: {text}", hint=hint)
 
     def now(self, conn: Connection) -> float:
         """The database server's clock (seconds since the epoch): one clock for every
@@ -128,14 +128,19 @@ def open_url(url: str) -> StateDB:
         return db
 
 
-def _engine(url: str) -> Engine:
+def parse_url(url: str) -> URL:
+    """``url`` parsed; :class:`ConfigError` when it is no database URL."""
     try:
-        parsed = make_url(url)
+        return make_url(url)
     except sa_exc.ArgumentError as e:
         raise ConfigError(
-            f"[state] url {url!r} is not a database URL",
+            "[state] url is not a database URL",
             hint="use sqlite:////path/state.sqlite3 or postgresql+psycopg://user:pass@host/db",
         ) from e
+
+
+def _engine(url: str) -> Engine:
+    parsed = parse_url(url)
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
         raise ConfigError(
