@@ -85,13 +85,18 @@ def postgres_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture
-def pg_url(postgres_server: PgServer) -> str:
-    """A new, empty database on the session's server, as a SQLAlchemy URL."""
+def pg_url(postgres_server: PgServer) -> Iterator[str]:
+    """A new, empty database on the session's server, as a SQLAlchemy URL; this process's
+    connections to it are closed at the end (the server allows 100 in all)."""
     import psycopg
+
+    from pipeline.db.core import close_url
 
     name = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(
         host="127.0.0.1", port=postgres_server.port, user=USER, dbname="postgres", autocommit=True
     ) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    return postgres_server.url(name)
+    url = postgres_server.url(name)
+    yield url
+    close_url(url)

@@ -139,6 +139,16 @@ def parse_url(url: str) -> URL:
         ) from e
 
 
+def close_url(url: str) -> None:
+    """Close the pooled connections to the database at ``url`` and forget it (the next
+    open checks its schema again): for tests that drop a database, and for long-lived
+    processes done with one."""
+    with _open_lock:
+        db = _opened.pop(url, None)
+    if db is not None:
+        db.engine.dispose()
+
+
 def _engine(url: str) -> Engine:
     parsed = parse_url(url)
     backend = parsed.get_backend_name()
