@@ -358,3 +358,29 @@ def test_a_state_url_that_cannot_be_used_is_one_line_without_its_password(
     assert caught.value.one_line().startswith(line)
     assert "secret" not in caught.value.one_line()
     assert not (tmp_path / "data").exists()
+
+
+def test_two_processes_importing_one_folder_at_once_both_succeed(config: Config) -> None:
+    from pipeline.db import open_url
+
+    shutil.copytree(LEGACY, config.data_dir)
+    db = open_url(state_url(config))  # opened without the import, to race two of them
+    start = threading.Barrier(2)
+    reports: list[object] = []
+
+    def run() -> None:
+        start.wait()
+        reports.append(import_legacy(db, config.data_dir, config.drafts_path))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(reports) == 2
+    with db.begin() as conn:
+        counts = {
+            t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+            for t in (schema.items, schema.sources, schema.runs, schema.reviews, schema.imports)
+        }
+    assert counts == {"items": 2, "sources": 3, "runs": 3, "reviews": 3, "imports": 1}

@@ -108,9 +108,11 @@ def import_legacy(db: StateDB, data_dir: Path, drafts_dir: Path) -> ImportReport
         for path in meta_files:
             _import_review(db, conn, path, drafts_dir, data_dir, report)
         conn.execute(
-            schema.imports.insert().values(
-                name=name, imported_at=_now(), rows=sum(report.rows.values())
-            )
+            # another process importing the same folder at once: its rows and this one's
+            # are the same, and neither fails
+            db.insert(schema.imports)
+            .values(name=name, imported_at=_now(), rows=sum(report.rows.values()))
+            .on_conflict_do_nothing()
         )
     return report
 

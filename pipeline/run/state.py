@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import socket
 import time
@@ -40,6 +41,7 @@ from pipeline.errors import DraftConflictError, PodpostError
 from pipeline.faults import one_line
 
 STEPS = ("fetch", "transcribe", "turns", "editorial", "render")
+_log = logging.getLogger(__name__)
 RUN_FILE = "run.json"  # where releases before the state database kept the record
 # review-speakers: stopped after the turns step for the editor (`run --until turns`)
 State = Literal["pending", "running", "done", "failed", "review-speakers"]
@@ -300,7 +302,15 @@ def hold_lease(
                 hint="wait for that run to finish, or rerun with --wait to queue behind it",
             )
         time.sleep(poll)
-    held = lease.Lease(db, name, holder, ttl=ttl, beat=beat)
+
+    def lost(_name: str) -> None:
+        _log.warning(
+            "%s: its lock expired and another run took it (this machine could not renew it "
+            "for %.0f s); this run goes on, but the other may write the same files",
+            what, ttl,
+        )  # fmt: skip
+
+    held = lease.Lease(db, name, holder, ttl=ttl, beat=beat, on_lost=lost)
     try:
         yield held
     finally:
