@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.llm",
     "tests.fixtures.review",
     "tests.fixtures.flows",
+    "tests.s3server",
 ]

@@ -29,7 +29,7 @@ from pipeline.models import Episode, Post, Turns
 from pipeline.post.render import load_template, render_post
 from pipeline.review import flags as review
 from pipeline.review import speakers
-from pipeline.review.drafts import DraftWrite, draft_name, write_draft
+from pipeline.review.drafts import DraftWrite, Stage, draft_name, write_draft
 from pipeline.run.ledger import Ledger
 from pipeline.run.progress import Reporter
 from pipeline.run.state import (
@@ -120,6 +120,7 @@ def run_episode(
         report=report or Reporter(),
         source=source,
         item=item,
+        episode_id=episode_id,
         retry_failed=retry_failed,
     )
     key = fetch_key(source, item)  # before fetching: a file changed meanwhile is fetched again
@@ -129,7 +130,7 @@ def run_episode(
     # it was; only a changed one is hashed whole to learn which episode it is now.
     local = local_source(source) if episode_id is not None else None
     if local is not None and local.is_file():
-        known = known_episode(config, source, item)
+        known = known_episode(config, source, item, episode_id)
         now = known.name if known is not None else local_episode_id(local)
         if now != episode_id:
             raise _not_that_episode(source, str(episode_id), now)
@@ -141,7 +142,10 @@ def run_episode(
     if episode_id is not None and job.episode.id != episode_id:
         raise _not_that_episode(source, episode_id, job.episode.id)
     folder = job.folder
+    storage = job.storage()
     with episode_lock(folder, job.episode.id, wait=wait):
+        if "fetch" not in job.skipped:  # what another machine finished of this episode
+            storage.pull_episode(job.episode.id, keep=fetch_outputs(job.episode))
         if overrides is not None:
             # a rerun starts from the settings the episode was made with, this run's flags
             # on top: a step is redone only when a setting it depends on changed
@@ -155,6 +159,7 @@ def run_episode(
         run.begin(flow_run_id=flow_run_id)
         if "fetch" not in job.skipped:
             run.finish_step("fetch", key, fetch_outputs(job.episode), 0.0)
+        job.save_progress()
         try:
             transcript = call["transcribe"](job)
             turns = call["turns"](job, transcript)
@@ -162,8 +167,11 @@ def run_episode(
                 written, text = _speakers_draft(job, turns)
                 job.count_tokens()  # the naming request
                 run.state.tokens += job.tokens
-                run.update(**draft_fields(written), title=job.episode.title, failed_turns=0)
+                run.update(
+                    **draft_fields(written, storage), title=job.episode.title, failed_turns=0
+                )
                 run.await_speakers()
+                job.save_progress()
                 job.report.line(written.message)
                 job.report.line(
                     f"speakers ready for review: `podpost preview {written.path}`, then "
@@ -176,15 +184,19 @@ def run_episode(
             turns = _confirmed_turns(job, turns)
             post = call["editorial"](job, turns)
             text = call["render"](job, post)
-            written = write_draft(config.drafts_path, job.episode.id, text, episode_dir=folder)
+            written = _write_draft(job, text)
         except BaseException as e:
             job.count_tokens()
             run.state.tokens += job.tokens
             keep_record(job.report.warn, run.fail, run.state.step, message(e))
+            keep_record(job.report.warn, job.save_progress)
             raise
         run.state.tokens += job.tokens
-        run.update(**draft_fields(written), title=post.front.title, failed_turns=job.failed_turns)
+        run.update(
+            **draft_fields(written, storage), title=post.front.title, failed_turns=job.failed_turns
+        )
         run.done()
+        job.save_progress()
     job.report.line(written.message)
     return EpisodeResult(
         job.episode.id,
@@ -218,11 +230,26 @@ def _speakers_draft(job: Job, turns: Turns) -> tuple[DraftWrite, str]:
     language = language_name(turns.language or job.episode.language or "en")
     post = speakers.speakers_post(job.episode, turns, language)
     text = render_post(post, load_template(job.config.post.template))
+    return _write_draft(job, text, stage=speakers.STAGE), text
+
+
+def _write_draft(job: Job, text: str, *, stage: Stage = "post") -> DraftWrite:
+    """Write the episode's draft (never over a person's edits, also one made on another
+    machine: the stored draft and its record are pulled first) and upload it."""
+    assert job.episode is not None
+    storage = job.storage()
+    storage.pull_drafts(job.episode.id)
     written = write_draft(
-        job.config.drafts_path, job.episode.id, text, episode_dir=job.folder,
-        stage=speakers.STAGE,
-    )  # fmt: skip
-    return written, text
+        job.config.drafts_path,
+        job.episode.id,
+        text,
+        # the record finds the episode by id under episodes/ on any machine; a path only
+        # where the data folder is the storage
+        episode_dir=None if storage.remote else job.folder,
+        stage=stage,
+    )
+    storage.push_draft(written.path)
+    return written
 
 
 def _confirmed_turns(job: Job, turns: Turns) -> Turns:
@@ -233,7 +260,7 @@ def _confirmed_turns(job: Job, turns: Turns) -> Turns:
     # the episode's draft, or beside its translated draft (a rerun `--until turns`)
     places = [job.config.drafts_path / draft_name(job.episode.id)]
     if job.run.state.proposal_path:
-        places.append(Path(job.run.state.proposal_path))
+        places.append(job.storage().local(job.run.state.proposal_path))
     found = [p for p in places if p.is_file() and _stage(p) == speakers.STAGE]
     if not found:
         return turns
@@ -244,6 +271,7 @@ def _confirmed_turns(job: Job, turns: Turns) -> Turns:
     if confirmed != turns:
         store.save(job.folder / store.TURNS_FILE, confirmed)
         job.run.finish_step("turns", turns_key(job.config, job.folder), [store.TURNS_FILE], 0.0)
+        job.save_progress()
         job.report.line(f"turns as confirmed in {draft}")
     return confirmed
 
@@ -263,16 +291,21 @@ def keep_fetch_failure(
         ledger.record_fetch_failure(key, source, item, overrides, message(e))
 
 
-def draft_fields(written: DraftWrite) -> dict[str, Any]:
+def draft_fields(written: DraftWrite, storage: store.Store) -> dict[str, Any]:
     """The run.json fields for a draft just written: the episode's draft stays the one a
-    person edited or approved, and text written beside it is its proposal."""
+    person edited or approved, and text written beside it is its proposal. Each is kept
+    as its key in the storage (``drafts/<id>.md``), the same on every machine."""
     if written.kept is not None:
         return {
-            "draft_path": str(written.kept),
-            "proposal_path": str(written.path),
+            "draft_path": storage.name_of(written.kept),
+            "proposal_path": storage.name_of(written.path),
             "draft_note": written.message,
         }
-    return {"draft_path": str(written.path), "proposal_path": None, "draft_note": written.message}
+    return {
+        "draft_path": storage.name_of(written.path),
+        "proposal_path": None,
+        "draft_note": written.message,
+    }
 
 
 def review_rows(config: Config, draft: Path) -> list[dict[str, object]]:
@@ -294,16 +327,25 @@ def rerender(configure: Callable[..., Config], ref: str | Path) -> DraftWrite:
     config = configure(**state.overrides) if state is not None else configure()
     post = store.load(folder / store.POST_FILE, Post)
     episode = store.load(folder / store.EPISODE_FILE, Episode)
+    storage = store.Store.of(config)
     with episode_lock(folder, episode.id):
         run = EpisodeRun(folder, episode.id)
         text = render_post(post, load_template(config.post.template))
-        written = write_draft(config.drafts_path, episode.id, text, episode_dir=folder)
+        storage.pull_drafts(episode.id)
+        written = write_draft(
+            config.drafts_path,
+            episode.id,
+            text,
+            episode_dir=None if storage.remote else folder,
+        )
+        storage.push_draft(written.path)
         run.finish_step("render", render_key(text), [], 0.0)
         run.update(
-            **draft_fields(written),
+            **draft_fields(written, storage),
             title=run.state.title or post.front.title,
             failed_turns=failed_turns(folder),
         )
         if "editorial" in run.state.steps and run.state.state != "running":
             run.done()
+        storage.push_episode(episode.id)
     return written

@@ -132,7 +132,9 @@ def _record_failure(
 def _draft_of(config: Config, episode_id: str | None) -> str | None:
     """The draft an earlier run of ``episode_id`` wrote (its ``run.json``), if any."""
     state = load_state(store.episode_dir(config, episode_id)) if episode_id else None
-    return state.draft_path if state is not None else None
+    if state is None or state.draft_path is None:
+        return None
+    return str(store.Store.of(config).local(state.draft_path))
 
 
 def record_outcome(
@@ -200,7 +202,7 @@ def deployment_result(
         raise SourceError(f"flow run {run_name} ended {state_name}: {why}")
     return {
         "episode_id": episode_id,
-        "draft": state.draft_path,
+        "draft": str(store.Store.of(config).local(state.draft_path)) if state.draft_path else None,
         "failed_turns": state.failed_turns,
     }
 

@@ -31,13 +31,14 @@ from typing import Any, Literal
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline import store
 from pipeline.errors import DraftConflictError, PodpostError
 from pipeline.faults import one_line
 from pipeline.fsutil import write_atomic
 
 STEPS = ("fetch", "transcribe", "turns", "editorial", "render")
-RUN_FILE = "run.json"
-LOCK_FILE = ".run.lock"
+RUN_FILE = store.RUN_FILE
+LOCK_FILE = store.LOCK_FILE
 # review-speakers: stopped after the turns step for the editor (`run --until turns`)
 State = Literal["pending", "running", "done", "failed", "review-speakers"]
 

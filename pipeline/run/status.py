@@ -26,6 +26,7 @@ from pipeline.errors import NeedsReviewError, PodpostError
 from pipeline.review.record import load_record, review_state
 from pipeline.run.ledger import LEDGER_FILE, Ledger
 from pipeline.run.state import RunState, is_locked, load_state
+from pipeline.store import Store
 
 RowState = Literal["pending", "running", "done", "needs-review", "failed", "review-speakers"]
 
@@ -79,11 +80,13 @@ def _published(draft: str | None, review: str | None) -> str | None:
 _BESIDE = re.compile(r"^(?P<stem>.+)\.new(?:-\d+)?\.md$")
 
 
-def _draft_and_proposal(state: RunState) -> tuple[str | None, str | None]:
-    """The episode's draft and the version proposed beside it. A run.json written before
-    proposals were kept apart names the ``.new.md`` as its draft: the draft it was written
-    beside is still the episode's draft when it is there."""
-    draft, proposal = state.draft_path, state.proposal_path
+def _draft_and_proposal(state: RunState, storage: Store) -> tuple[str | None, str | None]:
+    """The episode's draft and the version proposed beside it, as this machine's paths
+    (run.json keeps keys in the storage). A run.json written before proposals were kept
+    apart names the ``.new.md`` as its draft: the draft it was written beside is still the
+    episode's draft when it is there."""
+    draft = str(storage.local(state.draft_path)) if state.draft_path else None
+    proposal = str(storage.local(state.proposal_path)) if state.proposal_path else None
     if draft and proposal is None and (match := _BESIDE.match(Path(draft).name)):
         kept = Path(draft).with_name(f"{match['stem']}.md")
         if kept.is_file():
@@ -91,8 +94,10 @@ def _draft_and_proposal(state: RunState) -> tuple[str | None, str | None]:
     return draft, proposal
 
 
-def status_row(folder: Path) -> StatusRow | None:
-    """The row of one episode folder; None when it has no ``run.json``."""
+def status_row(folder: Path, storage: Store | None = None) -> StatusRow | None:
+    """The row of one episode folder; None when it has no ``run.json``. ``storage``
+    turns the draft keys run.json keeps into paths (default: under the folder's data
+    folder)."""
     state = load_state(folder)
     if state is None:
         return None
@@ -103,7 +108,8 @@ def status_row(folder: Path) -> StatusRow | None:
         error = f"interrupted during {state.step or 'start-up'} (process {state.pid} is gone)"
     elif state.state == "done" and state.failed_turns:
         effective = "needs-review"
-    draft, proposal = _draft_and_proposal(state)
+    storage = storage or Store(Path(folder).parent.parent)
+    draft, proposal = _draft_and_proposal(state, storage)
     review = _review_state(draft)
     return StatusRow(
         id=state.episode_id,
@@ -129,10 +135,12 @@ def status(config: Config) -> list[StatusRow]:
     """One row per episode folder that has a ``run.json``, plus one per source whose fetch
     failed before it had an episode (from the ledger); most recently updated first."""
     rows = []
+    storage = Store.of(config)
+    storage.pull_records()  # runs and drafts made on other machines (storage with a URL)
     if config.episodes_dir.is_dir():
         for folder in sorted(config.episodes_dir.iterdir()):
             if folder.is_dir():
-                row = status_row(folder)
+                row = status_row(folder, storage)
                 if row is not None:
                     rows.append(row)
     if (config.data_dir / LEDGER_FILE).is_file():
