@@ -39,6 +39,16 @@ CONFIG_FILE_NAME = "podpost.toml"
 # the two folders under the storage root (pipeline.store names what is inside them)
 EPISODES_FOLDER = "episodes"
 DRAFTS_FOLDER = "drafts"
+# Where things are on one machine: never recorded with an episode's settings, so a run
+# record means the same on every machine.
+MACHINE_SETTINGS = frozenset({"data_dir", "drafts_dir", "site_dir", "storage"})
+
+
+def episode_settings(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides`` without :data:`MACHINE_SETTINGS`: what a run record keeps."""
+    return {k: v for k, v in overrides.items() if k not in MACHINE_SETTINGS}
+
+
 CONFIG_VAR = f"{ENV_PREFIX}CONFIG"  # the config file's path
 DEBUG_VAR = f"{ENV_PREFIX}DEBUG"  # 1: tracebacks for unexpected errors, like --debug
 ENTRY_VARS = frozenset({CONFIG_VAR, DEBUG_VAR})

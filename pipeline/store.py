@@ -301,7 +301,8 @@ class Store:
         if not self.remote:
             return
         for key in self.keys(EPISODES):
-            if key.endswith(".json") and not _local_only(Path(key)):
+            # episodes/<id>/<name>.json: the records, not the editorial cache's chunks
+            if key.count("/") == 2 and key.endswith(".json") and not _local_only(Path(key)):
                 self.pull(key)
         self.pull_drafts()
 

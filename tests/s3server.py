@@ -10,6 +10,7 @@ dummy AWS credentials. podpost talks to it through fsspec and s3fs like to any S
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,7 @@ def start_s3_server() -> S3Server:
     pytest.importorskip("moto.server", reason="needs moto[server] (the test extra)")
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

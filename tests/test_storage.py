@@ -167,13 +167,17 @@ def test_an_episode_on_s3_is_reviewed_and_approved_from_another_machine(
     assert run_record["draft_path"] == f"drafts/{episode}.md"
 
     # machine two has only the settings: status, review and approve see the episode
-    for key, value in {
-        **s3_server.env(url),
-        "PODPOST_STORAGE__SCRATCH_DIR": str(two / "scratch"),
-    }.items():
+    def machine(name: Path) -> list[str]:
+        monkeypatch.setenv("PODPOST_STORAGE__SCRATCH_DIR", str(name / "scratch"))
+        return ["--config", str(config), "--data-dir", str(name / "data")]
+
+    for key, value in s3_server.env(url).items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)
-    base = ["--config", str(config), "--data-dir", str(two / "data")]
+    code, out, err = cli([*machine(one), "review", episode, "--json"], capsys)
+    assert code == 0, err
+    review_one = json.loads(out)
+    base = machine(two)
     code, out, err = cli([*base, "status", "--json"], capsys)
     assert code == 0, err
     [row] = json.loads(out)
@@ -184,18 +188,19 @@ def test_an_episode_on_s3_is_reviewed_and_approved_from_another_machine(
     assert draft_two.read_text() == draft_one.read_text()
     code, out, err = cli([*base, "review", episode, "--json"], capsys)
     assert code == 0, err
-    review = json.loads(out)
-    assert review["state"] == "drafted" and len(review["turns"]) >= 2
+    review_two = json.loads(out)
+    assert review_two["path"] == str(draft_two)
+    # the same review, flags and turn times included: the episode's files came along
+    assert {**review_two, "path": ""} == {**review_one, "path": ""}
+    assert review_two["turns"] and review_two["turns"][0]["start"] is not None
     site = tmp_path / "site"
-    code, out, err = cli([*base, "approve", episode, "--to", str(site)], capsys)
+    site.mkdir()
+    code, out, err = cli([*base, "approve", episode, "--to", str(site), "--override"], capsys)
     assert code == 0, err
     assert [p.name for p in site.iterdir()] and out.startswith(f"approved {episode}.md; wrote ")
 
     # ... and machine one sees the decision made on machine two
-    monkeypatch.setenv("PODPOST_STORAGE__SCRATCH_DIR", str(one / "scratch"))
-    code, out, err = cli(
-        ["--config", str(config), "--data-dir", str(one / "data"), "status", "--json"], capsys
-    )
+    code, out, err = cli([*machine(one), "status", "--json"], capsys)
     assert code == 0, err
     [row] = json.loads(out)
     assert (row["review"], row["published"]) == ("approved", str(site / next(site.iterdir()).name))

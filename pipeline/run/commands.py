@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import store
-from pipeline.config import Config, deep_merge
+from pipeline.config import Config, deep_merge, episode_settings
 from pipeline.editorial.build import EditorialResult, build_post
 from pipeline.errors import InputFileError, LLMError
 from pipeline.fetch.core import ProgressHook, fetch_episode
@@ -79,7 +79,7 @@ def _recorded(
     storage = store.Store.of(config)
     with episode_lock(folder, episode_id):
         run = EpisodeRun(folder, episode_id)
-        flags = _present(overrides or {})
+        flags = episode_settings(_present(overrides or {}))
         if flags:
             run.state.overrides = deep_merge(run.state.overrides, flags)
         for name, value in fields.items():

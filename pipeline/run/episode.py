@@ -16,12 +16,12 @@ written, but the run is not a success: :func:`pipeline.run.status.check_complete
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline import store
-from pipeline.config import Config, Until, deep_merge, with_overrides
+from pipeline.config import Config, Until, deep_merge, episode_settings, with_overrides
 from pipeline.errors import ConfigError, InputFileError, UsageError
 from pipeline.fetch.local import local_episode_id, local_source
 from pipeline.langtags import language_name
@@ -154,7 +154,7 @@ def run_episode(
         run = job.run = EpisodeRun(folder, job.episode.id, source)
         run.state.item = item
         if overrides is not None:
-            run.state.overrides = overrides
+            run.state.overrides = episode_settings(overrides)
         run.state.title = job.episode.title
         run.begin(flow_run_id=flow_run_id)
         if "fetch" not in job.skipped:
@@ -294,17 +294,23 @@ def keep_fetch_failure(
 def draft_fields(written: DraftWrite, storage: store.Store) -> dict[str, Any]:
     """The run.json fields for a draft just written: the episode's draft stays the one a
     person edited or approved, and text written beside it is its proposal. Each is kept
-    as its key in the storage (``drafts/<id>.md``), the same on every machine."""
+    as its key in the storage (``drafts/<id>.md``), the same on every machine, and so is
+    the note."""
+    note = replace(
+        written,
+        path=Path(storage.name_of(written.path)),
+        kept=Path(storage.name_of(written.kept)) if written.kept is not None else None,
+    ).message
     if written.kept is not None:
         return {
             "draft_path": storage.name_of(written.kept),
             "proposal_path": storage.name_of(written.path),
-            "draft_note": written.message,
+            "draft_note": note,
         }
     return {
         "draft_path": storage.name_of(written.path),
         "proposal_path": None,
-        "draft_note": written.message,
+        "draft_note": note,
     }
 
 
