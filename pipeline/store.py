@@ -28,6 +28,7 @@ Every command that takes an episode ("an episode id or its folder") resolves it 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -173,43 +174,53 @@ class Store:
 
     def keys(self, prefix: str) -> list[str]:
         """The keys of every file stored under ``prefix`` (a folder key), sorted."""
+        return sorted(self._listing(prefix))
+
+    def _listing(self, prefix: str) -> dict[str, dict[str, Any]]:
+        """``{key: info}`` of every file stored under ``prefix``, in one listing (info:
+        size and, on s3, the ETag; nothing without ``url``)."""
         if not self.remote:
             folder = self.root / prefix
             if not folder.is_dir():
-                return []
-            return sorted(
-                PurePosixPath(*p.relative_to(self.root).parts).as_posix()
+                return {}
+            return {
+                PurePosixPath(*p.relative_to(self.root).parts).as_posix(): {}
                 for p in folder.rglob("*")
                 if p.is_file()
-            )
+            }
         fs, base = self._filesystem()
         fs.invalidate_cache()  # another machine may have written since
         try:
-            found = fs.find(f"{base}/{prefix}")
+            found = fs.find(f"{base}/{prefix}", detail=True)
         except FileNotFoundError:
-            return []
+            return {}
         except OSError as e:
             raise self._fail("list", prefix, e) from e
         start = len(base) + 1
-        return sorted(str(p)[start:] for p in found if str(p).startswith(f"{base}/"))
+        return {
+            str(name)[start:]: info
+            for name, info in found.items()
+            if str(name).startswith(f"{base}/")
+        }
 
-    def pull(self, key: str) -> bool:
-        """Bring the stored file ``key`` into the working folder (a file of the same size
-        over 32 MiB, audio, is taken as the same and not fetched again); False when it is
-        not stored. A no-op (True when the file is there) without ``url``."""
+    def pull(self, key: str, info: dict[str, Any] | None = None) -> bool:
+        """Bring the stored file ``key`` into the working folder, unless the local copy is
+        the same already (its MD5 is the stored ETag; a file over 32 MiB, audio: the same
+        size); False when it is not stored. ``info``: the file's, from a listing. A no-op
+        (True when the file is there) without ``url``."""
         local = self.root / key
         if not self.remote:
             return local.is_file()
         fs, _ = self._filesystem()
         remote = self._remote(key)
-        try:
-            info = fs.info(remote)
-        except FileNotFoundError:
-            return False
-        except OSError as e:
-            raise self._fail("read", key, e) from e
-        have = _stat(local)
-        if have is not None and have[0] == info.get("size") and have[0] > _BIG:
+        if info is None:
+            try:
+                info = fs.info(remote)
+            except FileNotFoundError:
+                return False
+            except OSError as e:
+                raise self._fail("read", key, e) from e
+        if _same(local, info):
             return True
         local.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=local.parent, prefix=f".{local.name}.", suffix=".part")
@@ -226,6 +237,35 @@ class Store:
                 os.unlink(tmp)
         _SYNCED[self._synced(key)] = _stat(local) or (0, 0)
         return True
+
+    def _pull_many(self, listing: dict[str, dict[str, Any]]) -> None:
+        """Pull the listed files (``{key: info}``) that differ from the local copies, all
+        downloads at once (fsspec runs them concurrently), each put in place atomically."""
+        todo = {k: i for k, i in listing.items() if not _same(self.root / k, i)}
+        if not todo:
+            return
+        fs, _ = self._filesystem()
+        temporary: dict[str, str] = {}
+        try:
+            for key in todo:
+                local = self.root / key
+                local.parent.mkdir(parents=True, exist_ok=True)
+                fd, temporary[key] = tempfile.mkstemp(
+                    dir=local.parent, prefix=f".{local.name}.", suffix=".part"
+                )
+                os.close(fd)
+            keys = list(temporary)
+            try:
+                fs.get([self._remote(k) for k in keys], [temporary[k] for k in keys])
+            except OSError as e:
+                raise self._fail("download", keys[0], e) from e
+            for key in keys:
+                os.replace(temporary[key], self.root / key)
+                _SYNCED[self._synced(key)] = _stat(self.root / key) or (0, 0)
+        finally:
+            for path in temporary.values():
+                if os.path.exists(path):
+                    os.unlink(path)
 
     def push(self, *paths: Path) -> None:
         """Upload each of ``paths`` (files under the working folder) that changed since it
@@ -272,9 +312,13 @@ class Store:
                 self.pull(f"{prefix}/{name}")
             return
         kept = {f"{prefix}/{name}" for name in keep}
-        for key in self.keys(prefix):
-            if key not in kept and not _local_only(Path(key)):
-                self.pull(key)
+        self._pull_many(
+            {
+                key: info
+                for key, info in self._listing(prefix).items()
+                if key not in kept and not _local_only(Path(key))
+            }
+        )
 
     def push_episode(self, episode_id: str) -> None:
         """Upload what changed in the episode's folder (a step's outputs, its run record)."""
@@ -286,24 +330,31 @@ class Store:
         draft, the versions written beside it and their records) into the drafts folder."""
         if not self.remote:
             return
-        for key in self.keys(DRAFTS):
-            name = key.split("/")[-1]
-            if episode_id is None or name.startswith(f"{episode_id}."):
-                self.pull(key)
+        self._pull_many(
+            {
+                key: info
+                for key, info in self._listing(DRAFTS).items()
+                if episode_id is None or key.split("/")[-1].startswith(f"{episode_id}.")
+            }
+        )
 
     def push_draft(self, draft: Path) -> None:
         """Upload a draft and its review record."""
         self.push(Path(draft), record_path(Path(draft)))
 
     def pull_records(self) -> None:
-        """What ``podpost status`` and ``review`` read: every episode's small files (not its
-        audio) and every draft, so a machine with only the settings sees them all."""
+        """What ``podpost status`` and ``review`` read: every episode's
+        :data:`RECORD_FILES` and every draft, so a machine with only the settings sees
+        them all (unchanged files are not fetched again)."""
         if not self.remote:
             return
-        for key in self.keys(EPISODES):
-            # episodes/<id>/<name>.json: the records, not the editorial cache's chunks
-            if key.count("/") == 2 and key.endswith(".json") and not _local_only(Path(key)):
-                self.pull(key)
+        self._pull_many(
+            {
+                key: info
+                for key, info in self._listing(EPISODES).items()
+                if key.count("/") == 2 and key.split("/")[2] in RECORD_FILES
+            }
+        )
         self.pull_drafts()
 
     # the conditional write of a draft
@@ -353,6 +404,22 @@ class Store:
 
 
 _BIG = 32 * 1024 * 1024  # bytes: above this a stored file of the same size is not fetched
+# What status and review read of each episode (its audio, transcript and cache: no)
+RECORD_FILES = frozenset({RUN_FILE, EPISODE_FILE, TURNS_FILE, EDITORIAL_FILE})
+
+
+def _same(local: Path, info: dict[str, Any]) -> bool:
+    """Whether the local file is the stored one: the same size, and the same MD5 when
+    the store's ETag is one (a single-part S3 upload); over 32 MiB the size alone."""
+    have = _stat(local)
+    if have is None or have[0] != info.get("size"):
+        return False
+    if have[0] > _BIG:
+        return True
+    tag = str(info.get("ETag") or info.get("etag") or "").strip('"')
+    if len(tag) != 32 or "-" in tag:
+        return False  # no content hash to compare: fetch it again
+    return hashlib.md5(local.read_bytes(), usedforsecurity=False).hexdigest() == tag
 
 
 def _local_only(path: Path) -> bool:

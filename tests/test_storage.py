@@ -77,15 +77,23 @@ def test_push_pull_and_keys_on_s3(tmp_path: Path, s3_server: S3Server, monkeypat
     url = f"s3://{bucket}/podpost"
     one = Store.of(_machine(tmp_path, "one", s3_server, url))
     two = Store.of(_machine(tmp_path, "two", s3_server, url))
-    made = one.root / "episodes/e1/transcript.json"
+    made = one.root / "episodes/e1/turns.json"
     made.parent.mkdir(parents=True)
     made.write_text('{"segments": []}')
     (one.root / "episodes/e1/.run.lock").write_text("")
     one.push_episode("e1")
-    assert s3_server.keys(bucket) == ["podpost/episodes/e1/transcript.json"]  # no lock
+    assert s3_server.keys(bucket) == ["podpost/episodes/e1/turns.json"]  # no lock
     assert two.episode_ids() == ["e1"]
     two.pull_episode("e1")
-    assert (two.root / "episodes/e1/transcript.json").read_text() == '{"segments": []}'
+    pulled = two.root / "episodes/e1/turns.json"
+    assert pulled.read_text() == '{"segments": []}'
+    inode = pulled.stat().st_ino
+    two.pull_episode("e1")  # the same as stored (its MD5 is the ETag): not fetched again
+    assert pulled.stat().st_ino == inode
+    made.write_text('{"segments": [1]}')
+    one.push_episode("e1")
+    two.pull_records()  # a changed record is fetched again, atomically (a new file)
+    assert pulled.read_text() == '{"segments": [1]}'
     assert two.pull("episodes/e1/missing.json") is False
 
 
