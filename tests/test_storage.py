@@ -225,3 +225,42 @@ def test_an_episode_on_s3_is_reviewed_and_approved_from_another_machine(
     for step in ("fetch", "transcribe", "turns", "editorial"):
         assert f"{step}: finished before, kept" in resumed.stderr, resumed.stderr
     assert fake_llm.requests() == []
+
+
+def test_two_previews_on_two_machines_cannot_overwrite_each_other(
+    tmp_path: Path, s3_server: S3Server, monkeypatch
+) -> None:
+    """The preview's own routes with the draft on S3: both pages load the same version
+    (its ETag), the first save is written to the bucket (200), the second gets 409 with
+    the version now stored, and a reload on the second machine shows the first's save."""
+    from pipeline.review.preview import create_app
+    from tests.fixtures.review import preview_client
+
+    for key, value in s3_server.env("").items():
+        monkeypatch.setenv(key, value)
+    bucket = s3_server.bucket()
+    url = f"s3://{bucket}/podpost"
+    one = Store.of(_machine(tmp_path, "one", s3_server, url))
+    two = Store.of(_machine(tmp_path, "two", s3_server, url))
+    text = render_post(clean_post())
+    draft = one.root / "drafts/ep.md"
+    draft.parent.mkdir(parents=True)
+    draft.write_text(text)
+    one.push_draft(draft)
+    two.pull_drafts()
+    pages = [
+        preview_client(create_app(store.root / "drafts/ep.md", storage=store))
+        for store in (one, two)
+    ]
+    versions = [page.get("/").headers["ETag"] for page in pages]
+    assert versions[0] == versions[1] == f'"{hashlib.sha256(text.encode()).hexdigest()}"'
+    body = {"base_sha256": "", "front": {"title": "From one"}}
+    saved = pages[0].post("/api/save", json=body, headers={"If-Match": versions[0]})
+    assert saved.status_code == 200, saved.text
+    body = {"base_sha256": "", "front": {"title": "From two"}}
+    refused = pages[1].post("/api/save", json=body, headers={"If-Match": versions[1]})
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["ETag"] == saved.headers["ETag"]
+    stored = s3_server.client().get_object(Bucket=bucket, Key="podpost/drafts/ep.md")
+    assert "title: From one" in stored["Body"].read().decode()
+    assert pages[1].get("/").headers["ETag"] == saved.headers["ETag"]
