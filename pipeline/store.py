@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -235,8 +236,26 @@ class Store:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        self._keep_mtime(key)
         _SYNCED[self._synced(key)] = _stat(local) or (0, 0)
         return True
+
+    def _keep_mtime(self, key: str) -> None:
+        """A big file (audio) gets the modification time it had where it was made (kept
+        in the object's metadata on s3), so its fingerprint (size and mtime, see
+        :func:`pipeline.run.state.fingerprint`) is the same on every machine and its
+        step is not redone after a pull."""
+        local = self.root / key
+        have = _stat(local)
+        fs, _ = self._filesystem()
+        if have is None or have[0] <= _BIG or not _is_s3(fs):
+            return
+        try:
+            made = (fs.metadata(self._remote(key)) or {}).get(MTIME_META)
+        except OSError as e:
+            raise self._fail("read", key, e) from e
+        if made and str(made).isdigit():
+            os.utime(local, ns=(time.time_ns(), int(made)))
 
     def _pull_many(self, listing: dict[str, dict[str, Any]]) -> None:
         """Pull the listed files (``{key: info}``) that differ from the local copies, all
@@ -261,6 +280,7 @@ class Store:
                 raise self._fail("download", keys[0], e) from e
             for key in keys:
                 os.replace(temporary[key], self.root / key)
+                self._keep_mtime(key)
                 _SYNCED[self._synced(key)] = _stat(self.root / key) or (0, 0)
         finally:
             for path in temporary.values():
@@ -280,8 +300,11 @@ class Store:
                 continue
             if _SYNCED.get(self._synced(key)) == now:
                 continue
+            extra = {}
+            if now[0] > _BIG and _is_s3(fs):  # see _keep_mtime
+                extra = {"Metadata": {MTIME_META: str(now[1])}}
             try:
-                fs.put_file(str(path), self._remote(key))
+                fs.put_file(str(path), self._remote(key), **extra)
             except OSError as e:
                 raise self._fail("upload", key, e) from e
             _SYNCED[self._synced(key)] = now
@@ -422,6 +445,14 @@ def _same(local: Path, info: dict[str, Any]) -> bool:
     return hashlib.md5(local.read_bytes(), usedforsecurity=False).hexdigest() == tag
 
 
+MTIME_META = "podpost-mtime-ns"  # a big file's modification time where it was made
+
+
+def _is_s3(fs: Any) -> bool:
+    protocols = fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
+    return "s3" in protocols
+
+
 def _local_only(path: Path) -> bool:
     """The lock and unfinished temporary files stay on the machine that made them."""
     return path.name == LOCK_FILE or path.name.endswith((".part", ".tmp"))
@@ -430,8 +461,7 @@ def _local_only(path: Path) -> bool:
 def _put_if_match(fs: Any, remote: str, data: bytes, version: str | None) -> bool:
     """A conditional PutObject on s3 (If-Match: the ETag; If-None-Match: * for a new
     object); other fsspec stores: compare, then write (not atomic across machines)."""
-    protocols = fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
-    if "s3" in protocols:
+    if _is_s3(fs):
         bucket, _, key = remote.partition("/")
         condition = {"IfMatch": version} if version else {"IfNoneMatch": "*"}
         try:

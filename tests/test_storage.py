@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -264,3 +265,34 @@ def test_two_previews_on_two_machines_cannot_overwrite_each_other(
     stored = s3_server.client().get_object(Bucket=bucket, Key="podpost/drafts/ep.md")
     assert "title: From one" in stored["Body"].read().decode()
     assert pages[1].get("/").headers["ETag"] == saved.headers["ETag"]
+
+
+def test_a_big_file_keeps_its_fingerprint_on_another_machine(
+    tmp_path: Path, s3_server: S3Server, monkeypatch
+) -> None:
+    """Audio above the hashing limit is fingerprinted by size and mtime: the object keeps
+    the mtime it had where it was made, so the pulled copy's fingerprint is the same and
+    its fetch step is not redone. (Both limits lowered to 10 bytes to keep the file tiny.)"""
+    import pipeline.store as store_module
+    from pipeline.run import state
+
+    monkeypatch.setattr(store_module, "_BIG", 10)
+    monkeypatch.setattr(state, "_HASH_LIMIT", 10)
+    for key, value in s3_server.env("").items():
+        monkeypatch.setenv(key, value)
+    url = f"s3://{s3_server.bucket()}/podpost"
+    one = Store.of(_machine(tmp_path, "one", s3_server, url))
+    two = Store.of(_machine(tmp_path, "two", s3_server, url))
+    audio = one.root / "episodes/e1/audio.mp3"
+    audio.parent.mkdir(parents=True)
+    audio.write_bytes(b"\xff" * 100)
+    os.utime(audio, ns=(1_700_000_000_000_000_000, 1_700_000_000_123_456_789))
+    one.push_episode("e1")
+    two.pull_episode("e1")
+    pulled = two.root / "episodes/e1/audio.mp3"
+    assert pulled.stat().st_mtime_ns == 1_700_000_000_123_456_789
+    assert (
+        state.fingerprint(pulled)
+        == state.fingerprint(audio)
+        == ("size:100:mtime:1700000000123456789")
+    )
