@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.review",
     "tests.fixtures.flows",
     "tests.pg",
+    "tests.s3server",
 ]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import store
-from pipeline.config import Config, deep_merge
+from pipeline.config import Config, deep_merge, episode_settings
 from pipeline.db import open_state
 from pipeline.editorial.build import EditorialResult, build_post
 from pipeline.errors import InputFileError, LLMError
@@ -48,7 +48,7 @@ from pipeline.turns.diarize import DIARIZERS
 from pipeline.turns.segment import caption_speakers
 from pipeline.turns.step import build_turns
 
-DRAFT_FILE = "draft.md"  # `podpost translate`'s draft, inside the episode folder
+DRAFT_FILE = store.DRAFT_FILE  # `podpost translate`'s draft, inside the episode folder
 
 _log = logging.getLogger(__name__)
 
@@ -75,10 +75,12 @@ def _recorded(
     **fields: Any,
 ) -> Iterator[EpisodeRun]:
     """Hold the lock and mark ``step`` running; on an error record it as the failure,
-    else leave the episode ``pending``. The body calls ``run.finish_step``."""
+    else leave the episode ``pending``; either way upload the episode's folder to the
+    storage (``[storage]``). The body calls ``run.finish_step``."""
+    storage = store.Store.of(config)
     with lock_episode(config, episode_id):
         run = EpisodeRun(open_state(config), folder, episode_id)
-        flags = _present(overrides or {})
+        flags = episode_settings(_present(overrides or {}))
         if flags:
             run.state.overrides = deep_merge(run.state.overrides, flags)
         for name, value in fields.items():
@@ -90,8 +92,10 @@ def _recorded(
             yield run
         except BaseException as e:
             keep_record(_log.warning, run.fail, step, message(e))
+            keep_record(_log.warning, storage.push_episode, episode_id)
             raise
         run.pause()
+        storage.push_episode(episode_id)
 
 
 def fetch(
@@ -223,5 +227,8 @@ def translate(
         run.state.tokens += usage.prompt_tokens + usage.completion_tokens
         run.update(failed_turns=failed_turns(folder), title=result.post.front.title)
         text = render_post(result.post, load_template(config.post.template))
-        draft = write_draft_file(output or folder / DRAFT_FILE, text, episode.id, folder)
+        remote = store.Store.of(config).remote  # the record finds the folder by id there
+        draft = write_draft_file(
+            output or folder / DRAFT_FILE, text, episode.id, None if remote else folder
+        )
     return Translated(folder, result, draft)

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline import store
 from pipeline.config import Config
 from pipeline.db import StateDB, lease, legacy, open_state, schema
 from pipeline.errors import DraftConflictError, PodpostError
@@ -42,7 +43,7 @@ from pipeline.faults import one_line
 
 STEPS = ("fetch", "transcribe", "turns", "editorial", "render")
 _log = logging.getLogger(__name__)
-RUN_FILE = "run.json"  # where releases before the state database kept the record
+RUN_FILE = store.RUN_FILE  # where releases before the state database kept the record
 # review-speakers: stopped after the turns step for the editor (`run --until turns`)
 State = Literal["pending", "running", "done", "failed", "review-speakers"]
 

@@ -27,6 +27,7 @@ from pipeline.errors import NeedsReviewError, PodpostError
 from pipeline.review.record import load_record, review_state
 from pipeline.run.ledger import Ledger
 from pipeline.run.state import RunState, draft_file, is_locked, run_records
+from pipeline.store import Store
 
 RowState = Literal["pending", "running", "done", "needs-review", "failed", "review-speakers"]
 
@@ -134,6 +135,7 @@ def status(config: Config) -> list[StatusRow]:
     database: a data folder with none yet is not created."""
     rows = []
     if has_state(config):
+        Store.of(config).pull_records()  # drafts made on other machines ([storage] url)
         db = open_state(config)
         rows = [status_row(config, db, state) for state in run_records(db)]
         for failure in Ledger.of(config).fetch_failures():
