@@ -46,7 +46,7 @@ EIGEN_SAMPLE = 400  # windows the eigengap count looks at, at most (an even samp
 EIGEN_NEIGHBOURS = 16  # neighbour counts the eigengap count tries, at most
 # The eigengap's count overrides the threshold's only when its gap is this many times the
 # next largest one (docs/diarization.md, "The speaker count")
-DECISIVE_GAP = 3.0
+DECISIVE_GAP = 4.0
 
 Reader = Callable[[float, float], np.ndarray]
 
