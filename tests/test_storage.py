@@ -306,6 +306,9 @@ def test_storage_without_credentials_is_one_line(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()  # fsspec keeps filesystems with their credentials
     monkeypatch.setenv("PODPOST_STORAGE__URL", "s3://podpost-none/podpost")
     monkeypatch.setenv("PODPOST_STORAGE__ENDPOINT_URL", s3_server.endpoint)
     monkeypatch.setenv("PODPOST_STORAGE__SCRATCH_DIR", str(tmp_path / "scratch"))
