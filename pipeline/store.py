@@ -58,6 +58,8 @@ RUN_FILE = "run.json"  # what finished (pipeline.run.state)
 LOCK_FILE = ".run.lock"  # the episode's lock on this machine: never uploaded
 DRAFT_FILE = "draft.md"  # `podpost translate`'s draft, inside the episode folder
 RECORD_SUFFIX = ".meta.json"  # a draft's review record, beside it
+AUDIO_STEM = "audio"  # the episode's audio: audio.<ext> (fetch)
+CAPTIONS_STEM = "captions"  # caption files kept in the folder: captions.<...>.<ext>
 
 # The command that writes each file, for the hint when it is missing.
 MADE_BY = {
@@ -66,6 +68,12 @@ MADE_BY = {
     TURNS_FILE: "turns",
     POST_FILE: "translate",
 }
+
+
+def caption_name(*parts: str) -> str:
+    """A caption file's name in the episode folder: ``captions.<part>...``; the parts
+    name its language, kind and format (fetch, transcribe)."""
+    return ".".join([CAPTIONS_STEM, *parts])
 
 
 def draft_name(episode_id: str) -> str:
