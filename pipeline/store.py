@@ -4,7 +4,9 @@ This module owns every file name of the episode folder and of the drafts folder;
 module spells one. Layout, relative to the storage root (a *key* is a path relative to
 it, with ``/``)::
 
-    episodes/<episode id>/episode.json      fetch (with the audio file it names)
+    episodes/<episode id>/episode.json      fetch
+    episodes/<episode id>/audio.<ext>       fetch: the episode's audio
+    episodes/<episode id>/captions.<...>    fetch, transcribe: caption files kept
     episodes/<episode id>/transcript.json   transcribe
     episodes/<episode id>/turns.json        turns
     episodes/<episode id>/editorial/        the editorial step's chunk cache
