@@ -115,7 +115,9 @@ def episode_flow(
         report=Reporter(log=prefect_log),
         tasks=TASKS,
         flow_run_id=_flow_run_id(),
-        until=RunConfig(until=until).until if until else None,  # a value [run] until takes
+        until=RunConfig.model_validate({"until": until}).until
+        if until
+        else None,  # a value [run] until takes
         episode_id=episode_id,
     )
     _artifacts(config, result)

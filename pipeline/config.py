@@ -295,6 +295,27 @@ class SiteConfig(_Section):
     generator: SiteGeneratorName = "eleventy"
 
 
+class StateConfig(_Section):
+    """``[state]``: where podpost keeps its own state (the ledger, run records, review
+    records, episode locks): a SQLAlchemy URL, e.g.
+    ``postgresql+psycopg://user:pass@host/podpost`` for several machines
+    (``PODPOST_STATE__URL``). None: SQLite in the data folder,
+    ``<data_dir>/state.sqlite3`` (see docs/state.md)."""
+
+    url: str | None = None
+    # An episode's lock is a lease: its holder renews it every `heartbeat` seconds, and a
+    # holder that died (a killed worker, a lost machine) loses it `lease_ttl` seconds after
+    # its last renewal (at once when it was a process of the same machine).
+    lease_ttl: float = Field(default=60.0, gt=0)
+    heartbeat: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _beats_within_ttl(self) -> StateConfig:
+        if self.heartbeat >= self.lease_ttl:
+            raise ValueError("[state] heartbeat must be shorter than lease_ttl")
+        return self
+
+
 class StorageConfig(_Section):
     """``[storage]``: where episodes and drafts are kept (``docs/storage.md``).
 
@@ -330,6 +351,7 @@ class Config(_Section):
     post: PostConfig = Field(default_factory=PostConfig)
     run: RunConfig = Field(default_factory=RunConfig)
     site: SiteConfig = Field(default_factory=SiteConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
 
     @model_validator(mode="after")

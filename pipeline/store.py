@@ -56,8 +56,7 @@ TURNS_FILE = "turns.json"
 POST_FILE = "post.json"  # the editorial result; `podpost render` renders it again
 EDITORIAL_FILE = "editorial.json"  # the editorial step's summary (failures, flags, glossary)
 EDITORIAL_CACHE = "editorial"  # the editorial step's chunk cache, a folder
-RUN_FILE = "run.json"  # what finished (pipeline.run.state)
-LOCK_FILE = ".run.lock"  # the episode's lock on this machine: never uploaded
+RUN_FILE = "run.json"  # the run record of releases before the state database (pipeline.db)
 DRAFT_FILE = "draft.md"  # `podpost translate`'s draft, inside the episode folder
 RECORD_SUFFIX = ".meta.json"  # a draft's review record, beside it
 AUDIO_STEM = "audio"  # the episode's audio: audio.<ext> (fetch)
@@ -441,7 +440,7 @@ class Store:
 
 _BIG = 32 * 1024 * 1024  # bytes: above this a stored file of the same size is not fetched
 # What status and review read of each episode (its audio, transcript and cache: no)
-RECORD_FILES = frozenset({RUN_FILE, EPISODE_FILE, TURNS_FILE, EDITORIAL_FILE})
+RECORD_FILES = frozenset({EPISODE_FILE, TURNS_FILE, EDITORIAL_FILE})
 
 
 def _same(local: Path, info: dict[str, Any]) -> bool:
@@ -477,8 +476,8 @@ def _is_s3(fs: Any) -> bool:
 
 
 def _local_only(path: Path) -> bool:
-    """The lock and unfinished temporary files stay on the machine that made them."""
-    return path.name == LOCK_FILE or path.name.endswith((".part", ".tmp"))
+    """Unfinished temporary files stay on the machine that made them."""
+    return path.name.endswith((".part", ".tmp"))
 
 
 def _put_if_match(fs: Any, remote: str, data: bytes, version: str | None) -> bool:

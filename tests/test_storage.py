@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import Config, load_config
+from pipeline.db import open_state
 from pipeline.errors import ConfigError, StaleEditError
 from pipeline.post.render import render_post
 from pipeline.review.saving import Edits, save_edits
+from pipeline.run.state import load_state
 from pipeline.store import Store
 from tests.cli_helpers import cli
 from tests.fixtures.flows import LINES, captions_vtt, run_cli, write_config
@@ -81,9 +83,9 @@ def test_push_pull_and_keys_on_s3(tmp_path: Path, s3_server: S3Server, monkeypat
     made = one.root / "episodes/e1/turns.json"
     made.parent.mkdir(parents=True)
     made.write_text('{"segments": []}')
-    (one.root / "episodes/e1/.run.lock").write_text("")
+    (one.root / "episodes/e1/audio.m4a.part").write_text("")  # a download under way
     one.push_episode("e1")
-    assert s3_server.keys(bucket) == ["podpost/episodes/e1/turns.json"]  # no lock
+    assert s3_server.keys(bucket) == ["podpost/episodes/e1/turns.json"]  # not the .part
     assert two.episode_ids() == ["e1"]
     two.pull_episode("e1")
     pulled = two.root / "episodes/e1/turns.json"
@@ -133,7 +135,14 @@ def test_a_save_is_a_conditional_write_on_s3(
 
 @pytest.mark.slow
 def test_an_episode_on_s3_is_reviewed_and_approved_from_another_machine(
-    tmp_path: Path, audio, fake_llm, prefect_api, s3_server: S3Server, capsys, monkeypatch
+    tmp_path: Path,
+    audio,
+    fake_llm,
+    prefect_api,
+    s3_server: S3Server,
+    pg_url: str,
+    capsys,
+    monkeypatch,
 ) -> None:
     bucket = s3_server.bucket()
     url = f"s3://{bucket}/podpost"
@@ -146,9 +155,11 @@ def test_an_episode_on_s3_is_reviewed_and_approved_from_another_machine(
     one, two = tmp_path / "one", tmp_path / "two"
 
     # machine one runs the episode: each step's outputs are uploaded as it finishes
+    # the two machines share the bucket and the state database (PostgreSQL), nothing else
     env = {
         **prefect_api.client_env(),
         **s3_server.env(url),
+        "PODPOST_STATE__URL": pg_url,
         "PODPOST_STORAGE__SCRATCH_DIR": str(one / "scratch"),
     }
     done = run_cli(
@@ -160,27 +171,24 @@ def test_an_episode_on_s3_is_reviewed_and_approved_from_another_machine(
     assert draft_one == one / "scratch" / "drafts" / f"{episode}.md"
     keys = s3_server.keys(bucket)
     folder = f"podpost/episodes/{episode}"
-    for name in ("episode.json", "transcript.json", "turns.json", "editorial.json", "post.json",
-                 "run.json"):  # fmt: skip
+    for name in ("episode.json", "transcript.json", "turns.json", "editorial.json", "post.json"):
         assert f"{folder}/{name}" in keys, keys
+    assert f"{folder}/run.json" not in keys  # the run record is in the state database
     assert f"podpost/drafts/{episode}.md" in keys and f"podpost/drafts/{episode}.meta.json" in keys
-    assert not any(key.endswith(".run.lock") for key in keys)
     client = s3_server.client()
     for key in keys:  # nothing stored names a folder of the machine that wrote it
         if key.endswith((".json", ".md")):
             body = client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
             assert str(one) not in body, key
-    run_record = json.loads(
-        client.get_object(Bucket=bucket, Key=f"{folder}/run.json")["Body"].read()
-    )
-    assert run_record["draft_path"] == f"drafts/{episode}.md"
+    record = load_state(open_state(Config(state={"url": pg_url})), episode)
+    assert record is not None and record.draft_path == f"drafts/{episode}.md"
 
     # machine two has only the settings: status, review and approve see the episode
     def machine(name: Path) -> list[str]:
         monkeypatch.setenv("PODPOST_STORAGE__SCRATCH_DIR", str(name / "scratch"))
         return ["--config", str(config), "--data-dir", str(name / "data")]
 
-    for key, value in s3_server.env(url).items():
+    for key, value in {**s3_server.env(url), "PODPOST_STATE__URL": pg_url}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)
     code, out, err = cli([*machine(one), "review", episode, "--json"], capsys)
@@ -219,6 +227,7 @@ def test_an_episode_on_s3_is_reviewed_and_approved_from_another_machine(
     env_two = {
         **prefect_api.client_env(),
         **s3_server.env(url),
+        "PODPOST_STATE__URL": pg_url,
         "PODPOST_STORAGE__SCRATCH_DIR": str(two / "scratch"),
     }
     resumed = run_cli([*base, "resume", episode], env=env_two)

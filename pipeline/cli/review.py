@@ -147,6 +147,7 @@ def preview_command(
 def _reasker(config: Config) -> Reasker:
     """Asking the LLM again from the preview: the run's client settings, made on first use,
     and the tokens counted in the episode's run record like a run's."""
+    from pipeline.db import open_state
     from pipeline.llm import LLMClient, Usage, make_client  # the SDK loads only here
     from pipeline.review.reask import Reasker
     from pipeline.run.state import add_tokens
@@ -160,8 +161,8 @@ def _reasker(config: Config) -> Reasker:
 
     def on_usage(episode_dir: Path | None, usage: Usage) -> None:
         if episode_dir is not None:
-            add_tokens(episode_dir, usage.prompt_tokens + usage.completion_tokens)
-            Store.of(config).push_episode(Path(episode_dir).name)
+            tokens = usage.prompt_tokens + usage.completion_tokens
+            add_tokens(open_state(config), episode_dir.name, tokens)
 
     return Reasker(
         client,

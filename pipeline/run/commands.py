@@ -21,6 +21,7 @@ from typing import Any
 
 from pipeline import store
 from pipeline.config import Config, deep_merge, episode_settings
+from pipeline.db import open_state
 from pipeline.editorial.build import EditorialResult, build_post
 from pipeline.errors import InputFileError, LLMError
 from pipeline.fetch.core import ProgressHook, fetch_episode
@@ -29,7 +30,7 @@ from pipeline.models import Episode, Transcript, Turns
 from pipeline.post.render import load_template, render_post
 from pipeline.review.drafts import DraftWrite, write_draft_file
 from pipeline.run.ledger import Ledger
-from pipeline.run.state import EpisodeRun, episode_lock, keep_record, message
+from pipeline.run.state import EpisodeRun, keep_record, lock_episode, lock_source, message
 from pipeline.run.steps import (
     EDITORIAL_CACHE,
     editorial_key,
@@ -77,8 +78,8 @@ def _recorded(
     else leave the episode ``pending``; either way upload the episode's folder to the
     storage (``[storage]``). The body calls ``run.finish_step``."""
     storage = store.Store.of(config)
-    with episode_lock(folder, episode_id):
-        run = EpisodeRun(folder, episode_id)
+    with lock_episode(config, episode_id):
+        run = EpisodeRun(open_state(config), folder, episode_id)
         flags = episode_settings(_present(overrides or {}))
         if flags:
             run.state.overrides = deep_merge(run.state.overrides, flags)
@@ -108,18 +109,20 @@ def fetch(
     folder = store.existing_episode(config, source) or known_episode(config, source, item)
     if folder is not None:
         return store.load(folder / store.EPISODE_FILE, Episode), folder
-    started = time.monotonic()
-    key = fetch_key(source, item)  # before fetching: a file changed meanwhile is fetched again
-    ledger = Ledger.of(config)
-    claimed = ledger.claims(source)  # the keys ingestion gave: the same item
-    episode = fetch_episode(source, config, item=item, progress=progress, claimed=claimed)
-    ledger.remember_source(source_key(source, item), episode.id)
-    folder = store.episode_dir(config, episode.id)
-    with _recorded(
-        config, folder, episode.id, "fetch", source=source, item=item, title=episode.title
-    ) as run:
-        outputs = fetch_outputs(episode)
-        run.finish_step("fetch", key, outputs, time.monotonic() - started)
+    # the source's lease before fetching, as `podpost run` takes it: one download
+    with lock_source(config, source_key(source, item), f"source {source}"):
+        started = time.monotonic()
+        key = fetch_key(source, item)  # before fetching: a file changed meanwhile is fetched
+        ledger = Ledger.of(config)
+        claimed = ledger.claims(source)  # the keys ingestion gave: the same item
+        episode = fetch_episode(source, config, item=item, progress=progress, claimed=claimed)
+        ledger.remember_source(source_key(source, item), episode.id)
+        folder = store.episode_dir(config, episode.id)
+        with _recorded(
+            config, folder, episode.id, "fetch", source=source, item=item, title=episode.title
+        ) as run:
+            outputs = fetch_outputs(episode)
+            run.finish_step("fetch", key, outputs, time.monotonic() - started)
     return episode, folder
 
 

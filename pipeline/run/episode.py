@@ -22,6 +22,7 @@ from typing import Any
 
 from pipeline import store
 from pipeline.config import Config, Until, deep_merge, episode_settings, with_overrides
+from pipeline.db import open_state
 from pipeline.errors import ConfigError, InputFileError, UsageError
 from pipeline.fetch.local import local_episode_id, local_source
 from pipeline.langtags import language_name
@@ -34,9 +35,11 @@ from pipeline.run.ledger import Ledger
 from pipeline.run.progress import Reporter
 from pipeline.run.state import (
     EpisodeRun,
-    episode_lock,
+    draft_file,
     keep_record,
     load_state,
+    lock_episode,
+    lock_source,
     message,
     recorded_overrides,
 )
@@ -134,24 +137,51 @@ def run_episode(
         now = known.name if known is not None else local_episode_id(local)
         if now != episode_id:
             raise _not_that_episode(source, str(episode_id), now)
-    try:
-        job.episode = call["fetch"](job)
-    except Exception as e:  # no episode folder yet: the ledger keeps the failure for status
-        keep_record(job.report.warn, keep_fetch_failure, config, source, item, overrides or {}, e)
-        raise
-    if episode_id is not None and job.episode.id != episode_id:
-        raise _not_that_episode(source, episode_id, job.episode.id)
+    db = open_state(config)
+    # The source's lease is taken before fetching, so two workers given one source make
+    # one download: the second is refused (or, with wait, finds the fetch done).
+    known_id = Ledger.of(config).episode_for(source_key(source, item))
+    what = f"episode {known_id}" if known_id else f"source {source}"
+    with lock_source(config, source_key(source, item), what, wait=wait):
+        try:
+            job.episode = call["fetch"](job)
+        except Exception as e:  # no episode folder yet: the ledger keeps the failure for status
+            keep_record(
+                job.report.warn, keep_fetch_failure, config, source, item, overrides or {}, e
+            )
+            raise
+        if episode_id is not None and job.episode.id != episode_id:
+            raise _not_that_episode(source, episode_id, job.episode.id)
+        return _locked_run(
+            job, call, db, key, overrides, wait=wait, until=until, flow_run_id=flow_run_id
+        )
+
+
+def _locked_run(
+    job: Job,
+    call: Mapping[str, Callable[..., Any]],
+    db: Any,
+    key: str,
+    overrides: dict[str, Any] | None,
+    *,
+    wait: bool,
+    until: Until | None,
+    flow_run_id: str | None,
+) -> EpisodeResult:
+    """The steps after fetch, under the episode's lease (see :func:`run_episode`)."""
+    assert job.episode is not None
+    config, source, item = job.config, job.source, job.item
     folder = job.folder
     storage = job.storage()
-    with episode_lock(folder, job.episode.id, wait=wait):
+    with lock_episode(config, job.episode.id, wait=wait):
         if "fetch" not in job.skipped:  # what another machine finished of this episode
             storage.pull_episode(job.episode.id, keep=fetch_outputs(job.episode))
         if overrides is not None:
             # a rerun starts from the settings the episode was made with, this run's flags
             # on top: a step is redone only when a setting it depends on changed
-            overrides = deep_merge(recorded_overrides(folder), overrides)
+            overrides = deep_merge(recorded_overrides(db, job.episode.id), overrides)
             job.config = config = with_overrides(config, overrides)
-        run = job.run = EpisodeRun(folder, job.episode.id, source)
+        run = job.run = EpisodeRun(db, folder, job.episode.id, source)
         run.state.item = item
         if overrides is not None:
             run.state.overrides = episode_settings(overrides)
@@ -259,8 +289,8 @@ def _confirmed_turns(job: Job, turns: Turns) -> Turns:
     assert job.episode is not None and job.run is not None
     # the episode's draft, or beside its translated draft (a rerun `--until turns`)
     places = [job.config.drafts_path / draft_name(job.episode.id)]
-    if job.run.state.proposal_path:
-        places.append(job.storage().local(job.run.state.proposal_path))
+    if (proposal := draft_file(job.config, job.run.state.proposal_path)) is not None:
+        places.append(proposal)
     found = [p for p in places if p.is_file() and _stage(p) == speakers.STAGE]
     if not found:
         return turns
@@ -329,13 +359,14 @@ def rerender(configure: Callable[..., Config], ref: str | Path) -> DraftWrite:
     the overrides the episode's run started with. Records the render step in ``run.json``.
     """
     folder = store.find_episode(configure(), ref, needs=(store.EPISODE_FILE, store.POST_FILE))
-    state = load_state(folder)
+    episode = store.load(folder / store.EPISODE_FILE, Episode)
+    db = open_state(configure())
+    state = load_state(db, episode.id)
     config = configure(**state.overrides) if state is not None else configure()
     post = store.load(folder / store.POST_FILE, Post)
-    episode = store.load(folder / store.EPISODE_FILE, Episode)
     storage = store.Store.of(config)
-    with episode_lock(folder, episode.id):
-        run = EpisodeRun(folder, episode.id)
+    with lock_episode(config, episode.id):
+        run = EpisodeRun(db, folder, episode.id)
         text = render_post(post, load_template(config.post.template))
         storage.pull_drafts(episode.id)
         written = write_draft(

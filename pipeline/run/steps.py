@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from pipeline import store
 from pipeline.config import Config
+from pipeline.db import open_state
 from pipeline.editorial.build import RESULT_FILE, EditorialResult, build_post
 from pipeline.fetch.core import fetch_episode
 from pipeline.fetch.local import local_source
@@ -242,7 +243,8 @@ def known_episode(
         return None
     store.Store.of(config).pull_episode(known)  # it may have been made on another machine
     folder = store.episode_dir(config, known)
-    if load_state(folder) is None or not EpisodeRun(folder, known).fresh(
+    db = open_state(config)
+    if load_state(db, known) is None or not EpisodeRun(db, folder, known).fresh(
         "fetch", fetch_key(source, item)
     ):
         return None
