@@ -307,7 +307,7 @@ def test_a_big_file_keeps_its_fingerprint_on_another_machine(
     )
 
 
-def test_storage_without_credentials_is_one_line(
+def test_review_without_storage_credentials_is_one_line(
     tmp_path: Path, s3_server: S3Server, capsys, monkeypatch
 ) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
@@ -321,7 +321,7 @@ def test_storage_without_credentials_is_one_line(
     monkeypatch.setenv("PODPOST_STORAGE__URL", "s3://podpost-none/podpost")
     monkeypatch.setenv("PODPOST_STORAGE__ENDPOINT_URL", s3_server.endpoint)
     monkeypatch.setenv("PODPOST_STORAGE__SCRATCH_DIR", str(tmp_path / "scratch"))
-    code, out, err = cli(["--data-dir", str(tmp_path / "data"), "status"], capsys)
+    code, out, err = cli(["--data-dir", str(tmp_path / "data"), "review"], capsys)
     assert (code, out) == (1, ""), err  # StorageError's exit code
     assert err == (
         "error: cannot list s3://podpost-none/podpost/episodes: Unable to locate credentials; "
