@@ -29,12 +29,14 @@ Names are spelled as the metadata or the override spells them, even when the tra
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from pipeline.config import TurnsConfig
 from pipeline.errors import LLMOutputError, UsageError
@@ -70,6 +72,43 @@ class SpeakerNames(BaseModel):
 
     # maxItems in the schema only: a grammar-held local model must close the list
     speakers: list[ClusterName] = Field(json_schema_extra={"maxItems": 20})
+
+
+@functools.lru_cache(maxsize=64)
+def naming_schema(labels: tuple[str, ...], names: tuple[str, ...]) -> type[SpeakerNames]:
+    """:class:`SpeakerNames` whose JSON schema asks for exactly the clusters sent: item *i*
+    names cluster ``labels[i]`` (a ``const``) with one of ``names`` (the candidates in the
+    prompt) or ``unknown`` (an ``enum``), one item per cluster and no more. A grammar-held
+    model (the local one) so answers each cluster once, with a name the checks accept, and
+    stops. Schema only: validation is :class:`SpeakerNames`'s, and :func:`check_mapping`
+    judges what an endpoint that ignores the schema answers, as before."""
+    if not labels:
+        return SpeakerNames
+    choices = list(dict.fromkeys([*names, UNKNOWN]))
+    item = ClusterName.model_json_schema()
+
+    def one(label: str) -> dict[str, Any]:
+        schema = json.loads(json.dumps(item))
+        schema["properties"]["cluster"] = {"type": "string", "const": label}
+        schema["properties"]["name"] = {
+            "type": "string",
+            "description": "a candidate name exactly as listed, or 'unknown'",
+            "enum": choices,
+        }
+        return schema
+
+    bounded = {
+        "minItems": len(labels),
+        "maxItems": len(labels),
+        "prefixItems": [one(label) for label in labels],
+        "items": False,
+    }
+    return create_model(
+        "SpeakerNames",
+        __base__=SpeakerNames,
+        __doc__=SpeakerNames.__doc__,
+        speakers=(list[ClusterName], Field(json_schema_extra=bounded)),
+    )
 
 
 SYSTEM_PROMPT = (
@@ -176,9 +215,10 @@ def ask_llm(
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": json.dumps(header, ensure_ascii=False)},
     ]
+    schema = naming_schema(tuple(open_labels), tuple(names))
     for attempt in range(2):
         try:
-            reply = client.complete_json(messages, SpeakerNames, task=TASK, temperature=0.0)
+            reply = client.complete_json(messages, schema, task=TASK, temperature=0.0)
         except LLMOutputError as e:
             # It answered, unusably; any other LLMError means it cannot be used and goes up.
             log.warning("speaker naming: no usable answer (%s); using the heuristic", e.one_line())
