@@ -10,7 +10,10 @@ in order of first appearance:
    questions; see :mod:`pipeline.turns.evidence`) and the candidate names from the
    metadata plus names people introduce themselves with. Its mapping is rejected when it
    gives one name to two clusters, names a cluster that does not exist, leaves one out,
-   or uses a name that is not a candidate; then it is asked again once.
+   or uses a name that is not a candidate; then it is asked again once. The request's JSON
+   schema (:func:`naming_schema`) already allows only the clusters sent, once each, and
+   the candidates or ``unknown``: a model held to it by a grammar (the local one) cannot
+   answer otherwise; the checks are for endpoints that do not hold to it.
 3. The heuristic: self-introductions; the host speaks first and asks most questions;
    a guest is the one addressed by name, or the only guest left.
 4. Anyone still unnamed is ``Speaker N`` (N = order of first appearance), ``known=False``.
@@ -34,9 +37,9 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from pydantic import BaseModel, Field, create_model
+from pydantic.config import JsonDict
 
 from pipeline.config import TurnsConfig
 from pipeline.errors import LLMOutputError, UsageError
@@ -87,7 +90,7 @@ def naming_schema(labels: tuple[str, ...], names: tuple[str, ...]) -> type[Speak
     choices = list(dict.fromkeys([*names, UNKNOWN]))
     item = ClusterName.model_json_schema()
 
-    def one(label: str) -> dict[str, Any]:
+    def one(label: str) -> JsonDict:
         schema = json.loads(json.dumps(item))
         schema["properties"]["cluster"] = {"type": "string", "const": label}
         schema["properties"]["name"] = {
@@ -97,7 +100,7 @@ def naming_schema(labels: tuple[str, ...], names: tuple[str, ...]) -> type[Speak
         }
         return schema
 
-    bounded = {
+    bounded: JsonDict = {
         "minItems": len(labels),
         "maxItems": len(labels),
         "prefixItems": [one(label) for label in labels],
