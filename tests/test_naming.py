@@ -175,6 +175,9 @@ def test_the_naming_schema_bounds_the_answer_not_its_validation():
     schema = naming_schema(("S0", "S1"), ("Maya Lindqvist",))
     assert naming_schema(("S0", "S1"), ("Maya Lindqvist",)) is schema  # one per request kind
     assert naming_schema((), ()) is SpeakerNames
+    # no candidate left: "unknown" is the one name the checks would accept
+    alone = naming_schema(("S0",), ()).model_json_schema()["properties"]["speakers"]
+    assert alone["prefixItems"] == [_naming_item("S0", ["unknown"])]
     # An endpoint that ignores the schema: the answer still parses, the checks refuse it.
     off = schema.model_validate(_answer(S0="Maya Lindqvist", S7="Oprah Winfrey"))
     assert isinstance(off, SpeakerNames) and len(off.speakers) == 2
