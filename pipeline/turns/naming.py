@@ -38,12 +38,13 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field
 from pydantic.config import JsonDict
 
 from pipeline.config import TurnsConfig
 from pipeline.errors import LLMOutputError, UsageError
 from pipeline.llm import LLMClient
+from pipeline.llm.types import one_item_each
 from pipeline.models import Episode, Speaker, Turn
 from pipeline.turns.evidence import (
     UNKNOWN,
@@ -100,18 +101,7 @@ def naming_schema(labels: tuple[str, ...], names: tuple[str, ...]) -> type[Speak
         }
         return schema
 
-    bounded: JsonDict = {
-        "minItems": len(labels),
-        "maxItems": len(labels),
-        "prefixItems": [one(label) for label in labels],
-        "items": False,
-    }
-    return create_model(
-        "SpeakerNames",
-        __base__=SpeakerNames,
-        __doc__=SpeakerNames.__doc__,
-        speakers=(list[ClusterName], Field(json_schema_extra=bounded)),
-    )
+    return one_item_each(SpeakerNames, "speakers", ClusterName, [one(label) for label in labels])
 
 
 SYSTEM_PROMPT = (
