@@ -67,9 +67,11 @@ def prefect_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefe
 
 
 @pytest.fixture
-def shared_settings(pg_url: str, s3_storage: dict[str, str]) -> dict[str, str]:
-    """What every machine shares besides the Prefect API: the state database and storage."""
-    return {"PODPOST_STATE__URL": pg_url, **s3_storage}
+def shared_settings(pg_url: str, s3_server: Any) -> dict[str, str]:
+    """What every machine shares besides the Prefect API: the state database (a new
+    PostgreSQL database) and the storage (a new bucket on the moto S3 server)."""
+    bucket = s3_server.bucket()
+    return {"PODPOST_STATE__URL": pg_url, **s3_server.env(f"s3://{bucket}/podpost")}
 
 
 def _prefect(args: list[str], env: dict[str, str], cwd: Path) -> str:
@@ -210,7 +212,8 @@ def test_three_machines_without_a_shared_folder(
         "flows.ingest:ingest_flow",
     )
     assert episode["pull_steps"] == [] and str(tmp_path) not in json.dumps(episode)
-    assert ingest["concurrency_limit"] == 1
+    assert ingest["global_concurrency_limit"]["limit"] == 1
+    assert ingest["concurrency_options"] == {"collision_strategy": "ENQUEUE"}
 
     automations = yaml.safe_load((REPO / "flows" / "automations.yaml").read_text())
     [zombie] = automations["automations"]
