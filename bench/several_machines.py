@@ -134,6 +134,8 @@ def main() -> None:
     from tests.fixtures.media import AudioFactory, MediaServer
 
     work = Path(tempfile.mkdtemp(prefix="podpost-bench-machines-"))
+    for folder in ("media", "audio"):
+        (work / folder).mkdir()
     media = MediaServer(work / "media")
     audio = AudioFactory(work / "audio")
     lines = (LINES * (args.lines // len(LINES) + 1))[: args.lines]
@@ -141,6 +143,7 @@ def main() -> None:
     results = []
     with FakeServer(fake) as llm:
         for workers in (1, 3):
+            (work / f"prefect-{workers}").mkdir()
             server = PrefectServer(work / f"prefect-{workers}", services=True)
             try:
                 env = {**base_env(server.home), "PREFECT_API_URL": server.api_url}
