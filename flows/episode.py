@@ -7,11 +7,12 @@ table.
 
 Several machines: a run given its feed item (``feed`` and ``entry``, as the ingest flow
 passes them) records its own ledger row when it ends, so the ledger is right whichever
-worker ran it. The fetch step holds a slot of the media host's shared limit and every LLM
-request one of the endpoint's (:mod:`flows.limits`). The LLM key comes from the worker:
-its environment or config file, else the Prefect Secret block :data:`SECRET_BLOCK`; a
-run whose parameters carry a key is refused, since parameters are kept in Prefect's
-database.
+worker ran it. In a run of a deployment (one a worker took) the fetch step holds a slot
+of the media host's shared limit and every LLM request one of the endpoint's
+(:mod:`flows.limits`); a run from a podpost command is alone and takes none. The LLM key
+comes from the worker: its environment or config file, else the Prefect Secret block
+:data:`SECRET_BLOCK`; a run whose parameters carry a key is refused, since parameters are
+kept in Prefect's database.
 
 Retries: one layer per boundary. The library already retries what may pass (the LLM
 client: ``[llm] max_retries``; fetch: ``[fetch] retries``), so the tasks never retry:
@@ -124,6 +125,14 @@ def llm_key(config: Config) -> Config:
     return with_overrides(config, {"llm": {"api_key": str(secret.get())}})
 
 
+def _from_deployment() -> bool:
+    """Whether this flow run belongs to a deployment (a worker runs it beside others): only
+    those take the pool's shared slots; a run from a podpost command is alone."""
+    from prefect.runtime import deployment
+
+    return deployment.id is not None
+
+
 def _fetch_in_slot(fetch: Any, source: str) -> Any:
     """The fetch step, holding a slot of the source's media host (:mod:`flows.limits`)."""
 
@@ -158,6 +167,7 @@ def episode_flow(
     config = flow_config(overrides, config_path)
     item_of = FeedItem.model_validate(entry) if feed and entry else None
     base_url = config.llm.base_url or ""
+    pool = _from_deployment()  # a run a worker took: it shares the pool's limits
     try:
         result = run_episode(
             source,
@@ -167,11 +177,11 @@ def episode_flow(
             wait=wait,
             retry_failed=retry_failed,
             report=Reporter(log=prefect_log),
-            tasks={**TASKS, "fetch": _fetch_in_slot(TASKS["fetch"], source)},
+            tasks={**TASKS, "fetch": _fetch_in_slot(TASKS["fetch"], source)} if pool else TASKS,
             flow_run_id=_flow_run_id(),
             until=RunConfig(until=until).until if until else None,  # a value [run] until takes
             episode_id=episode_id,
-            wrap_llm=lambda client: GatedClient(client, base_url),
+            wrap_llm=(lambda client: GatedClient(client, base_url)) if pool else None,
         )
     except Exception as e:
         if feed and item_of is not None:

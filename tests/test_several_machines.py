@@ -40,6 +40,7 @@ import httpx
 import pytest
 import yaml
 
+from flows.limits import host_of, limit_name
 from tests.fixtures.flows import (
     LINES,
     REPO,
@@ -235,6 +236,16 @@ def test_three_machines_without_a_shared_folder(
 
     # every item translated once: 11 episodes cost 11 times what one costs
     assert _llm_counts(fake_llm) == Counter({t: 11 * n for t, n in one_episode.items()})
+
+    # the workers took their slots from the pool's shared limits, and gave them all back
+    response = httpx.post(f"{api}/v2/concurrency_limits/filter", json={}, timeout=10)
+    limits = {lim["name"]: lim for lim in response.json()}
+    llm, media = host_of(fake_llm.base_url), host_of(media_server.base_url)
+    assert llm is not None and media is not None
+    held = [limit_name("llm", llm), limit_name("media", media)]
+    rates = [limit_name("llm-rate", llm), limit_name("media-rate", media)]
+    assert [limits[name]["active_slots"] for name in held] == [0, 0]
+    assert all(limits[name]["slot_decay_per_second"] > 0 for name in rates)
 
 
 def _race(pool: Pool, episode: dict, machines: list[Machine], media_server: Any, audio: Any):
