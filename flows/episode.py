@@ -179,7 +179,9 @@ def episode_flow(
             report=Reporter(log=prefect_log),
             tasks={**TASKS, "fetch": _fetch_in_slot(TASKS["fetch"], source)} if pool else TASKS,
             flow_run_id=_flow_run_id(),
-            until=RunConfig(until=until).until if until else None,  # a value [run] until takes
+            until=RunConfig.model_validate({"until": until}).until
+            if until
+            else None,  # a value [run] until takes
             episode_id=episode_id,
             wrap_llm=(lambda client: GatedClient(client, base_url)) if pool else None,
         )

@@ -13,6 +13,7 @@ nearest valid name) for the entry point to print as a warning, and the value is 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import tomllib
 import typing
@@ -35,6 +36,19 @@ from pipeline.langtags import normalize_language
 
 ENV_PREFIX = "PODPOST_"
 CONFIG_FILE_NAME = "podpost.toml"
+# the two folders under the storage root (pipeline.store names what is inside them)
+EPISODES_FOLDER = "episodes"
+DRAFTS_FOLDER = "drafts"
+# Where things are on one machine: never recorded with an episode's settings, so a run
+# record means the same on every machine.
+MACHINE_SETTINGS = frozenset({"data_dir", "drafts_dir", "site_dir", "storage"})
+
+
+def episode_settings(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides`` without :data:`MACHINE_SETTINGS`: what a run record keeps."""
+    return {k: v for k, v in overrides.items() if k not in MACHINE_SETTINGS}
+
+
 CONFIG_VAR = f"{ENV_PREFIX}CONFIG"  # the config file's path
 DEBUG_VAR = f"{ENV_PREFIX}DEBUG"  # 1: tracebacks for unexpected errors, like --debug
 ENTRY_VARS = frozenset({CONFIG_VAR, DEBUG_VAR})
@@ -281,6 +295,44 @@ class SiteConfig(_Section):
     generator: SiteGeneratorName = "eleventy"
 
 
+class StateConfig(_Section):
+    """``[state]``: where podpost keeps its own state (the ledger, run records, review
+    records, episode locks): a SQLAlchemy URL, e.g.
+    ``postgresql+psycopg://user:pass@host/podpost`` for several machines
+    (``PODPOST_STATE__URL``). None: SQLite in the data folder,
+    ``<data_dir>/state.sqlite3`` (see docs/state.md)."""
+
+    url: str | None = None
+    # An episode's lock is a lease: its holder renews it every `heartbeat` seconds, and a
+    # holder that died (a killed worker, a lost machine) loses it `lease_ttl` seconds after
+    # its last renewal (at once when it was a process of the same machine).
+    lease_ttl: float = Field(default=60.0, gt=0)
+    heartbeat: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _beats_within_ttl(self) -> StateConfig:
+        if self.heartbeat >= self.lease_ttl:
+            raise ValueError("[state] heartbeat must be shorter than lease_ttl")
+        return self
+
+
+class StorageConfig(_Section):
+    """``[storage]``: where episodes and drafts are kept (``docs/storage.md``).
+
+    ``url`` unset (the default): in the data folder, which is then also the working
+    folder, so nothing is copied. ``url = "s3://bucket/podpost"`` (any fsspec URL): on
+    object storage; a worker works in ``scratch_dir`` (default: under the user cache,
+    one folder per ``url``), pulls what a step needs and uploads what it made.
+    ``endpoint_url`` points s3 at an S3-compatible store; credentials come the usual way
+    (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, ...)."""
+
+    url: str | None = None
+    endpoint_url: str | None = None
+    scratch_dir: Path | None = None
+    # more fsspec options for the store (e.g. {region_name = "eu-west-1"} for s3)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class Config(_Section):
     """The whole configuration: top-level folders and one model per section.
 
@@ -299,16 +351,38 @@ class Config(_Section):
     post: PostConfig = Field(default_factory=PostConfig)
     run: RunConfig = Field(default_factory=RunConfig)
     site: SiteConfig = Field(default_factory=SiteConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+
+    @model_validator(mode="after")
+    def _drafts_on_storage(self) -> Config:
+        if self.storage.url and self.drafts_dir is not None:
+            raise ValueError(
+                "drafts_dir cannot be set with [storage] url: drafts are kept on the "
+                "storage, under drafts/"
+            )
+        return self
+
+    @property
+    def work_dir(self) -> Path:
+        """The local folder that holds episodes and drafts while podpost works on them:
+        ``data_dir`` with local storage, else the scratch folder of ``[storage] url``."""
+        if not self.storage.url:
+            return self.data_dir
+        if self.storage.scratch_dir is not None:
+            return self.storage.scratch_dir
+        tag = hashlib.sha256(self.storage.url.encode("utf-8")).hexdigest()[:12]
+        return Path(platformdirs.user_cache_dir("podpost")) / "scratch" / tag
 
     @property
     def episodes_dir(self) -> Path:
-        """``<data_dir>/episodes``: one folder per episode id."""
-        return self.data_dir / "episodes"
+        """``<work_dir>/episodes``: one folder per episode id."""
+        return self.work_dir / EPISODES_FOLDER
 
     @property
     def drafts_path(self) -> Path:
-        """Where drafts are written: ``drafts_dir``, else ``<data_dir>/drafts``."""
-        return self.drafts_dir or self.data_dir / "drafts"
+        """Where drafts are written: ``drafts_dir``, else ``<work_dir>/drafts``."""
+        return self.drafts_dir or self.work_dir / DRAFTS_FOLDER
 
 
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

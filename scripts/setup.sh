@@ -19,6 +19,8 @@ if [[ "${1:-}" == "--test" ]]; then
   command -v npm >/dev/null || need_apt+=(npm)
   # a real woman's voice (/usr/share/sounds/alsa) for the diarization tests' joined interviews
   [[ -f /usr/share/sounds/alsa/Front_Left.wav ]] || need_apt+=(alsa-utils)
+  # a real PostgreSQL server for the [state] url tests (tests/pg.py starts it on loopback)
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
 fi
 # The site generators approve --site is tested against (Eleventy and Astro come from npm).
 # Without recommends: Hugo's would pull in the Go toolchain.

@@ -8,4 +8,6 @@ pytest_plugins = [
     "tests.fixtures.llm",
     "tests.fixtures.review",
     "tests.fixtures.flows",
+    "tests.pg",
+    "tests.s3server",
 ]

@@ -5,6 +5,7 @@ pyannote.metrics at collar 0.25 s each side of a boundary, overlap scored."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from pipeline.config import Config, DiarizeConfig, TurnsConfig
@@ -76,3 +77,14 @@ def test_guests_bound_the_count_they_do_not_fix_it():
     assert speaker_count(_episode(["A"]), fixed) == SpeakerCount(3, 3, 3)
     named = Config(turns=TurnsConfig(speakers=["Ann", "Bob"]))
     assert speaker_count(_episode([]), named) == SpeakerCount(2, 2, 2)
+
+
+@pytest.mark.parametrize("cuts", [rv.DIANE, rv.SHEILA], ids=["Diane", "Sheila"])
+def test_one_real_voice_is_one_speaker(builtin, cuts, tmp_path):
+    # a threshold-free count (the eigengap) must not split one real person either
+    audio = rv.decode(rv.SAMPLE_AUDIO)
+    pause = np.zeros(rv.SAMPLE_RATE // 2, np.float32)
+    clips = [audio[round(a * rv.SAMPLE_RATE) : round(b * rv.SAMPLE_RATE)] for a, b in cuts]
+    one = np.concatenate([x for clip in clips * 2 for x in (clip, pause)])
+    spans = builtin(rv.write_wav(tmp_path / "one.wav", one), None)
+    assert {s.speaker for s in spans} == {"S0"}

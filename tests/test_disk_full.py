@@ -19,9 +19,11 @@ import pytest
 from pipeline.config import Config, load_config
 from pipeline.errors import StorageError
 from pipeline.fsutil import write_atomic
+from pipeline.models import Episode
 from pipeline.run.episode import run_episode
 from pipeline.run.ledger import Ledger
 from pipeline.run.progress import Reporter
+from pipeline.run.steps import Job, step_fetch
 from tests.cli_helpers import cli
 
 
@@ -135,10 +137,17 @@ def test_a_ledger_that_cannot_record_the_failure_never_masks_it(
     config = config_on(small_disk)
     Ledger.of(config)  # the ledger exists; the disk fills up afterwards
     (config.episodes_dir).mkdir(parents=True)
-    fill(small_disk)
+
+    def fetch_onto_a_full_disk(job: Job) -> Episode:
+        fill(small_disk)  # once the run holds its lease: the lock is taken before fetch
+        return step_fetch(job)
+
     stream = io.StringIO()
     with pytest.raises(StorageError) as caught:
-        run_episode(str(big_wav), config, report=Reporter(stream=stream, terminal=False))
+        run_episode(
+            str(big_wav), config, report=Reporter(stream=stream, terminal=False),
+            tasks={"fetch": fetch_onto_a_full_disk},
+        )  # fmt: skip
     # the error is the audio's, not the ledger's "database or disk is full"
     [folder] = config.episodes_dir.iterdir()
     assert caught.value.message == (
@@ -147,7 +156,7 @@ def test_a_ledger_that_cannot_record_the_failure_never_masks_it(
     warnings = [line for line in stream.getvalue().splitlines() if line.startswith("warning:")]
     assert warnings == [
         "warning: the failure could not be recorded: the disk is full (no space left on "
-        f"{small_disk}) writing {small_disk / 'data' / 'ledger.sqlite3'}; free some space on "
+        f"{small_disk}) writing {small_disk / 'data' / 'state.sqlite3'}; free some space on "
         f"{small_disk} and rerun: finished steps are kept"
     ]
     assert leftovers(small_disk) == []

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy.exc
 from pydantic import BaseModel
 
 from pipeline import store
@@ -40,14 +41,15 @@ def test_reading_a_folder_is_an_input_file_error(tmp_path: Path):
 
 
 def test_a_damaged_ledger_is_a_storage_error_that_says_what_to_do(tmp_path: Path):
-    path = tmp_path / "ledger.sqlite3"
+    path = tmp_path / "state.sqlite3"
     path.write_bytes(b"this is not a database, just bytes " * 100)
     with pytest.raises(
-        StorageError, match=r"ledger .* cannot be used: file is not a database"
+        StorageError, match=r"state database sqlite:///.* cannot be used: file is not a database"
     ) as info:
         Ledger(path)
-    assert isinstance(info.value.__cause__, sqlite3.DatabaseError)
-    assert "move it away" in str(info.value)
+    assert isinstance(info.value.__cause__, sqlalchemy.exc.DatabaseError)
+    assert isinstance(info.value.__cause__.orig, sqlite3.DatabaseError)
+    assert "if it is damaged, move it away" in info.value.one_line()
 
 
 def test_without_ffmpeg_decoding_says_to_install_it(tmp_path: Path, monkeypatch):

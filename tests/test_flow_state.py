@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import Config
+from pipeline.db import StateDB, open_state
 from pipeline.errors import DraftConflictError
 from pipeline.review.drafts import write_draft
 from pipeline.run.ledger import Ledger
@@ -21,13 +22,18 @@ from pipeline.run.state import EpisodeRun, episode_lock, is_locked, load_state
 from pipeline.run.status import status
 
 
+def _db(data: Path) -> StateDB:
+    return open_state(Config(data_dir=data))
+
+
 def test_step_is_fresh_only_with_same_key_and_untouched_outputs(tmp_path: Path) -> None:
     (tmp_path / "transcript.json").write_text('{"a": 1}')
-    run = EpisodeRun(tmp_path, "ep-1", "http://127.0.0.1/x")
+    db = _db(tmp_path)
+    run = EpisodeRun(db, tmp_path, "ep-1", "http://127.0.0.1/x")
     run.begin()
     run.finish_step("transcribe", "k1", ["transcript.json"], 1.5)
 
-    again = EpisodeRun(tmp_path, "ep-1")
+    again = EpisodeRun(db, tmp_path, "ep-1")
     assert again.fresh("transcribe", "k1")
     assert not again.fresh("transcribe", "k2")  # a setting changed
     assert not again.fresh("turns", "k1")  # never ran
@@ -38,14 +44,15 @@ def test_step_is_fresh_only_with_same_key_and_untouched_outputs(tmp_path: Path) 
 
 
 def test_state_transitions_are_persisted(tmp_path: Path) -> None:
-    run = EpisodeRun(tmp_path, "ep-1", "src")
+    db = _db(tmp_path)
+    run = EpisodeRun(db, tmp_path, "ep-1", "src")
     run.begin()
-    assert load_state(tmp_path).state == "running"
+    assert load_state(db, "ep-1").state == "running"
     run.start_step("fetch")
     run.finish_step("fetch", "k", [], 0.1)
     run.start_step("transcribe")
     run.fail("transcribe", "boom; fix it")
-    state = load_state(tmp_path)
+    state = load_state(db, "ep-1")
     assert (state.state, state.step, state.error, state.last_step) == (
         "failed",
         "transcribe",
@@ -54,31 +61,38 @@ def test_state_transitions_are_persisted(tmp_path: Path) -> None:
     )
     run.begin()
     run.done()
-    state = load_state(tmp_path)
+    state = load_state(db, "ep-1")
     assert (state.state, state.error, state.pid) == ("done", None, None)
 
 
 def test_second_lock_refuses_with_holder_then_frees(tmp_path: Path) -> None:
-    run = EpisodeRun(tmp_path, "ep-1")
-    with episode_lock(tmp_path, "ep-1"):
+    db = _db(tmp_path)
+    run = EpisodeRun(db, tmp_path, "ep-1")
+    with episode_lock(db, "ep-1"):
         run.begin()
-        assert is_locked(tmp_path)
-        with pytest.raises(DraftConflictError) as err, episode_lock(tmp_path, "ep-1"):
+        assert is_locked(db, "ep-1")
+        with pytest.raises(DraftConflictError) as err, episode_lock(db, "ep-1"):
             pass
         assert f"by process {os.getpid()}" in err.value.one_line()
         assert "--wait" in err.value.one_line()
-    assert not is_locked(tmp_path)
-    with episode_lock(tmp_path, "ep-1"):
+    assert not is_locked(db, "ep-1")
+    with episode_lock(db, "ep-1"):
         pass
 
 
-def _holder(folder: Path) -> subprocess.Popen[str]:
+def _holder(data: Path) -> subprocess.Popen[str]:
+    """A process holding episode ep-1's lock in the state database of data folder ``data``."""
+    folder = data / "episodes" / "ep-1"
     code = textwrap.dedent(
         f"""
         import time
+        from pathlib import Path
+        from pipeline.config import Config
+        from pipeline.db import open_state
         from pipeline.run.state import EpisodeRun, episode_lock
-        with episode_lock({str(folder)!r}, "ep-1"):
-            run = EpisodeRun({str(folder)!r}, "ep-1", "src")
+        db = open_state(Config(data_dir=Path({str(data)!r})))
+        with episode_lock(db, "ep-1"):
+            run = EpisodeRun(db, Path({str(folder)!r}), "ep-1", "src")
             run.begin()
             run.start_step("editorial")
             print("locked", flush=True)
@@ -93,14 +107,14 @@ def _holder(folder: Path) -> subprocess.Popen[str]:
 
 def test_killed_run_reads_as_interrupted_and_lock_is_free(tmp_path: Path) -> None:
     config = Config(data_dir=tmp_path)
-    folder = config.episodes_dir / "ep-1"
-    proc = _holder(folder)
+    db = open_state(config)
+    proc = _holder(tmp_path)
     try:
         [row] = status(config)
         assert (row.state, row.step) == ("running", "editorial")
         with (
             pytest.raises(DraftConflictError, match=f"process {proc.pid}"),
-            episode_lock(folder, "ep-1"),
+            episode_lock(db, "ep-1"),
         ):
             pass
     finally:
@@ -109,7 +123,7 @@ def test_killed_run_reads_as_interrupted_and_lock_is_free(tmp_path: Path) -> Non
     [row] = status(config)
     assert row.state == "failed"
     assert row.error == f"interrupted during editorial (process {proc.pid} is gone)"
-    with episode_lock(folder, "ep-1"):
+    with episode_lock(db, "ep-1"):
         pass
 
 
@@ -117,7 +131,7 @@ def test_waiting_lock_queues_behind_the_holder(tmp_path: Path) -> None:
     proc = _holder(tmp_path)
     started = time.monotonic()
     subprocess.Popen(["sh", "-c", f"sleep 1; kill {proc.pid}"])
-    with episode_lock(tmp_path, "ep-1", wait=True):
+    with episode_lock(_db(tmp_path), "ep-1", wait=True):
         assert time.monotonic() - started >= 0.9
     proc.wait()
 
@@ -167,7 +181,7 @@ def test_ledger_items_and_sources(tmp_path: Path) -> None:
 
 def test_status_rows_as_json(tmp_path: Path) -> None:
     config = Config(data_dir=tmp_path)
-    run = EpisodeRun(config.episodes_dir / "ep-1", "ep-1", "src")
+    run = EpisodeRun(open_state(config), config.episodes_dir / "ep-1", "ep-1", "src")
     run.begin()
     run.update(title="T", tokens=120)
     run.finish_step("fetch", "k", [], 0.1)
@@ -216,7 +230,7 @@ def test_status_of_an_older_run_json_that_names_the_new_md_as_draft(tmp_path: Pa
     write_draft(config.drafts_path, "ep-1", "v1")
     (config.drafts_path / "ep-1.md").write_text("edited by hand")
     beside = write_draft(config.drafts_path, "ep-1", "v2")
-    run = EpisodeRun(config.episodes_dir / "ep-1", "ep-1", "src")
+    run = EpisodeRun(open_state(config), config.episodes_dir / "ep-1", "ep-1", "src")
     run.begin()
     run.update(draft_path=str(beside.path))  # as an older podpost recorded it
     run.done()

@@ -132,7 +132,7 @@ def test_an_older_item_with_a_used_guid_does_not_take_the_done_items_episode(
 
 
 def test_a_ledger_from_before_claims_gains_them_without_losing_its_rows(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.sqlite3"
+    path = tmp_path / "ledger.sqlite3"  # imported into the state database on first open
     with sqlite3.connect(path) as db:  # the items table as older podpost made it
         db.execute(
             "CREATE TABLE items (feed TEXT NOT NULL, item TEXT NOT NULL, source TEXT NOT NULL, "
@@ -145,8 +145,8 @@ def test_a_ledger_from_before_claims_gains_them_without_losing_its_rows(tmp_path
             "NULL, 1, '2026-03-16T10:00:00+00:00')"
         )
     db.close()
-    ledger = Ledger(path)
-    Ledger(path)  # a second opening finds the column there
+    ledger = Ledger.of(Config(data_dir=tmp_path))
+    Ledger.of(Config(data_dir=tmp_path))  # a second opening imports nothing again
     assert ledger.items("http://f")["g"].enclosure is None
     assert ledger.claims("http://f") == {}
     ledger.adopt_enclosure("http://f", "g", "http://cdn/a.mp3")

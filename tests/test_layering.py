@@ -9,8 +9,12 @@
     stages   fetch, transcribe, turns, editorial, post, review
       |
     ground   every other module of pipeline: models, config, errors, llm, registry,
-             fsutil, store, audio (decoded PCM and VAD, shared by transcribe and
+             fsutil, store, db, audio (decoded PCM and VAD, shared by transcribe and
              turns), ...
+
+``pipeline.db`` (podpost's state database) is a side-effect edge of the ground, like the
+store: it imports nothing of the project but :data:`DB_IMPORTS`, so the run layer and the
+stages build on it and it never on them.
 
 A layer may import any layer below it, never one above. Stages import each other only
 where the data flows, as :data:`STAGE_DEPENDENCIES` writes down (transcribe downloads
@@ -40,6 +44,7 @@ STAGE_DEPENDENCIES = {
 DOORS = ("cli", "__main__", "flows", "testing")
 DOOR_DEPENDENCIES = {("cli", "flows"), ("__main__", "cli")}  # the CLI runs the flows
 LAYER = {"door": 3, "run": 2, "stage": 1, "ground": 0}
+DB_IMPORTS = {"pipeline.config", "pipeline.errors", "pipeline.faults"}  # beside its own
 
 
 def _modules() -> dict[str, Path]:
@@ -114,6 +119,17 @@ def test_imports_run_from_the_doors_down_to_the_ground() -> None:
                 wrong.append(f"{module}:{line}: stage {own} may not import stage {other}")
             elif layer == target_layer == "door" and (own, other) not in DOOR_DEPENDENCIES:
                 wrong.append(f"{module}:{line}: door {own} may not import door {other}")
+    assert wrong == []
+
+
+def test_the_state_database_is_an_edge_of_the_ground() -> None:
+    wrong = [
+        f"{module} imports {target}"
+        for module, imported in _graph().items()
+        if module.startswith("pipeline.db")
+        for target in imported
+        if not target.startswith("pipeline.db") and target not in DB_IMPORTS
+    ]
     assert wrong == []
 
 

@@ -197,7 +197,7 @@ def test_an_item_failed_by_the_prefect_api_is_one_line_and_shown_by_status(
         "and rerun: finished steps are kept"
     )
     assert item["error"] == expected
-    with sqlite3.connect(tmp_path / "data" / "ledger.sqlite3") as db:
+    with sqlite3.connect(tmp_path / "data" / "state.sqlite3") as db:
         assert db.execute("SELECT state, error FROM items").fetchall() == [("failed", expected)]
     [row] = status_rows(tmp_path / "data")
     assert (row["id"], row["state"], row["source"], row["error"]) == (

@@ -132,6 +132,8 @@ def test_run_and_ingest_fail_before_any_work(problem, command, tmp_path: Path, m
 
 def test_resume_checks_the_llm_of_the_runs_it_resumes(tmp_path: Path, capsys, monkeypatch):
     """`resume EPISODE` preflights with the LLM settings the run started with."""
+    from pipeline.config import Config
+    from pipeline.db import open_state
     from pipeline.run.state import RunState, save_state
 
     for name in [n for n in os.environ if n.startswith(("PODPOST_", "OPENAI_"))]:
@@ -139,7 +141,7 @@ def test_resume_checks_the_llm_of_the_runs_it_resumes(tmp_path: Path, capsys, mo
     folder = tmp_path / "episodes" / "ep1"
     folder.mkdir(parents=True)
     save_state(
-        folder,
+        open_state(Config(data_dir=tmp_path)),
         RunState(
             episode_id="ep1",
             source="http://127.0.0.1:9/a.mp3",

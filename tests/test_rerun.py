@@ -28,9 +28,8 @@ from pipeline.run.episode import run_episode
 from pipeline.run.ledger import Ledger
 from pipeline.run.progress import Reporter
 from pipeline.run.resume import rerun_overrides
-from pipeline.run.state import load_state
 from pipeline.testing.fakellm import FakeReply
-from tests.cli_helpers import cli
+from tests.cli_helpers import cli, run_record
 from tests.fixtures.flows import GAP, LINES, captions_vtt
 
 
@@ -100,7 +99,7 @@ def test_a_rerun_keeps_the_episodes_settings_and_a_failed_one_keeps_its_draft(
     again, said = _run(talk, base, {"diarize": {"num_speakers": 2}})
     assert again.skipped == ["fetch", "transcribe", "editorial"], said
     assert [r["task"] for r in fake_llm.requests()[asked:]] == ["speaker_names"]
-    assert load_state(folder).overrides == {
+    assert run_record(folder).overrides == {
         "asr": {"backend": "captions"},
         "diarize": {"num_speakers": 2},
     }
@@ -116,7 +115,7 @@ def test_a_rerun_keeps_the_episodes_settings_and_a_failed_one_keeps_its_draft(
         _run(talk, base, {"editorial": {"target_language": "de"}})
     assert (folder / "transcript.json").read_bytes() == transcript
     assert draft.read_text() == approved_text
-    assert load_state(folder).overrides == {
+    assert run_record(folder).overrides == {
         "asr": {"backend": "captions"},
         "diarize": {"num_speakers": 2},
         "editorial": {"target_language": "de"},

@@ -350,6 +350,17 @@ def _ingest_with_a_dead_machine(
     assert len(rows) == 11
     assert {r["state"] for r in rows} == {"done"} and all(r["draft"] for r in rows)
 
+    # the ledger, in the shared database, says every item is done
+    from pipeline.config import Config
+    from pipeline.run.ledger import Ledger
+
+    state = Config.model_validate(
+        {"data_dir": str(editor.home / "data"), "state": {"url": editor.env["PODPOST_STATE__URL"]}}
+    )
+    items = Ledger.of(state).items(feed.feed_url)
+    assert sorted(items) == sorted(feed.guids)
+    assert {row.state for row in items.values()} == {"done"}
+
     # a second ingestion starts nothing: no episode run, no download
     hits = dict(media_server.counts)
     runs_before = len(pool.runs(episode["id"]))

@@ -26,8 +26,7 @@ from pipeline.review.preview import create_app
 from pipeline.review.record import load_record
 from pipeline.run.episode import run_episode
 from pipeline.run.progress import Reporter
-from pipeline.run.state import load_state
-from tests.cli_helpers import cli
+from tests.cli_helpers import cli, run_record
 from tests.fixtures.flows import GAP, LINES, _vtt_time
 from tests.fixtures.review import preview_client
 
@@ -86,7 +85,7 @@ def test_speakers_confirmed_in_the_preview_are_translated_once(
     assert all(t.translation == [] for t in post.turns)
     assert load_record(draft).stage == "turns"
     folder = data / "episodes" / first.episode_id
-    assert load_state(folder).state == "review-speakers"
+    assert run_record(folder).state == "review-speakers"
     code, out, err = cli(["--data-dir", str(data), "status", "--json"], capsys)
     assert code == 0, err
     [row] = json.loads(out)
@@ -153,7 +152,7 @@ def test_speakers_confirmed_in_the_preview_are_translated_once(
     for number, (speaker, (_voice, line)) in enumerate(zip(fixed, LINES[:4], strict=True), 1):
         said_by = f"[{number}] {speaker}: {line}"  # the prompt's line of each turn
         assert sum(p.count(said_by) for p in translated) == 1, said_by  # each asked once
-    assert load_state(folder).state == "done"
+    assert run_record(folder).state == "done"
 
     # 4. a rerun changes nothing: the confirmed turns are kept
     again, _said = _run(talk, config, "draft")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import Config
+from pipeline.db import open_state
 from pipeline.run.state import EpisodeRun
 from tests.cli_helpers import cli
 
@@ -19,13 +20,16 @@ def _runs(data: Path) -> dict[str, Path]:
     config = Config(data_dir=data)
     drafts = {}
     for episode_id, title in [(LONG_ID, TITLE), ("youtube-abcDEF12345", "Short")]:
-        run = EpisodeRun(config.episodes_dir / episode_id, episode_id, "https://example.com/x")
+        folder = config.episodes_dir / episode_id
+        run = EpisodeRun(open_state(config), folder, episode_id, "https://example.com/x")
         run.begin()
         drafts[episode_id] = config.drafts_path / f"{episode_id}.md"
         run.update(title=title, tokens=1234, draft_path=str(drafts[episode_id]))
         run.finish_step("render", "k", [], 0.1)
         run.done()
-    run = EpisodeRun(config.episodes_dir / "local-talk", "local-talk", "/tmp/talk.mp3")
+    run = EpisodeRun(
+        open_state(config), config.episodes_dir / "local-talk", "local-talk", "/tmp/talk.mp3"
+    )
     run.begin()
     run.update(title="Talk")
     run.finish_step("fetch", "k", [], 0.1)

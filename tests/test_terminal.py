@@ -21,6 +21,8 @@ from rich.console import Console
 
 from pipeline.cli.boundary import report
 from pipeline.cli.status_view import print_status
+from pipeline.config import Config
+from pipeline.db import open_state
 from pipeline.errors import SourceError
 from pipeline.run.progress import Reporter
 from pipeline.run.state import EpisodeRun
@@ -108,7 +110,7 @@ def test_error_lines_escape_what_they_quote() -> None:
 def _episode(data: Path, episode_id: str, title: str, error: str) -> None:
     folder = data / "episodes" / episode_id
     folder.mkdir(parents=True)
-    run = EpisodeRun(folder, episode_id, f"/srv/{title}.mp3")
+    run = EpisodeRun(open_state(Config(data_dir=data)), folder, episode_id, f"/srv/{title}.mp3")
     run.state.title = title
     run.begin()
     run.fail("transcribe", error)

@@ -12,17 +12,28 @@ from pipeline.cli.common import one_of, say, settings
 from pipeline.config import SITE_GENERATORS, Config
 from pipeline.errors import InputFileError
 from pipeline.review.export import FORMATS as EXPORT_FORMATS
+from pipeline.store import Store
 
 if TYPE_CHECKING:
     from pipeline.review.flags import DraftReview, Flag
     from pipeline.review.reask import Reasker
 
 
-def resolve_draft(draft: str, config: Config) -> Path:
-    """A path as given, else a name inside the drafts folder (``.md`` optional)."""
+def resolve_draft(draft: str, config: Config, *, audio: bool = False) -> Path:
+    """A path as given, else a name inside the drafts folder (``.md`` optional). With
+    storage at a URL the drafts, their records and the episodes' small files are pulled
+    first (``audio``: the draft's episode whole, for the preview's player)."""
     from pipeline.review.drafts import find_draft
+    from pipeline.review.record import load_record
 
-    return find_draft(config.drafts_path, draft)
+    storage = Store.of(config)
+    storage.pull_records()
+    path = find_draft(config.drafts_path, draft)
+    if audio and storage.remote:
+        record = load_record(path)
+        if record is not None and record.episode_id:
+            storage.pull_episode(record.episode_id)
+    return path
 
 
 def _flag_line(flag: Flag, indent: str = "  ") -> str:
@@ -85,6 +96,7 @@ def review_command(
 
     config = settings(ctx).config()
     if draft is None:
+        Store.of(config).pull_records()
         reviews = review_drafts(config.drafts_path, episodes_dir=config.episodes_dir)
         if as_json:
             say(reviews_json(reviews))
@@ -110,8 +122,13 @@ def preview_command(
     from pipeline.review import preview  # FastAPI and uvicorn load only for this command
 
     config = settings(ctx).config()
-    path = resolve_draft(draft, config)
-    app = preview.create_app(path, episodes_dir=config.episodes_dir, reasker=_reasker(config))
+    path = resolve_draft(draft, config, audio=True)
+    app = preview.create_app(
+        path,
+        episodes_dir=config.episodes_dir,
+        reasker=_reasker(config),
+        storage=Store.of(config),
+    )
     try:
         sock = preview.bind(port)
     except OSError as e:
@@ -130,6 +147,7 @@ def preview_command(
 def _reasker(config: Config) -> Reasker:
     """Asking the LLM again from the preview: the run's client settings, made on first use,
     and the tokens counted in the episode's run record like a run's."""
+    from pipeline.db import open_state
     from pipeline.llm import LLMClient, Usage, make_client  # the SDK loads only here
     from pipeline.review.reask import Reasker
     from pipeline.run.state import add_tokens
@@ -143,7 +161,8 @@ def _reasker(config: Config) -> Reasker:
 
     def on_usage(episode_dir: Path | None, usage: Usage) -> None:
         if episode_dir is not None:
-            add_tokens(episode_dir, usage.prompt_tokens + usage.completion_tokens)
+            tokens = usage.prompt_tokens + usage.completion_tokens
+            add_tokens(open_state(config), episode_dir.name, tokens)
 
     return Reasker(
         client,
@@ -198,6 +217,7 @@ def approve_command(
         episodes_dir=config.episodes_dir,
         site=site or config.site.generator,
     )
+    Store.of(config).push_draft(path)  # the decision, for every machine
     for flag in result.flags:  # the editor overrode them; still say what readers will see
         say(f"warning: approved with: {flag.message}", err=True)
     verb = "wrote" if result.written else "already up to date:"
@@ -246,6 +266,7 @@ def reject_command(
     config = settings(ctx).config()
     path = resolve_draft(draft, config)
     reject(path, reason)
+    Store.of(config).push_draft(path)
     say(f"rejected {path.name}: {reason.strip()}")
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from pipeline import store
 from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
 from pipeline.review import flags as review
@@ -68,8 +69,8 @@ def find_draft(drafts_dir: Path, draft: str) -> Path:
 
 
 def draft_name(episode_id: str) -> str:
-    """The draft's file name in the drafts folder: ``<episode_id>.md``."""
-    return f"{episode_id}.md"
+    """The draft's file name in the drafts folder: ``<episode_id>.md`` (the store's)."""
+    return store.draft_name(episode_id)
 
 
 def _kept_because(path: Path, text: str, stage: Stage = "post") -> str | None:

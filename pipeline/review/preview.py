@@ -171,12 +171,16 @@ def create_app(
     episodes_dir: Path | None = None,
     reasker: Reasker | None = None,
     max_body: int = MAX_BODY,
+    storage: store.Store | None = None,
 ) -> FastAPI:
-    """The preview of ``draft_path``; ``reasker`` enables asking the LLM again."""
+    """The preview of ``draft_path``; ``reasker`` enables asking the LLM again;
+    ``storage``: where the draft is kept (saves are conditional writes there)."""
     draft_path = Path(draft_path)
     app = FastAPI(title="podpost preview", docs_url=None, redoc_url=None, openapi_url=None)
 
     def current_review() -> DraftReview:
+        if storage is not None:
+            storage.refresh(draft_path)  # another editor may have saved on the storage
         return review_text(
             read_draft(draft_path),
             path=draft_path,
@@ -236,7 +240,7 @@ def create_app(
     ) -> JSONResponse:
         request.base_sha256 = if_match(if_match_header, request.base_sha256)
         try:
-            text = save_edits(draft_path, request)
+            text = save_edits(draft_path, request, storage)
         except EditError as e:
             return _refused(e, request)
         version = sha256_text(text)
@@ -250,7 +254,7 @@ def create_app(
         try:
             review = current_review()
             change = apply_turn_edit(request, review, lambda: word_ends(review.episode_dir))
-            text = commit(draft_path, request.base_sha256, change)
+            text = commit(draft_path, request.base_sha256, change, storage)
         except EditError as e:
             return _refused(e)
         except ValidationError as e:  # a model check the edit functions did not map

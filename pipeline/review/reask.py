@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline import store
 from pipeline.editorial.assemble import translation_paragraphs
 from pipeline.editorial.cache import Cache
 from pipeline.editorial.translate import Job, Translator
@@ -69,7 +70,7 @@ class Reasker:
 
     def ask(self, post: Post, number: int, note: str, episode_dir: Path | None) -> Proposal:
         """A new translation of turn ``number`` of ``post``; its tokens are accounted."""
-        cache_dir = episode_dir / "editorial" if episode_dir is not None else None
+        cache_dir = episode_dir / store.EDITORIAL_CACHE if episode_dir is not None else None
         proposal = reask_turn(
             self.client(), post, number, note=note, target=self.target,
             cache=Cache(cache_dir), context_turns=self.context_turns,

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline import store
 from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
 from pipeline.models import Turn
@@ -63,8 +64,7 @@ def sha256_text(text: str) -> str:
 
 def record_path(draft_path: Path) -> Path:
     """Where the record of ``draft_path`` lives: ``<name>.meta.json`` beside it."""
-    draft_path = Path(draft_path)
-    return draft_path.with_name(f"{draft_path.stem}.meta.json")
+    return store.record_path(draft_path)
 
 
 def load_record(draft_path: Path) -> DraftRecord | None:

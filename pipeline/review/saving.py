@@ -30,12 +30,19 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.errors import EditError, StaleEditError
-from pipeline.fsutil import write_atomic
 from pipeline.models import FrontMatter, Post
 from pipeline.post.parse import LIST_KEYS, analyze, check_post
 from pipeline.post.render import render_post
 from pipeline.review.edits import Edited, review_turns, validated
-from pipeline.review.record import DraftRecord, load_record, read_draft, save_record, sha256_text
+from pipeline.review.record import (
+    DraftRecord,
+    load_record,
+    read_draft,
+    record_path,
+    save_record,
+    sha256_text,
+)
+from pipeline.store import Store
 
 
 class Edits(BaseModel):
@@ -141,22 +148,33 @@ def current_post(draft_path: Path, base_sha256: str) -> tuple[str, Post]:
     return current, post
 
 
-def write_if_match(draft_path: Path, base_sha256: str, change: Callable[[str, Post], str]) -> str:
+def write_if_match(
+    draft_path: Path,
+    base_sha256: str,
+    change: Callable[[str, Post], str],
+    storage: Store | None = None,
+) -> str:
     """The conditional write: under the draft's lock, read it, check that it is still the
     version ``base_sha256`` names, make the new text with ``change(text, post)`` and write
-    it atomically (only when it differs). Returns the text now on disk."""
+    it atomically (only when it differs). Returns the text now on disk. ``storage``: where
+    the draft is kept (default: the local folder it is in)."""
     with draft_lock(draft_path):
-        return write_if_match_locked(draft_path, base_sha256, change)
+        return write_if_match_locked(draft_path, base_sha256, change, storage)
 
 
-def save_edits(draft_path: Path, edits: Edits) -> str:
+def save_edits(draft_path: Path, edits: Edits, storage: Store | None = None) -> str:
     """Apply ``edits`` to the draft on disk and write it atomically; returns the new text."""
     return write_if_match(
-        draft_path, edits.base_sha256, lambda _, post: apply_edits(post, edits)[1]
+        draft_path, edits.base_sha256, lambda _, post: apply_edits(post, edits)[1], storage
     )
 
 
-def commit(draft_path: Path, base_sha256: str, change: Callable[[Post], Edited]) -> str:
+def commit(
+    draft_path: Path,
+    base_sha256: str,
+    change: Callable[[Post], Edited],
+    storage: Store | None = None,
+) -> str:
     """Apply a structural edit to the draft on disk; returns the new text.
 
     ``change`` gets the current post (the one the page showed: same sha256) and returns the
@@ -170,21 +188,36 @@ def commit(draft_path: Path, base_sha256: str, change: Callable[[Post], Edited])
         return checked_text(edited[0].post)
 
     with draft_lock(draft_path):
-        text = write_if_match_locked(draft_path, base_sha256, apply)
+        text = write_if_match_locked(draft_path, base_sha256, apply, storage)
         record = load_record(draft_path) or DraftRecord()
         record.turns = review_turns(edited[0].post, edited[0].spans)
         save_record(draft_path, record)
+        if storage is not None:
+            storage.push(record_path(draft_path))
     return text
 
 
 def write_if_match_locked(
-    draft_path: Path, base_sha256: str, change: Callable[[str, Post], str]
+    draft_path: Path,
+    base_sha256: str,
+    change: Callable[[str, Post], str],
+    storage: Store | None = None,
 ) -> str:
-    """:func:`write_if_match` for a caller that holds :func:`draft_lock` already."""
+    """:func:`write_if_match` for a caller that holds :func:`draft_lock` already. The
+    draft's lock covers this process; across machines the write itself is conditional
+    (:meth:`pipeline.store.Store.put_if_version`: the stored version read before the
+    text, so another editor's save in between makes this one fail, never vanish)."""
+    storage = storage or Store(Path(draft_path).parent)
+    version = storage.refresh(draft_path)
     current, post = current_post(draft_path, base_sha256)
     text = change(current, post)
-    if text != current:
-        write_atomic(draft_path, text)
+    if text != current and not storage.put_if_version(draft_path, text.encode("utf-8"), version):
+        storage.refresh(draft_path)
+        raise StaleEditError(
+            "the draft changed on the storage since this page was loaded; nothing was saved",
+            ["compare your version with the saved one, then keep one of them"],
+            current=read_draft(draft_path),
+        )
     return text
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import store
-from pipeline.config import Config, deep_merge
+from pipeline.config import Config, deep_merge, episode_settings
+from pipeline.db import open_state
 from pipeline.editorial.build import EditorialResult, build_post
 from pipeline.errors import InputFileError, LLMError
 from pipeline.fetch.core import ProgressHook, fetch_episode
@@ -29,7 +30,7 @@ from pipeline.models import Episode, Transcript, Turns
 from pipeline.post.render import load_template, render_post
 from pipeline.review.drafts import DraftWrite, write_draft_file
 from pipeline.run.ledger import Ledger
-from pipeline.run.state import EpisodeRun, episode_lock, keep_record, message
+from pipeline.run.state import EpisodeRun, keep_record, lock_episode, lock_source, message
 from pipeline.run.steps import (
     EDITORIAL_CACHE,
     editorial_key,
@@ -47,7 +48,7 @@ from pipeline.turns.diarize import DIARIZERS
 from pipeline.turns.segment import caption_speakers
 from pipeline.turns.step import build_turns
 
-DRAFT_FILE = "draft.md"  # `podpost translate`'s draft, inside the episode folder
+DRAFT_FILE = store.DRAFT_FILE  # `podpost translate`'s draft, inside the episode folder
 
 _log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def _present(values: dict[str, Any]) -> dict[str, Any]:
 
 @contextmanager
 def _recorded(
+    config: Config,
     folder: Path,
     episode_id: str,
     step: str,
@@ -73,10 +75,12 @@ def _recorded(
     **fields: Any,
 ) -> Iterator[EpisodeRun]:
     """Hold the lock and mark ``step`` running; on an error record it as the failure,
-    else leave the episode ``pending``. The body calls ``run.finish_step``."""
-    with episode_lock(folder, episode_id):
-        run = EpisodeRun(folder, episode_id)
-        flags = _present(overrides or {})
+    else leave the episode ``pending``; either way upload the episode's folder to the
+    storage (``[storage]``). The body calls ``run.finish_step``."""
+    storage = store.Store.of(config)
+    with lock_episode(config, episode_id):
+        run = EpisodeRun(open_state(config), folder, episode_id)
+        flags = episode_settings(_present(overrides or {}))
         if flags:
             run.state.overrides = deep_merge(run.state.overrides, flags)
         for name, value in fields.items():
@@ -88,8 +92,10 @@ def _recorded(
             yield run
         except BaseException as e:
             keep_record(_log.warning, run.fail, step, message(e))
+            keep_record(_log.warning, storage.push_episode, episode_id)
             raise
         run.pause()
+        storage.push_episode(episode_id)
 
 
 def fetch(
@@ -103,18 +109,20 @@ def fetch(
     folder = store.existing_episode(config, source) or known_episode(config, source, item)
     if folder is not None:
         return store.load(folder / store.EPISODE_FILE, Episode), folder
-    started = time.monotonic()
-    key = fetch_key(source, item)  # before fetching: a file changed meanwhile is fetched again
-    ledger = Ledger.of(config)
-    claimed = ledger.claims(source)  # the keys ingestion gave: the same item
-    episode = fetch_episode(source, config, item=item, progress=progress, claimed=claimed)
-    ledger.remember_source(source_key(source, item), episode.id)
-    folder = store.episode_dir(config, episode.id)
-    with _recorded(
-        folder, episode.id, "fetch", source=source, item=item, title=episode.title
-    ) as run:
-        outputs = fetch_outputs(episode)
-        run.finish_step("fetch", key, outputs, time.monotonic() - started)
+    # the source's lease before fetching, as `podpost run` takes it: one download
+    with lock_source(config, source_key(source, item), f"source {source}"):
+        started = time.monotonic()
+        key = fetch_key(source, item)  # before fetching: a file changed meanwhile is fetched
+        ledger = Ledger.of(config)
+        claimed = ledger.claims(source)  # the keys ingestion gave: the same item
+        episode = fetch_episode(source, config, item=item, progress=progress, claimed=claimed)
+        ledger.remember_source(source_key(source, item), episode.id)
+        folder = store.episode_dir(config, episode.id)
+        with _recorded(
+            config, folder, episode.id, "fetch", source=source, item=item, title=episode.title
+        ) as run:
+            outputs = fetch_outputs(episode)
+            run.finish_step("fetch", key, outputs, time.monotonic() - started)
     return episode, folder
 
 
@@ -128,7 +136,7 @@ def transcribe(
     """``podpost transcribe``: fetch first when ``source`` is not an episode yet, then write
     ``transcript.json``. ``overrides`` (the command's flags) are kept for resume."""
     episode, folder = fetch(config, source, item)
-    with _recorded(folder, episode.id, "transcribe", overrides=overrides) as run:
+    with _recorded(config, folder, episode.id, "transcribe", overrides=overrides) as run:
         started = time.monotonic()
         transcript = transcribe_episode(episode, folder, config)
         key = transcribe_key(config, folder)
@@ -169,7 +177,7 @@ def turns(
             client = make_client(config.llm)
         except LLMError as e:
             note(f"note: naming speakers without an LLM ({e.message})")
-    with _recorded(folder, episode.id, "turns", overrides=overrides) as run:
+    with _recorded(config, folder, episode.id, "turns", overrides=overrides) as run:
         started = time.monotonic()
         result = build_turns(
             episode, transcript, config, audio_path=audio, client=client, diarizer=backend
@@ -207,7 +215,7 @@ def translate(
     episode = store.load(folder / store.EPISODE_FILE, Episode)
     turns = store.load(folder / store.TURNS_FILE, Turns)
     client = make_client(config.llm)
-    with _recorded(folder, episode.id, "editorial", overrides=overrides) as run:
+    with _recorded(config, folder, episode.id, "editorial", overrides=overrides) as run:
         started = time.monotonic()
         result = build_post(
             episode, turns, config, client, folder / EDITORIAL_CACHE, retry_failed=retry_failed
@@ -219,5 +227,8 @@ def translate(
         run.state.tokens += usage.prompt_tokens + usage.completion_tokens
         run.update(failed_turns=failed_turns(folder), title=result.post.front.title)
         text = render_post(result.post, load_template(config.post.template))
-        draft = write_draft_file(output or folder / DRAFT_FILE, text, episode.id, folder)
+        remote = store.Store.of(config).remote  # the record finds the folder by id there
+        draft = write_draft_file(
+            output or folder / DRAFT_FILE, text, episode.id, None if remote else folder
+        )
     return Translated(folder, result, draft)

@@ -16,12 +16,13 @@ written, but the run is not a success: :func:`pipeline.run.status.check_complete
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline import store
-from pipeline.config import Config, Until, deep_merge, with_overrides
+from pipeline.config import Config, Until, deep_merge, episode_settings, with_overrides
+from pipeline.db import open_state
 from pipeline.errors import ConfigError, InputFileError, UsageError
 from pipeline.fetch.local import local_episode_id, local_source
 from pipeline.langtags import language_name
@@ -29,14 +30,16 @@ from pipeline.models import Episode, Post, Turns
 from pipeline.post.render import load_template, render_post
 from pipeline.review import flags as review
 from pipeline.review import speakers
-from pipeline.review.drafts import DraftWrite, draft_name, write_draft
+from pipeline.review.drafts import DraftWrite, Stage, draft_name, write_draft
 from pipeline.run.ledger import Ledger
 from pipeline.run.progress import Reporter
 from pipeline.run.state import (
     EpisodeRun,
-    episode_lock,
+    draft_file,
     keep_record,
     load_state,
+    lock_episode,
+    lock_source,
     message,
     recorded_overrides,
 )
@@ -122,6 +125,7 @@ def run_episode(
         report=report or Reporter(),
         source=source,
         item=item,
+        episode_id=episode_id,
         retry_failed=retry_failed,
         wrap_llm=wrap_llm,
     )
@@ -132,32 +136,63 @@ def run_episode(
     # it was; only a changed one is hashed whole to learn which episode it is now.
     local = local_source(source) if episode_id is not None else None
     if local is not None and local.is_file():
-        known = known_episode(config, source, item)
+        known = known_episode(config, source, item, episode_id)
         now = known.name if known is not None else local_episode_id(local)
         if now != episode_id:
             raise _not_that_episode(source, str(episode_id), now)
-    try:
-        job.episode = call["fetch"](job)
-    except Exception as e:  # no episode folder yet: the ledger keeps the failure for status
-        keep_record(job.report.warn, keep_fetch_failure, config, source, item, overrides or {}, e)
-        raise
-    if episode_id is not None and job.episode.id != episode_id:
-        raise _not_that_episode(source, episode_id, job.episode.id)
+    db = open_state(config)
+    # The source's lease is taken before fetching, so two workers given one source make
+    # one download: the second is refused (or, with wait, finds the fetch done).
+    known_id = Ledger.of(config).episode_for(source_key(source, item))
+    what = f"episode {known_id}" if known_id else f"source {source}"
+    with lock_source(config, source_key(source, item), what, wait=wait):
+        try:
+            job.episode = call["fetch"](job)
+        except Exception as e:  # no episode folder yet: the ledger keeps the failure for status
+            keep_record(
+                job.report.warn, keep_fetch_failure, config, source, item, overrides or {}, e
+            )
+            raise
+        if episode_id is not None and job.episode.id != episode_id:
+            raise _not_that_episode(source, episode_id, job.episode.id)
+        return _locked_run(
+            job, call, db, key, overrides, wait=wait, until=until, flow_run_id=flow_run_id
+        )
+
+
+def _locked_run(
+    job: Job,
+    call: Mapping[str, Callable[..., Any]],
+    db: Any,
+    key: str,
+    overrides: dict[str, Any] | None,
+    *,
+    wait: bool,
+    until: Until | None,
+    flow_run_id: str | None,
+) -> EpisodeResult:
+    """The steps after fetch, under the episode's lease (see :func:`run_episode`)."""
+    assert job.episode is not None
+    config, source, item = job.config, job.source, job.item
     folder = job.folder
-    with episode_lock(folder, job.episode.id, wait=wait):
+    storage = job.storage()
+    with lock_episode(config, job.episode.id, wait=wait):
+        if "fetch" not in job.skipped:  # what another machine finished of this episode
+            storage.pull_episode(job.episode.id, keep=fetch_outputs(job.episode))
         if overrides is not None:
             # a rerun starts from the settings the episode was made with, this run's flags
             # on top: a step is redone only when a setting it depends on changed
-            overrides = deep_merge(recorded_overrides(folder), overrides)
+            overrides = deep_merge(recorded_overrides(db, job.episode.id), overrides)
             job.config = config = with_overrides(config, overrides)
-        run = job.run = EpisodeRun(folder, job.episode.id, source)
+        run = job.run = EpisodeRun(db, folder, job.episode.id, source)
         run.state.item = item
         if overrides is not None:
-            run.state.overrides = overrides
+            run.state.overrides = episode_settings(overrides)
         run.state.title = job.episode.title
         run.begin(flow_run_id=flow_run_id)
         if "fetch" not in job.skipped:
             run.finish_step("fetch", key, fetch_outputs(job.episode), 0.0)
+        job.save_progress()
         try:
             transcript = call["transcribe"](job)
             turns = call["turns"](job, transcript)
@@ -165,8 +200,11 @@ def run_episode(
                 written, text = _speakers_draft(job, turns)
                 job.count_tokens()  # the naming request
                 run.state.tokens += job.tokens
-                run.update(**draft_fields(written), title=job.episode.title, failed_turns=0)
+                run.update(
+                    **draft_fields(written, storage), title=job.episode.title, failed_turns=0
+                )
                 run.await_speakers()
+                job.save_progress()
                 job.report.line(written.message)
                 job.report.line(
                     f"speakers ready for review: `podpost preview {written.path}`, then "
@@ -179,15 +217,19 @@ def run_episode(
             turns = _confirmed_turns(job, turns)
             post = call["editorial"](job, turns)
             text = call["render"](job, post)
-            written = write_draft(config.drafts_path, job.episode.id, text, episode_dir=folder)
+            written = _write_draft(job, text)
         except BaseException as e:
             job.count_tokens()
             run.state.tokens += job.tokens
             keep_record(job.report.warn, run.fail, run.state.step, message(e))
+            keep_record(job.report.warn, job.save_progress)
             raise
         run.state.tokens += job.tokens
-        run.update(**draft_fields(written), title=post.front.title, failed_turns=job.failed_turns)
+        run.update(
+            **draft_fields(written, storage), title=post.front.title, failed_turns=job.failed_turns
+        )
         run.done()
+        job.save_progress()
     job.report.line(written.message)
     return EpisodeResult(
         job.episode.id,
@@ -221,11 +263,26 @@ def _speakers_draft(job: Job, turns: Turns) -> tuple[DraftWrite, str]:
     language = language_name(turns.language or job.episode.language or "en")
     post = speakers.speakers_post(job.episode, turns, language)
     text = render_post(post, load_template(job.config.post.template))
+    return _write_draft(job, text, stage=speakers.STAGE), text
+
+
+def _write_draft(job: Job, text: str, *, stage: Stage = "post") -> DraftWrite:
+    """Write the episode's draft (never over a person's edits, also one made on another
+    machine: the stored draft and its record are pulled first) and upload it."""
+    assert job.episode is not None
+    storage = job.storage()
+    storage.pull_drafts(job.episode.id)
     written = write_draft(
-        job.config.drafts_path, job.episode.id, text, episode_dir=job.folder,
-        stage=speakers.STAGE,
-    )  # fmt: skip
-    return written, text
+        job.config.drafts_path,
+        job.episode.id,
+        text,
+        # the record finds the episode by id under episodes/ on any machine; a path only
+        # where the data folder is the storage
+        episode_dir=None if storage.remote else job.folder,
+        stage=stage,
+    )
+    storage.push_draft(written.path)
+    return written
 
 
 def _confirmed_turns(job: Job, turns: Turns) -> Turns:
@@ -235,8 +292,8 @@ def _confirmed_turns(job: Job, turns: Turns) -> Turns:
     assert job.episode is not None and job.run is not None
     # the episode's draft, or beside its translated draft (a rerun `--until turns`)
     places = [job.config.drafts_path / draft_name(job.episode.id)]
-    if job.run.state.proposal_path:
-        places.append(Path(job.run.state.proposal_path))
+    if (proposal := draft_file(job.config, job.run.state.proposal_path)) is not None:
+        places.append(proposal)
     found = [p for p in places if p.is_file() and _stage(p) == speakers.STAGE]
     if not found:
         return turns
@@ -247,6 +304,7 @@ def _confirmed_turns(job: Job, turns: Turns) -> Turns:
     if confirmed != turns:
         store.save(job.folder / store.TURNS_FILE, confirmed)
         job.run.finish_step("turns", turns_key(job.config, job.folder), [store.TURNS_FILE], 0.0)
+        job.save_progress()
         job.report.line(f"turns as confirmed in {draft}")
     return confirmed
 
@@ -266,16 +324,27 @@ def keep_fetch_failure(
         ledger.record_fetch_failure(key, source, item, overrides, message(e))
 
 
-def draft_fields(written: DraftWrite) -> dict[str, Any]:
+def draft_fields(written: DraftWrite, storage: store.Store) -> dict[str, Any]:
     """The run.json fields for a draft just written: the episode's draft stays the one a
-    person edited or approved, and text written beside it is its proposal."""
+    person edited or approved, and text written beside it is its proposal. Each is kept
+    as its key in the storage (``drafts/<id>.md``), the same on every machine, and so is
+    the note."""
+    note = replace(
+        written,
+        path=Path(storage.name_of(written.path)),
+        kept=Path(storage.name_of(written.kept)) if written.kept is not None else None,
+    ).message
     if written.kept is not None:
         return {
-            "draft_path": str(written.kept),
-            "proposal_path": str(written.path),
-            "draft_note": written.message,
+            "draft_path": storage.name_of(written.kept),
+            "proposal_path": storage.name_of(written.path),
+            "draft_note": note,
         }
-    return {"draft_path": str(written.path), "proposal_path": None, "draft_note": written.message}
+    return {
+        "draft_path": storage.name_of(written.path),
+        "proposal_path": None,
+        "draft_note": note,
+    }
 
 
 def review_rows(config: Config, draft: Path) -> list[dict[str, object]]:
@@ -293,20 +362,30 @@ def rerender(configure: Callable[..., Config], ref: str | Path) -> DraftWrite:
     the overrides the episode's run started with. Records the render step in ``run.json``.
     """
     folder = store.find_episode(configure(), ref, needs=(store.EPISODE_FILE, store.POST_FILE))
-    state = load_state(folder)
+    episode = store.load(folder / store.EPISODE_FILE, Episode)
+    db = open_state(configure())
+    state = load_state(db, episode.id)
     config = configure(**state.overrides) if state is not None else configure()
     post = store.load(folder / store.POST_FILE, Post)
-    episode = store.load(folder / store.EPISODE_FILE, Episode)
-    with episode_lock(folder, episode.id):
-        run = EpisodeRun(folder, episode.id)
+    storage = store.Store.of(config)
+    with lock_episode(config, episode.id):
+        run = EpisodeRun(db, folder, episode.id)
         text = render_post(post, load_template(config.post.template))
-        written = write_draft(config.drafts_path, episode.id, text, episode_dir=folder)
+        storage.pull_drafts(episode.id)
+        written = write_draft(
+            config.drafts_path,
+            episode.id,
+            text,
+            episode_dir=None if storage.remote else folder,
+        )
+        storage.push_draft(written.path)
         run.finish_step("render", render_key(text), [], 0.0)
         run.update(
-            **draft_fields(written),
+            **draft_fields(written, storage),
             title=run.state.title or post.front.title,
             failed_turns=failed_turns(folder),
         )
         if "editorial" in run.state.steps and run.state.state != "running":
             run.done()
+        storage.push_episode(episode.id)
     return written

@@ -24,12 +24,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline import store
 from pipeline.config import Config
+from pipeline.db import open_state
 from pipeline.errors import IngestFailedError, SourceError
 from pipeline.fetch.feeds import FeedItem, list_feed
 from pipeline.run.ledger import Ledger
-from pipeline.run.state import digest, keep_record, load_state, message
+from pipeline.run.state import digest, draft_file, keep_record, load_state, message
 from pipeline.run.steps import source_key
 
 _log = logging.getLogger(__name__)
@@ -138,14 +138,15 @@ def _record_failure(
     )
     key = source_key(entry.source, entry.item)
     episode_id = ledger.episode_for(key)
-    if episode_id is None or load_state(store.episode_dir(config, episode_id)) is None:
+    if episode_id is None or load_state(open_state(config), episode_id) is None:
         ledger.record_fetch_failure(key, entry.source, entry.item, overrides, line)
 
 
 def _draft_of(config: Config, episode_id: str | None) -> str | None:
-    """The draft an earlier run of ``episode_id`` wrote (its ``run.json``), if any."""
-    state = load_state(store.episode_dir(config, episode_id)) if episode_id else None
-    return state.draft_path if state is not None else None
+    """The draft an earlier run of ``episode_id`` wrote (its run record), if any."""
+    state = load_state(open_state(config), episode_id) if episode_id else None
+    path = draft_file(config, state.draft_path) if state is not None else None
+    return str(path) if path is not None else None
 
 
 def record_outcome(
@@ -218,13 +219,13 @@ def deployment_result(
     processes; the ledger and the episode's ``run.json`` in the shared data directory say
     what came out). Raises SourceError when the run did not complete."""
     episode_id = Ledger.of(config).episode_for(source_key(source, item))
-    state = load_state(store.episode_dir(config, episode_id)) if episode_id else None
+    state = load_state(open_state(config), episode_id) if episode_id else None
     if not completed or state is None:
         why = (state.error if state and state.state == "failed" else None) or state_message
         raise SourceError(f"flow run {run_name} ended {state_name}: {why}")
     return {
         "episode_id": episode_id,
-        "draft": state.draft_path,
+        "draft": str(draft_file(config, state.draft_path) or "") or None,
         "failed_turns": state.failed_turns,
     }
 

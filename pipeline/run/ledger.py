@@ -1,7 +1,7 @@
 """The ingestion ledger: which feed items were processed, and which source is which episode.
 
-An embedded SQLite database in the data directory (``ledger.sqlite3``), so nothing has to
-run beside podpost. Two tables:
+Three tables of the state database (:mod:`pipeline.db`; SQLite in the data folder by
+default, PostgreSQL for several machines):
 
 * ``items``: one row per (feed, item key): the episode it became, ``done`` or ``failed``,
   the last error, the number of attempts, and the item's enclosure URL. ``podpost ingest``
@@ -14,56 +14,23 @@ run beside podpost. Two tables:
 * ``fetch_failures``: runs that failed before an episode existed (the fetch itself
   failed), so ``podpost status`` lists them and ``podpost resume --all`` retries them.
 
-Connections are short-lived and use a busy timeout: several runs (threads, processes, or
-workers sharing the data directory) may write at once.
+Every method is one short transaction: several runs (threads, processes, machines) may
+write at once. A ledger file of an older release (``ledger.sqlite3``) is imported into the
+database on its first open (:mod:`pipeline.db.legacy`).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from pipeline.config import Config
-from pipeline.errors import StorageError
-from pipeline.faults import disk_full
-from pipeline.fsutil import STORAGE_HINT
+from pipeline.db import StateDB, open_state, open_url, schema
 from pipeline.run.state import now_iso
-
-LEDGER_FILE = "ledger.sqlite3"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
-    feed TEXT NOT NULL,
-    item TEXT NOT NULL,
-    source TEXT NOT NULL,
-    title TEXT NOT NULL DEFAULT '',
-    episode_id TEXT,
-    state TEXT NOT NULL,
-    error TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    updated TEXT NOT NULL,
-    enclosure TEXT,
-    PRIMARY KEY (feed, item)
-);
-CREATE TABLE IF NOT EXISTS sources (
-    source TEXT PRIMARY KEY,
-    episode_id TEXT NOT NULL,
-    updated TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS fetch_failures (
-    source TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    item TEXT,
-    overrides TEXT NOT NULL,
-    error TEXT NOT NULL,
-    updated TEXT NOT NULL
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -95,69 +62,44 @@ class FetchFailure:
 
 
 class Ledger:
-    """The ledger at ``path`` (created with its tables when missing).
+    """The ledger in the state database ``db`` (a :class:`~pipeline.db.StateDB`, or the
+    path of a SQLite file to use as one).
 
-    Every method raises :class:`~pipeline.errors.StorageError` when SQLite cannot use the
-    file (locked past the busy timeout, damaged, not writable).
+    Every method raises :class:`~pipeline.errors.StorageError` when the database cannot be
+    used (locked past the busy timeout, damaged, not writable, unreachable).
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise StorageError(
-                f"cannot create the folder of the ledger {self.path}: {e.strerror or e}",
-                hint=STORAGE_HINT,
-            ) from e
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
-            if "enclosure" not in columns:  # a ledger from before enclosures were kept
-                try:
-                    db.execute("ALTER TABLE items ADD COLUMN enclosure TEXT")
-                except sqlite3.OperationalError as e:  # another process added it first
-                    if "duplicate column" not in str(e):
-                        raise
+    def __init__(self, db: StateDB | Path) -> None:
+        self.db = db if isinstance(db, StateDB) else open_url(f"sqlite:///{Path(db)}")
 
     @classmethod
     def of(cls, config: Config) -> Ledger:
-        """The ledger of ``config``'s data directory, ``<data_dir>/ledger.sqlite3``."""
-        return cls(config.data_dir / LEDGER_FILE)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            with closing(sqlite3.connect(self.path, timeout=60)) as db, db:
-                yield db
-        except sqlite3.Error as e:
-            if (full := disk_full(self.path, e)) is not None:
-                raise full from e
-            raise StorageError(
-                f"the ledger {self.path} cannot be used: {e}",
-                hint="if another ingestion holds it, wait and rerun; if it is damaged, move it "
-                "away (podpost starts a new one and forgets which feed items are done)",
-            ) from e
+        """The ledger of ``config``'s state database (``[state] url``)."""
+        return cls(open_state(config))
 
     # --- sources --------------------------------------------------------------------------
 
     def episode_for(self, source: str) -> str | None:
         """The episode id ``source`` (a URL or path, as given) resolved to before, or None."""
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT episode_id FROM sources WHERE source = ?", (source,)
-            ).fetchone()
-        return row[0] if row else None
+        t = schema.sources
+        with self.db.begin() as conn:
+            return conn.execute(
+                sa.select(t.c.episode_id).where(t.c.source == source)
+            ).scalar_one_or_none()
 
     def remember_source(self, source: str, episode_id: str) -> None:
         """Record that ``source`` is episode ``episode_id``, and drop its fetch failure."""
-        with self._connect() as db:
-            db.execute("DELETE FROM fetch_failures WHERE source = ?", (source,))
-            db.execute(
-                "INSERT INTO sources (source, episode_id, updated) VALUES (?, ?, ?) "
-                "ON CONFLICT(source) DO UPDATE SET episode_id = excluded.episode_id, "
-                "updated = excluded.updated",
-                (source, episode_id, now_iso()),
+        t = schema.sources
+        with self.db.begin() as conn:
+            conn.execute(
+                schema.fetch_failures.delete().where(schema.fetch_failures.c.source == source)
+            )
+            stmt = self.db.insert(t).values(source=source, episode_id=episode_id, updated=now_iso())
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[t.c.source],
+                    set_={"episode_id": stmt.excluded.episode_id, "updated": stmt.excluded.updated},
+                )
             )
 
     # --- runs that failed before their episode existed --------------------------------------
@@ -168,24 +110,40 @@ class Ledger:
         """Keep (or replace) the failure of a run under ``key`` (see
         :func:`pipeline.run.steps.source_key`): its ``url``, feed ``item``, config ``overrides``
         (JSON-able) and the one-line ``error``."""
-        with self._connect() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO fetch_failures "
-                "(source, url, item, overrides, error, updated) VALUES (?, ?, ?, ?, ?, ?)",
-                (key, url, item, json.dumps(overrides), error, now_iso()),
+        t = schema.fetch_failures
+        values = {
+            "source": key,
+            "url": url,
+            "item": item,
+            "overrides": json.dumps(overrides),
+            "error": error,
+            "updated": now_iso(),
+        }
+        with self.db.begin() as conn:
+            stmt = self.db.insert(t).values(**values)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[t.c.source],
+                    set_={k: stmt.excluded[k] for k in values if k != "source"},
+                )
             )
 
     def clear_fetch_failure(self, key: str) -> None:
         """Forget the fetch failure kept under ``key``; no-op when there is none."""
-        with self._connect() as db:
-            db.execute("DELETE FROM fetch_failures WHERE source = ?", (key,))
+        with self.db.begin() as conn:
+            conn.execute(
+                schema.fetch_failures.delete().where(schema.fetch_failures.c.source == key)
+            )
 
     def fetch_failures(self) -> list[FetchFailure]:
         """The runs whose fetch failed, oldest failure first."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT url, item, overrides, error, updated FROM fetch_failures ORDER BY updated"
-            ).fetchall()
+        t = schema.fetch_failures
+        with self.db.begin() as conn:
+            rows = conn.execute(
+                sa.select(t.c.url, t.c.item, t.c.overrides, t.c.error, t.c.updated).order_by(
+                    t.c.updated, t.c.source
+                )
+            ).all()
         return [
             FetchFailure(url, item, json.loads(o), error, up) for url, item, o, error, up in rows
         ]
@@ -194,31 +152,32 @@ class Ledger:
 
     def items(self, feed: str) -> dict[str, LedgerItem]:
         """``{item key: row}`` for every item of ``feed`` that was recorded."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT feed, item, source, title, episode_id, state, error, attempts, updated, "
-                "enclosure FROM items WHERE feed = ?",
-                (feed,),
-            ).fetchall()
-        return {row[1]: LedgerItem(*row) for row in rows}
+        t = schema.items
+        with self.db.begin() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.feed == feed)).mappings().all()
+        return {row["item"]: LedgerItem(**row) for row in rows}
 
     def claims(self, feed: str) -> dict[str, str]:
         """``{item key: enclosure URL}`` of the items of ``feed`` tried before: what
         :func:`pipeline.fetch.feeds.parse_feed` takes as ``claimed``."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT item, enclosure FROM items WHERE feed = ? AND enclosure IS NOT NULL",
-                (feed,),
-            ).fetchall()
-        return dict(rows)
+        t = schema.items
+        with self.db.begin() as conn:
+            rows = conn.execute(
+                sa.select(t.c.item, t.c.enclosure).where(
+                    t.c.feed == feed, t.c.enclosure.is_not(None)
+                )
+            ).all()
+        return {item: enclosure for item, enclosure in rows}
 
     def adopt_enclosure(self, feed: str, item: str, enclosure: str) -> None:
         """Give a row recorded before enclosures were kept the enclosure its key names now;
         a row that has one keeps it."""
-        with self._connect() as db:
-            db.execute(
-                "UPDATE items SET enclosure = ? WHERE feed = ? AND item = ? AND enclosure IS NULL",
-                (enclosure, feed, item),
+        t = schema.items
+        with self.db.begin() as conn:
+            conn.execute(
+                t.update()
+                .where(t.c.feed == feed, t.c.item == item, t.c.enclosure.is_(None))
+                .values(enclosure=enclosure)
             )
 
     def record(
@@ -236,14 +195,25 @@ class Ledger:
         """Record how an attempt at ``item`` of ``feed`` ended (``state``: ``done`` or
         ``failed``); counts the attempt, and keeps the known episode id and enclosure
         (redacted) when none is given."""
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO items (feed, item, source, title, episode_id, state, error, "
-                "attempts, updated, enclosure) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) "
-                "ON CONFLICT(feed, item) DO UPDATE SET source = excluded.source, "
-                "title = excluded.title, episode_id = COALESCE(excluded.episode_id, "
-                "items.episode_id), state = excluded.state, error = excluded.error, "
-                "attempts = items.attempts + 1, updated = excluded.updated, "
-                "enclosure = COALESCE(excluded.enclosure, items.enclosure)",
-                (feed, item, source, title, episode_id, state, error, now_iso(), enclosure),
+        t = schema.items
+        stmt = self.db.insert(t).values(
+            feed=feed, item=item, source=source, title=title, episode_id=episode_id,
+            state=state, error=error, attempts=1, updated=now_iso(), enclosure=enclosure,
+        )  # fmt: skip
+        new = stmt.excluded
+        with self.db.begin() as conn:
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[t.c.feed, t.c.item],
+                    set_={
+                        "source": new.source,
+                        "title": new.title,
+                        "episode_id": sa.func.coalesce(new.episode_id, t.c.episode_id),
+                        "state": new.state,
+                        "error": new.error,
+                        "attempts": t.c.attempts + 1,
+                        "updated": new.updated,
+                        "enclosure": sa.func.coalesce(new.enclosure, t.c.enclosure),
+                    },
+                )
             )

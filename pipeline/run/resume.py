@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import store
 from pipeline.config import Config, deep_merge
+from pipeline.db import has_state, open_state
 from pipeline.errors import InputFileError
-from pipeline.run.ledger import LEDGER_FILE, Ledger
-from pipeline.run.state import RUN_FILE, load_state, recorded_overrides
+from pipeline.run.ledger import Ledger
+from pipeline.run.state import load_state, recorded_overrides
 from pipeline.run.status import status
 from pipeline.run.steps import known_episode
 
@@ -43,11 +43,14 @@ def absolute_source(source: str) -> str:
     return source
 
 
-def _target(folder: Path) -> ResumeTarget:
-    state = load_state(folder)
+def _target(config: Config, ref: str | Path) -> ResumeTarget:
+    """The run of ``ref``: an episode id, or an episode folder (named by its id)."""
+    path = Path(ref).expanduser()
+    episode_id = path.name if path.is_dir() else str(ref)
+    state = load_state(open_state(config), episode_id) if has_state(config) else None
     if state is None or not state.source:
         raise InputFileError(
-            f"{folder} has no run to resume",
+            f"{ref} has no run to resume",
             hint="start one with `podpost run SOURCE`",
         )
     return ResumeTarget(
@@ -62,14 +65,14 @@ def resume_targets(
     needs finishing (see the module docstring). Raises InputFileError for an episode
     that is not there or has no run."""
     if episode is not None:
-        # a run whose fetch failed has run.json but no episode.json yet: it resumes too
-        return [_target(store.find_episode(config, episode, needs=(RUN_FILE,)))]
+        # a run whose fetch failed has a run record but no episode.json yet: it resumes too
+        return [_target(config, episode)]
     targets = [
-        _target(store.episode_dir(config, row.id))
+        _target(config, row.id)
         for row in status(config)
         if row.id is not None and (row.state == "failed" or (retry_failed and row.failed_turns > 0))
     ]
-    if (config.data_dir / LEDGER_FILE).is_file():
+    if has_state(config):
         targets += [
             ResumeTarget(f.source, f.source, f.item, f.overrides)
             for f in Ledger.of(config).fetch_failures()
@@ -84,7 +87,9 @@ def rerun_overrides(
     the source is a known episode (no network asked), with the ``given`` flags on top; just
     ``given`` for a new source. :func:`pipeline.run.episode.run_episode` merges the same way
     once it has the episode; this lets the CLI check the merged settings before fetching."""
-    if not (config.data_dir / LEDGER_FILE).is_file():
+    if not has_state(config):
         return given  # nothing run yet; and a check that fails leaves no data folder behind
     folder = known_episode(config, source, item)
-    return deep_merge(recorded_overrides(folder), given) if folder is not None else given
+    if folder is None:
+        return given
+    return deep_merge(recorded_overrides(open_state(config), folder.name), given)

@@ -1,19 +1,21 @@
-"""Per-episode run state, step freshness and the per-episode lock.
+"""Per-episode run records, step freshness and the per-episode lock.
 
-The episode folder is the source of truth for what finished: each step's own files
-(``episode.json``, ``transcript.json``, ...) plus ``run.json`` (a :class:`RunState`), which
-records for every finished step the *key* of what it was computed from (a hash of its
-inputs' contents and the settings that matter) and fingerprints of the files it wrote. A
-rerun skips a step when its key is unchanged and its files are still the ones it wrote;
-anything else (a changed setting, a deleted or edited file) redoes the step and what
-follows. Keys never include a run id, so they hold across processes, machines and Prefect
-runs.
+What finished lives in the state database (:mod:`pipeline.db`, table ``runs``): one
+:class:`RunState` per episode (what ``run.json`` held before), which records for every
+finished step the *key* of what it was computed from (a hash of its inputs' contents and
+the settings that matter) and fingerprints of the files it wrote. A rerun skips a step
+when its key is unchanged and its files are still the ones it wrote; anything else (a
+changed setting, a deleted or edited file) redoes the step and what follows. Keys never
+include a run id, so they hold across processes, machines and Prefect runs. Drafts are
+recorded as storage keys (``drafts/<id>.md``), never a machine's absolute path.
 
-``run.json`` also answers ``podpost status`` (:mod:`pipeline.run.status`): state, the last
+The record also answers ``podpost status`` (:mod:`pipeline.run.status`): state, the last
 step finished, the error, the draft, tokens used, turns whose translation failed. The state
 is ``pending`` after a step command (more steps to go), ``running``, ``done`` or
-``failed``. The lock tells a live run from a killed one: the kernel drops an ``flock`` when
-its process dies, however it dies.
+``failed``. The lock is a lease in the same database (:mod:`pipeline.db.lease`): its
+holder renews it while alive, so a killed run's lock expires (at once when it ran on the
+same machine) and another worker takes the episode over; a run whose record says
+``running`` with nobody holding the lease was interrupted.
 """
 
 from __future__ import annotations
@@ -21,23 +23,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from filelock import FileLock, Timeout
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline import store
+from pipeline.config import Config
+from pipeline.db import StateDB, lease, legacy, open_state, schema
 from pipeline.errors import DraftConflictError, PodpostError
 from pipeline.faults import one_line
-from pipeline.fsutil import write_atomic
 
 STEPS = ("fetch", "transcribe", "turns", "editorial", "render")
-RUN_FILE = "run.json"
-LOCK_FILE = ".run.lock"
+_log = logging.getLogger(__name__)
+RUN_FILE = store.RUN_FILE  # where releases before the state database kept the record
 # review-speakers: stopped after the turns step for the editor (`run --until turns`)
 State = Literal["pending", "running", "done", "failed", "review-speakers"]
 
@@ -71,10 +77,10 @@ class RunState(_Model):
     state: State = "pending"
     step: str | None = None  # the step running now, or the one that failed
     error: str | None = None
-    draft_path: str | None = None  # the episode's draft: the one a person reviews
+    draft_path: str | None = None  # the draft's storage key (drafts/<id>.md) a person reviews
     draft_note: str | None = None  # e.g. "written beside an edited draft"
     # A newer version a rerun wrote beside a draft a person edited or approved
-    # (``<id>.new.md``): proposed, never put in the draft's place.
+    # (``<id>.new.md``, a storage key): proposed, never put in the draft's place.
     proposal_path: str | None = None
     tokens: int = 0
     failed_turns: int = 0  # turns the editorial step could not translate
@@ -131,12 +137,7 @@ def fingerprints(folder: Path, names: list[str]) -> dict[str, str]:
     return out
 
 
-# --- reading and writing run.json ---------------------------------------------------------
-
-
-def run_file(folder: Path) -> Path:
-    """``<folder>/run.json``."""
-    return Path(folder) / RUN_FILE
+# --- reading and writing run records -------------------------------------------------------
 
 
 def message(e: BaseException) -> str:
@@ -157,30 +158,64 @@ def keep_record(warn: Callable[[str], None], record: Callable[..., None], *args:
         warn(f"the failure could not be recorded: {one_line(second)}")
 
 
-def load_state(folder: Path) -> RunState | None:
-    """The folder's run state, or None when it has none (or a damaged one)."""
-    try:
-        return RunState.model_validate_json(run_file(folder).read_bytes())
-    except FileNotFoundError:
+def load_state(db: StateDB, episode_id: str) -> RunState | None:
+    """The episode's run record, or None when it has none (or a damaged one)."""
+    with db.begin() as conn:
+        record = conn.execute(
+            sa.select(schema.runs.c.record).where(schema.runs.c.episode_id == episode_id)
+        ).scalar_one_or_none()
+    if record is None:
         return None
+    try:
+        return RunState.model_validate_json(record)
     except (ValidationError, ValueError):
-        return None  # a hand-damaged run.json means "nothing known": steps recheck their files
+        return None  # a damaged record means "nothing known": steps recheck their files
 
 
-def recorded_overrides(folder: Path) -> dict[str, Any]:
-    """The settings the episode in ``folder`` was made with (its run's flags and the step
-    commands'), as config values, without ``data_dir``; ``{}`` without run state."""
-    state = load_state(folder)
+def run_records(db: StateDB) -> list[RunState]:
+    """Every episode's run record (damaged ones left out), by episode id."""
+    with db.begin() as conn:
+        rows = conn.execute(
+            sa.select(schema.runs.c.record).order_by(schema.runs.c.episode_id)
+        ).scalars()
+        out = []
+        for record in rows:
+            try:
+                out.append(RunState.model_validate_json(record))
+            except (ValidationError, ValueError):
+                continue
+    return out
+
+
+def recorded_overrides(db: StateDB, episode_id: str) -> dict[str, Any]:
+    """The settings the episode was made with (its run's flags and the step commands'), as
+    config values, without ``data_dir``; ``{}`` without a run record."""
+    state = load_state(db, episode_id)
     if state is None:
         return {}
     # where the data lives is not how the episode was made: it was found where it is now
     return {k: v for k, v in state.overrides.items() if k != "data_dir"}
 
 
-def save_state(folder: Path, state: RunState) -> None:
-    """Write ``run.json`` atomically, stamping ``updated_at``."""
+def save_state(db: StateDB, state: RunState) -> None:
+    """Write the episode's run record (one upsert), stamping ``updated_at``."""
     state.updated_at = now_iso()
-    write_atomic(run_file(folder), state.model_dump_json(indent=2))
+    values = {
+        "episode_id": state.episode_id,
+        "state": state.state,
+        "step": state.step,
+        "title": state.title,
+        "updated_at": state.updated_at,
+        "record": state.model_dump_json(),
+    }
+    stmt = db.insert(schema.runs).values(**values)
+    with db.begin() as conn:
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[schema.runs.c.episode_id],
+                set_={k: stmt.excluded[k] for k in values if k != "episode_id"},
+            )
+        )
 
 
 def is_fresh(folder: Path, state: RunState | None, step: str, key: str) -> bool:
@@ -193,64 +228,147 @@ def is_fresh(folder: Path, state: RunState | None, step: str, key: str) -> bool:
     return all(fingerprint(Path(folder) / name) == value for name, value in done.outputs.items())
 
 
+def draft_key(config: Config, path: str | Path) -> str:
+    """The storage key a run record keeps for a draft at ``path``: ``drafts/<name>.md``
+    (relative to the drafts folder), never this machine's absolute path."""
+    return legacy.draft_key(path, config.drafts_path) or ""
+
+
+def draft_file(config: Config, key: str | None) -> Path | None:
+    """The local path of a draft's storage key (``drafts/<name>.md`` is in ``config``'s
+    drafts folder); a path a record of an older release kept is returned as it is."""
+    if not key:
+        return None
+    head, _, rest = key.partition("/")
+    if head == legacy.DRAFTS_KEY and rest and not Path(key).is_absolute():
+        return config.drafts_path / rest
+    return Path(key)
+
+
 # --- the lock -------------------------------------------------------------------------------
 
 
-def is_locked(folder: Path) -> bool:
-    """True while some process holds the episode's lock (i.e. a run is alive)."""
-    path = Path(folder) / LOCK_FILE
-    if not path.exists():
-        return False
-    lock = FileLock(path, thread_local=False)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return True
-    lock.release()
-    return False
+def lock_name(episode_id: str) -> str:
+    """The lease an episode's run holds: ``episode:<id>``."""
+    return f"episode:{episode_id}"
+
+
+def source_lock_name(key: str) -> str:
+    """The lease a fetch of a source holds before its episode id is known:
+    ``source:<hash of the ledger's source key>``."""
+    return "source:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def is_locked(db: StateDB, episode_id: str) -> bool:
+    """True while some live run holds the episode's lease."""
+    return lease.holder_of(db, lock_name(episode_id)) is not None
+
+
+def _who(holder: lease.Holder | None) -> str:
+    info = holder.info if holder else {}
+    who = ""
+    if info.get("pid"):
+        who = f" by process {info['pid']}"
+        if info.get("host"):
+            who += f" on {info['host']}"
+        if info.get("since"):
+            who += f" since {info['since']}"
+    return who
 
 
 @contextmanager
-def episode_lock(folder: Path, episode_id: str, *, wait: bool = False) -> Iterator[None]:
-    """Hold the episode's lock for a whole run, so two runs never both write.
+def hold_lease(
+    db: StateDB,
+    name: str,
+    what: str,
+    *,
+    wait: bool = False,
+    ttl: float = lease.TTL,
+    beat: float = lease.BEAT,
+    poll: float = 0.5,
+) -> Iterator[lease.Lease]:
+    """Hold lease ``name`` for the block, renewed every ``beat`` seconds (``what`` names it
+    in the refusal: "episode X", "source Y").
 
-    ``wait=False`` refuses at once with who holds it; ``wait=True`` blocks until it is free.
+    ``wait=False`` refuses at once with :class:`DraftConflictError` naming the holder;
+    ``wait=True`` polls every ``poll`` seconds until it is free (a dead holder's lease
+    expires after ``ttl``).
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(folder / LOCK_FILE, thread_local=False)
+    holder = lease.new_holder()
+    info = {"pid": os.getpid(), "host": socket.gethostname(), "since": now_iso()}
+    while not lease.acquire(db, name, holder, ttl=ttl, info=info):
+        if not wait:
+            raise DraftConflictError(
+                f"{what} is already being processed{_who(lease.holder_of(db, name))}",
+                hint="wait for that run to finish, or rerun with --wait to queue behind it",
+            )
+        time.sleep(poll)
+
+    def lost(_name: str) -> None:
+        _log.warning(
+            "%s: its lock expired and another run took it (this machine could not renew it "
+            "for %.0f s); this run goes on, but the other may write the same files",
+            what, ttl,
+        )  # fmt: skip
+
+    held = lease.Lease(db, name, holder, ttl=ttl, beat=beat, on_lost=lost)
     try:
-        # Half a second of grace even without --wait: `podpost status` takes the lock for an
-        # instant to tell a live run from a killed one, and must not make a run refuse.
-        lock.acquire(timeout=-1 if wait else 0.5)
-    except Timeout:
-        holder = load_state(folder)
-        who = ""
-        if holder and holder.pid:
-            who = f" by process {holder.pid}"
-            if holder.host:
-                who += f" on {holder.host}"
-            if holder.started_at:
-                who += f" since {holder.started_at}"
-        raise DraftConflictError(
-            f"episode {episode_id} is already being processed{who}",
-            hint="wait for that run to finish, or rerun with --wait to queue behind it",
-        ) from None
-    try:
-        yield
+        yield held
     finally:
-        lock.release()
+        held.stop()
+
+
+@contextmanager
+def episode_lock(
+    db: StateDB,
+    episode_id: str,
+    *,
+    wait: bool = False,
+    ttl: float = lease.TTL,
+    beat: float = lease.BEAT,
+) -> Iterator[None]:
+    """Hold the episode's lease for a whole run, so two runs (on any machines) never both
+    write; see :func:`hold_lease` for ``wait``, ``ttl`` and ``beat``."""
+    with hold_lease(
+        db, lock_name(episode_id), f"episode {episode_id}", wait=wait, ttl=ttl, beat=beat
+    ):
+        yield
+
+
+def lock_episode(config: Config, episode_id: str, *, wait: bool = False) -> Any:
+    """:func:`episode_lock` in ``config``'s state database with its ``[state]`` lease
+    settings."""
+    return episode_lock(
+        open_state(config),
+        episode_id,
+        wait=wait,
+        ttl=config.state.lease_ttl,
+        beat=config.state.heartbeat,
+    )
+
+
+def lock_source(config: Config, key: str, what: str, *, wait: bool = False) -> Any:
+    """Hold the lease of a source's fetch (``key``: the ledger's source key) in ``config``'s
+    state database: taken before fetching, so two workers given one source download it
+    once (the second waits, then finds the fetch done, or is refused naming ``what``: the
+    episode the source became, when known)."""
+    return hold_lease(
+        open_state(config), source_lock_name(key), what, wait=wait,
+        ttl=config.state.lease_ttl, beat=config.state.heartbeat,
+    )  # fmt: skip
 
 
 # --- the run's life -------------------------------------------------------------------------
 
 
 class EpisodeRun:
-    """The flow's handle on ``run.json``: every state change is written at once."""
+    """The flow's handle on the episode's run record in ``db``: every state change is
+    written at once. ``folder`` holds the files whose fingerprints the record keeps."""
 
-    def __init__(self, folder: Path, episode_id: str, source: str = "") -> None:
+    def __init__(self, db: StateDB, folder: Path, episode_id: str, source: str = "") -> None:
+        self.db = db
         self.folder = Path(folder)
-        self.state = load_state(self.folder) or RunState(episode_id=episode_id)
+        self.state = load_state(db, episode_id) or RunState(episode_id=episode_id)
         self.state.episode_id = episode_id
         if source:
             self.state.source = source
@@ -261,7 +379,7 @@ class EpisodeRun:
         s.state, s.step, s.error = "running", None, None
         s.pid, s.host, s.flow_run_id = os.getpid(), socket.gethostname(), flow_run_id
         s.started_at = now_iso()
-        save_state(self.folder, s)
+        save_state(self.db, s)
 
     def fresh(self, step: str, key: str) -> bool:
         """True when ``step`` finished with ``key`` and its files are as it left them."""
@@ -270,7 +388,7 @@ class EpisodeRun:
     def start_step(self, step: str) -> None:
         """Record ``step`` as the one running now."""
         self.state.step = step
-        save_state(self.folder, self.state)
+        save_state(self.db, self.state)
 
     def finish_step(self, step: str, key: str, outputs: list[str], seconds: float) -> None:
         """Record ``step`` as finished with ``key`` and the fingerprints of ``outputs``.
@@ -290,13 +408,13 @@ class EpisodeRun:
             for later in STEPS[STEPS.index(step) + 1 :] if step in STEPS else ():
                 self.state.steps.pop(later, None)
         self.state.steps[step] = done
-        save_state(self.folder, self.state)
+        save_state(self.db, self.state)
 
     def update(self, **fields: Any) -> None:
-        """Set the named :class:`RunState` fields and write ``run.json``."""
+        """Set the named :class:`RunState` fields and write the record."""
         for name, value in fields.items():
             setattr(self.state, name, value)
-        save_state(self.folder, self.state)
+        save_state(self.db, self.state)
 
     def fail(self, step: str | None, error: str) -> None:
         """Mark the run ``failed`` with the one-line ``error``, at ``step`` when given."""
@@ -304,32 +422,32 @@ class EpisodeRun:
         s.state, s.error, s.pid = "failed", error, None
         if step:
             s.step = step
-        save_state(self.folder, s)
+        save_state(self.db, s)
 
     def pause(self) -> None:
         """A step command finished: the episode waits for its next step (``pending``)."""
         s = self.state
         s.state, s.step, s.error, s.pid = "pending", None, None, None
-        save_state(self.folder, s)
+        save_state(self.db, s)
 
     def await_speakers(self) -> None:
         """The run stopped after the turns step: its speakers draft waits for the editor,
         and ``podpost resume`` translates once they are confirmed."""
         s = self.state
         s.state, s.step, s.error, s.pid = "review-speakers", None, None, None
-        save_state(self.folder, s)
+        save_state(self.db, s)
 
     def done(self) -> None:
         """Mark the run ``done``: every step finished."""
         s = self.state
         s.state, s.step, s.error, s.pid = "done", None, None, None
-        save_state(self.folder, s)
+        save_state(self.db, s)
 
 
-def add_tokens(folder: Path, tokens: int) -> None:
+def add_tokens(db: StateDB, episode_id: str, tokens: int) -> None:
     """Count ``tokens`` spent on the episode outside a run (a re-ask from the preview) in its
-    run.json, so ``podpost status`` shows everything the episode cost. No run.json: no-op."""
-    state = load_state(folder)
+    run record, so ``podpost status`` shows everything the episode cost. No record: no-op."""
+    state = load_state(db, episode_id)
     if state is not None and tokens:
         state.tokens += tokens
-        save_state(folder, state)
+        save_state(db, state)

@@ -22,10 +22,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.config import Config
+from pipeline.db import StateDB, has_state, open_state
 from pipeline.errors import NeedsReviewError, PodpostError
 from pipeline.review.record import load_record, review_state
-from pipeline.run.ledger import LEDGER_FILE, Ledger
-from pipeline.run.state import RunState, is_locked, load_state
+from pipeline.run.ledger import Ledger
+from pipeline.run.state import RunState, draft_file, is_locked, run_records
+from pipeline.store import Store
 
 RowState = Literal["pending", "running", "done", "needs-review", "failed", "review-speakers"]
 
@@ -79,11 +81,16 @@ def _published(draft: str | None, review: str | None) -> str | None:
 _BESIDE = re.compile(r"^(?P<stem>.+)\.new(?:-\d+)?\.md$")
 
 
-def _draft_and_proposal(state: RunState) -> tuple[str | None, str | None]:
-    """The episode's draft and the version proposed beside it. A run.json written before
-    proposals were kept apart names the ``.new.md`` as its draft: the draft it was written
-    beside is still the episode's draft when it is there."""
-    draft, proposal = state.draft_path, state.proposal_path
+def _draft_and_proposal(config: Config, state: RunState) -> tuple[str | None, str | None]:
+    """The episode's draft and the version proposed beside it, as local paths. A record
+    written before proposals were kept apart names the ``.new.md`` as its draft: the draft
+    it was written beside is still the episode's draft when it is there."""
+    draft_at, proposal_at = (
+        draft_file(config, state.draft_path),
+        draft_file(config, state.proposal_path),
+    )
+    draft = str(draft_at) if draft_at is not None else None
+    proposal = str(proposal_at) if proposal_at is not None else None
     if draft and proposal is None and (match := _BESIDE.match(Path(draft).name)):
         kept = Path(draft).with_name(f"{match['stem']}.md")
         if kept.is_file():
@@ -91,19 +98,16 @@ def _draft_and_proposal(state: RunState) -> tuple[str | None, str | None]:
     return draft, proposal
 
 
-def status_row(folder: Path) -> StatusRow | None:
-    """The row of one episode folder; None when it has no ``run.json``."""
-    state = load_state(folder)
-    if state is None:
-        return None
+def status_row(config: Config, db: StateDB, state: RunState) -> StatusRow:
+    """The row of one episode's run record."""
     effective: RowState = state.state
     error = state.error
-    if state.state == "running" and not is_locked(folder):
+    if state.state == "running" and not is_locked(db, state.episode_id):
         effective = "failed"
         error = f"interrupted during {state.step or 'start-up'} (process {state.pid} is gone)"
     elif state.state == "done" and state.failed_turns:
         effective = "needs-review"
-    draft, proposal = _draft_and_proposal(state)
+    draft, proposal = _draft_and_proposal(config, state)
     review = _review_state(draft)
     return StatusRow(
         id=state.episode_id,
@@ -126,16 +130,14 @@ def status_row(folder: Path) -> StatusRow | None:
 
 
 def status(config: Config) -> list[StatusRow]:
-    """One row per episode folder that has a ``run.json``, plus one per source whose fetch
-    failed before it had an episode (from the ledger); most recently updated first."""
+    """One row per episode with a run record, plus one per source whose fetch failed before
+    it had an episode (from the ledger); most recently updated first. Reads only the state
+    database: a data folder with none yet is not created."""
     rows = []
-    if config.episodes_dir.is_dir():
-        for folder in sorted(config.episodes_dir.iterdir()):
-            if folder.is_dir():
-                row = status_row(folder)
-                if row is not None:
-                    rows.append(row)
-    if (config.data_dir / LEDGER_FILE).is_file():
+    if has_state(config):
+        Store.of(config).pull_records()  # drafts made on other machines ([storage] url)
+        db = open_state(config)
+        rows = [status_row(config, db, state) for state in run_records(db)]
         for failure in Ledger.of(config).fetch_failures():
             rows.append(
                 StatusRow(

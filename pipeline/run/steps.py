@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from pipeline import store
 from pipeline.config import Config
+from pipeline.db import open_state
 from pipeline.editorial.build import RESULT_FILE, EditorialResult, build_post
 from pipeline.fetch.core import fetch_episode
 from pipeline.fetch.local import local_source
@@ -38,7 +39,7 @@ from pipeline.turns.step import build_turns
 
 M = TypeVar("M", bound=BaseModel)  # a step's saved result
 
-EDITORIAL_CACHE = "editorial"  # the editorial step's chunk cache, inside the episode folder
+EDITORIAL_CACHE = store.EDITORIAL_CACHE  # the editorial step's chunk cache (a folder)
 
 
 # --- keys: what each step's result depends on ----------------------------------------------
@@ -154,6 +155,7 @@ class Job:
     report: Reporter
     source: str
     item: str | None = None
+    episode_id: str | None = None  # the episode a resume must stay, when it is known
     run: EpisodeRun | None = None
     episode: Episode | None = None
     llm: Any = None  # the LLM client, made on first use (turns naming, editorial)
@@ -166,6 +168,19 @@ class Job:
     # wraps the LLM client when it is made (the Prefect flow: a client whose requests
     # take the pool's shared LLM slots, flows.limits.GatedClient)
     wrap_llm: Callable[[Any], Any] | None = None
+    _storage: store.Store | None = field(default=None, repr=False)
+
+    def storage(self) -> store.Store:
+        """Where the episode is kept (``[storage]``): pulls and pushes go through it."""
+        if self._storage is None or self._storage.root != self.config.work_dir:
+            self._storage = store.Store.of(self.config)
+        return self._storage
+
+    def save_progress(self) -> None:
+        """Upload what changed in the episode's folder (a finished step's outputs and the
+        run record), so a run on another machine can go on from here."""
+        if self.episode is not None:
+            self.storage().push_episode(self.episode.id)
 
     @property
     def folder(self) -> Path:
@@ -200,7 +215,8 @@ def _step(
     force: bool = False,
 ) -> M:
     """Run ``compute`` unless the step is fresh (then its saved result, ``outputs[0]``, is
-    loaded); record it in run.json when it finishes."""
+    loaded); record it in run.json when it finishes, and upload what it made to the
+    storage (a no-op when the storage is the data folder)."""
     assert job.run is not None
     if not force and job.run.fresh(step, key):
         job.skipped.append(step)
@@ -212,6 +228,7 @@ def _step(
         result = compute()
     seconds = time.monotonic() - started
     job.run.finish_step(step, key, outputs, seconds)
+    job.save_progress()
     job.report.done(step, seconds)
     return result
 
@@ -219,13 +236,19 @@ def _step(
 # --- the steps ------------------------------------------------------------------------------
 
 
-def known_episode(config: Config, source: str, item: str | None) -> Path | None:
-    """The folder of a finished fetch of ``source`` that is still as it was left, if any."""
-    known = Ledger.of(config).episode_for(source_key(source, item))
+def known_episode(
+    config: Config, source: str, item: str | None, episode_id: str | None = None
+) -> Path | None:
+    """The folder of a finished fetch of ``source`` that is still as it was left, if any
+    (pulled from the storage when it is kept there). ``episode_id``: the episode the
+    source is said to be (a resume), when the ledger does not know it."""
+    known = Ledger.of(config).episode_for(source_key(source, item)) or episode_id
     if known is None:
         return None
+    store.Store.of(config).pull_episode(known)  # it may have been made on another machine
     folder = store.episode_dir(config, known)
-    if load_state(folder) is None or not EpisodeRun(folder, known).fresh(
+    db = open_state(config)
+    if load_state(db, known) is None or not EpisodeRun(db, folder, known).fresh(
         "fetch", fetch_key(source, item)
     ):
         return None
@@ -234,7 +257,7 @@ def known_episode(config: Config, source: str, item: str | None) -> Path | None:
 
 def step_fetch(job: Job) -> Episode:
     """Metadata and audio. Skipped without any network when a finished fetch is on record."""
-    folder = known_episode(job.config, job.source, job.item)
+    folder = known_episode(job.config, job.source, job.item, job.episode_id)
     if folder is not None:
         job.skipped.append("fetch")
         job.report.skip("fetch")

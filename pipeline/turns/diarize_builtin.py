@@ -5,16 +5,16 @@ downloaded with the default encoder.
    energy threshold, over the episode's 16 kHz PCM read block by block.
 2. Windows: every speech stretch is covered by windows of ``WINDOW`` s every ``STEP`` s (a
    shorter stretch is one window); each gets a speaker embedding (:mod:`pipeline.turns.
-   embedding`, ``[diarize] embedding``).
-3. Per-recording normalisation: the recording's mean embedding is subtracted (what all
-   its windows share, the channel and the room, says nothing about who speaks) and the
-   rows are L2-normed again.
-4. Clustering: agglomerative, average linkage on cosine distance (scikit-learn). With the
-   count given, cut at that many clusters; otherwise at ``[diarize] cluster_threshold``
-   (calibrated on real voices, docs/diarization.md), the count then clipped to
-   ``[min_speakers, max_speakers]``. Windows shorter than ``MIN_FIT_SECONDS`` (too little
-   speech for a reliable embedding) and clusters with under ``MIN_SPEAKER_SECONDS`` of
-   speech join the nearest cluster's centroid instead.
+   embedding`, ``[diarize] embedding``); a window under ``WINDOW`` s gets the mean of its
+   own embedding and its looped audio's (:func:`embed_clips`), so a sub-second reply
+   lands near its speaker, not near every other short clip.
+3. The count, when not given: the coarsest agglomerative cut (average linkage on cosine
+   distance, scikit-learn) at ``[diarize] cluster_threshold`` (calibrated on real voices,
+   docs/diarization.md), unless the affinity graph's eigengap (:func:`eigengap_count`)
+   is decisive and says otherwise; then held inside ``[min_speakers, max_speakers]``.
+4. Clustering: cut at that many speaker-sized clusters. Windows shorter than
+   ``MIN_FIT_SECONDS`` (too little speech for a reliable embedding) and clusters with
+   under ``MIN_SPEAKER_SECONDS`` of speech join the nearest cluster's centroid instead.
 5. Each 10 ms of speech goes to the label most of the windows covering it carry (the
    window's middle counts most), so changes land between window hops.
 """
@@ -42,6 +42,11 @@ FRAME = 0.01  # the resolution of the output, seconds
 BATCH_SECONDS = 120.0  # audio embedded per batch (bounds memory)
 MAX_CLUSTERED = 1500  # windows clustered at most; the rest are assigned to centroids
 DEFAULT_THRESHOLD = 0.3  # cosine distance; calibrated on real voices (docs/diarization.md)
+EIGEN_SAMPLE = 400  # windows the eigengap count looks at, at most (an even sample)
+EIGEN_NEIGHBOURS = 16  # neighbour counts the eigengap count tries, at most
+# The eigengap's count overrides the threshold's only when its gap is this many times the
+# next largest one (docs/diarization.md, "The speaker count")
+DECISIVE_GAP = 4.0
 
 Reader = Callable[[float, float], np.ndarray]
 
@@ -69,8 +74,42 @@ def windows_of(stretches: list[tuple[float, float]]) -> list[Window]:
     return out
 
 
+def looped(samples: np.ndarray, seconds: float = WINDOW) -> np.ndarray:
+    """``samples`` repeated end to end until they last ``seconds`` (unchanged when longer)."""
+    need = round(seconds * SAMPLE_RATE)
+    if samples.size == 0 or samples.size >= need:
+        return samples
+    return np.tile(samples, -(-need // samples.size))[:need]
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-8)
+
+
+def embed_clips(embedder: Embedder, pieces: list[np.ndarray]) -> np.ndarray:
+    """One embedding per clip; a clip shorter than ``WINDOW`` gets the mean of its own
+    embedding and that of the clip looped to ``WINDOW``, L2-normed.
+
+    GE2E hears every clip under a second as a little like every other one (a sub-second
+    reply of one speaker lands nearer the other's backchannels than its own long turns):
+    alone, short clips form a "short clip" cluster. Looped to a window's length, a clip
+    lands near its speaker but isolated words spread out (a studio voice's one-word
+    clips: 0.37 apart looped, 0.19 as they are). The mean keeps both: measured in
+    BENCHMARKS.md ("Short turns")."""
+    if not pieces:
+        return np.zeros((0, 1), np.float32)
+    rows = _unit(np.asarray(embedder(pieces), dtype=np.float32))
+    need = round(WINDOW * SAMPLE_RATE)
+    short = [i for i, p in enumerate(pieces) if 0 < p.size < need]
+    if short:
+        again = _unit(np.asarray(embedder([looped(pieces[i]) for i in short]), np.float32))
+        rows[short] = _unit(rows[short] + again)
+    return rows
+
+
 def embed_windows(read: Reader, windows: list[Window], embedder: Embedder) -> np.ndarray:
-    """``[len(windows), dim]`` embeddings, the audio read ``BATCH_SECONDS`` at a time."""
+    """``[len(windows), dim]`` embeddings (:func:`embed_clips`), the audio read
+    ``BATCH_SECONDS`` at a time."""
     rows: list[np.ndarray] = []
     first = 0
     while first < len(windows):
@@ -84,20 +123,49 @@ def embed_windows(read: Reader, windows: list[Window], embedder: Embedder) -> np
             block[round((w.start - origin) * SAMPLE_RATE) : round((w.end - origin) * SAMPLE_RATE)]
             for w in windows[first:last]
         ]
-        rows.append(embedder(pieces))
+        rows.append(embed_clips(embedder, pieces))
         first = last
     return np.concatenate(rows) if rows else np.zeros((0, 1), np.float32)
-
-
-def normalize(embeddings: np.ndarray) -> np.ndarray:
-    """Per-recording normalisation: the mean removed, rows L2-normed."""
-    centred = embeddings - embeddings.mean(0, keepdims=True)
-    return centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-8)
 
 
 def _centroids(x: np.ndarray, labels: np.ndarray, keys: list[int]) -> np.ndarray:
     c = np.array([x[labels == k].mean(0) for k in keys])
     return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-8)
+
+
+def eigengap_count(x: np.ndarray, most: int) -> tuple[int, float]:
+    """The number of speakers the affinity graph of the unit rows ``x`` suggests, and how
+    decisive that is (the largest eigengap over the next largest one).
+
+    NME-SC's estimate (Park et al., 2019, "Auto-tuning spectral clustering for speaker
+    diarization using normalized maximum eigengap"): each row keeps its ``p`` most similar
+    rows (binarised, symmetrised), the graph Laplacian's eigenvalues are sorted, and the
+    count is where the gap between consecutive eigenvalues is largest; ``p`` is the one
+    with the smallest ``(p / n) / gap``. It needs no threshold; ``most`` caps the count."""
+    n = len(x)
+    if n < 4 or most < 2:
+        return 1, 0.0
+    if n > EIGEN_SAMPLE:
+        x = x[np.linspace(0, n - 1, EIGEN_SAMPLE).round().astype(int)]
+        n = EIGEN_SAMPLE
+    similar = x @ x.T
+    order = np.argsort(-similar, axis=1)
+    best: tuple[float, int, float] | None = None
+    for p in sorted({int(v) for v in np.linspace(2, max(2, n // 4), EIGEN_NEIGHBOURS)}):
+        graph = np.zeros((n, n))
+        np.put_along_axis(graph, order[:, :p], 1.0, axis=1)
+        graph = (graph + graph.T) / 2
+        laplacian = np.diag(graph.sum(1)) - graph
+        values = np.linalg.eigvalsh(laplacian)[: min(most, n - 1) + 1]
+        gaps = np.diff(values)
+        k = int(gaps.argmax())
+        ratio = (p / n) / max(float(gaps[k]), 1e-10)
+        others = np.delete(gaps, k)
+        decisive = float(gaps[k] / max(float(others.max()), 1e-10)) if others.size else 0.0
+        if best is None or ratio < best[0]:
+            best = (ratio, k + 1, decisive)
+    assert best is not None
+    return best[1], best[2]
 
 
 def cluster_embeddings(
@@ -112,13 +180,14 @@ def cluster_embeddings(
     """One cluster index (0, 1, ...) per embedding row; ``seconds`` is each row's speech.
 
     Agglomerative clustering (scikit-learn), average linkage on cosine distance: cut at
-    ``num_speakers`` clusters when given, else at ``threshold`` with the count then held
-    inside ``[min_speakers, max_speakers]``. Windows under ``MIN_FIT_SECONDS`` and (count
-    estimated) clusters with under ``MIN_SPEAKER_SECONDS`` of speech (or under
-    ``MIN_SPEAKER_SHARE`` of it all) go to the nearest
-    centroid, and every window is then moved to its nearest centroid (twice); beyond
-    ``MAX_CLUSTERED`` windows an even sample is clustered and the rest assigned the same
-    way, which bounds time and memory on long episodes."""
+    ``num_speakers`` clusters when given, else at ``threshold``, or at the eigengap's
+    count where that is decisive (``DECISIVE_GAP``, :func:`eigengap_count`), with the
+    count then held inside ``[min_speakers, max_speakers]``. Windows under
+    ``MIN_FIT_SECONDS`` and (count estimated) clusters with under ``MIN_SPEAKER_SECONDS``
+    of speech (or under ``MIN_SPEAKER_SHARE`` of it all) go to the nearest centroid, and
+    every window is then moved to its nearest centroid (twice); beyond ``MAX_CLUSTERED``
+    windows an even sample is clustered and the rest assigned the same way, which bounds
+    time and memory on long episodes."""
     from sklearn.cluster import AgglomerativeClustering
 
     n = len(embeddings)
@@ -158,7 +227,17 @@ def cluster_embeddings(
 
     labels = cut(None)
     found = voices(labels)
-    if not lower <= max(found, 1) <= upper:
+    estimate, decisive = eigengap_count(core, upper) if num_speakers is None else (found, 0.0)
+    if decisive >= DECISIVE_GAP and found != estimate:
+        # The graph's count is clear where the threshold's is not (two voices closer than
+        # the threshold, in a recording whose own spread is smaller): cut at it.
+        target = max(lower, estimate)
+        for count in range(target, len(core) + 1):
+            labels = cut(count)
+            if voices(labels) >= target:
+                break
+        upper = target
+    elif not lower <= max(found, 1) <= upper:
         # The threshold heard too few or too many voices for the bounds: the coarsest cut
         # with enough clusters of speaker size (outliers make clusters of their own).
         target = lower if found < lower else upper
