@@ -4,7 +4,18 @@
 done); each runs as a child flow of :func:`flows.episode.episode_flow`, at most
 ``concurrency`` at once (a Prefect thread-pool task runner), or, with
 ``episode_deployment``, as a run of that deployment so a work pool's workers share them.
-One failing item is recorded with its error and does not stop the others.
+One failing item is recorded with its error and does not stop the others; an ingestion
+with failed items ends Failed (:class:`~pipeline.errors.IngestFailedError`, naming them)
+once every item has ended.
+
+Each episode run records its own ledger row (:mod:`flows.episode`). A run of the episode
+deployment is made with an idempotency key per item (:func:`pipeline.run.ingest.idempotency_key`),
+so a retried or doubled ingestion gets the run already made instead of a second one. The
+wait for each run is bounded (``wait_seconds``): a run still going after it is a failed item
+of this ingestion (its own row says how it ended). A run that crashed (its worker died: the
+zombie automation in ``flows/automations.yaml`` marks a run Crashed once its heartbeats
+stop) is started again, up to ``crash_retries`` times, on whichever worker takes it; it
+resumes from the last finished step, which the episode's run record keeps.
 
 ``serve_schedule`` (``podpost schedule``) serves this flow as a deployment with a cron
 schedule; ``prefect.yaml`` defines deployments of both flows for a process work pool.
@@ -13,6 +24,7 @@ schedule; ``prefect.yaml`` defines deployments of both flows for a process work 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, cast
 
 from prefect import flow, task
@@ -21,17 +33,34 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.episode import episode_flow, flow_config, prefect_log
 from pipeline.config import Config
+from pipeline.errors import SourceError
 from pipeline.fetch.feeds import FeedItem
 from pipeline.run.ingest import (
     Outcome,
+    attempts_of,
     deployment_name,
     deployment_result,
+    idempotency_key,
+    ingest_failure,
+    outcome_of,
     plan_ingest,
     record_outcome,
 )
 from pipeline.run.progress import Reporter
 
 DEFAULT_CONCURRENCY = 2
+DEFAULT_WAIT_SECONDS = 6 * 3600.0  # one run of the episode deployment, queueing included
+DEFAULT_CRASH_RETRIES = 2  # new runs for an item whose run crashed
+POLL_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Waits:
+    """How long to wait for each run of the episode deployment, and how many new runs an
+    item whose run crashed gets."""
+
+    seconds: float = DEFAULT_WAIT_SECONDS
+    crash_retries: int = DEFAULT_CRASH_RETRIES
 
 
 @task(name="ingest-item", cache_policy=NO_CACHE, persist_result=False, log_prints=False)
@@ -41,28 +70,53 @@ def ingest_item(
     entry: FeedItem,
     parameters: dict[str, Any],
     episode_deployment: str | None = None,
+    waits: Waits | None = None,
 ) -> Outcome:
-    """One item through the episode flow (a child flow run); the ledger records the end."""
+    """One item through the episode flow (a child flow run, which records its own ledger
+    row); the ledger gets a failure here only when the run did not record its end."""
     overrides = parameters.get("overrides")
+    attempts = attempts_of(config, feed, entry.guid)
     try:
         if episode_deployment:
-            result = _via_deployment(config, episode_deployment, parameters)
+            key = idempotency_key(feed, entry, attempts)
+            result = _via_deployment(config, episode_deployment, parameters, key, waits or Waits())
         else:
             result = episode_flow(**parameters)
-        return record_outcome(config, feed, entry, result)
-    except Exception as e:  # the item failed, or its success could not be recorded
-        return record_outcome(config, feed, entry, error=e, overrides=overrides)
+        return outcome_of(entry, result)
+    except Exception as e:  # the item failed, or its end is unknown
+        return record_outcome(config, feed, entry, error=e, overrides=overrides, attempts=attempts)
 
 
-def _via_deployment(config: Config, name: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    """Run the item as a flow run of the episode deployment ``name`` and wait for it."""
+def _via_deployment(
+    config: Config, name: str, parameters: dict[str, Any], key: str, waits: Waits
+) -> dict[str, Any]:
+    """Run the item as a flow run of the episode deployment ``name`` and wait for it, at
+    most ``waits.seconds``; a run that crashed is started again (a new idempotency key)
+    up to ``waits.crash_retries`` times."""
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
-    run = cast(
-        "FlowRun",
-        run_deployment(name=name, parameters=parameters, timeout=None, poll_interval=1),
-    )
+    for retry in range(waits.crash_retries + 1):
+        run = cast(
+            "FlowRun",
+            run_deployment(
+                name=name,
+                parameters=parameters,
+                timeout=waits.seconds,
+                poll_interval=POLL_SECONDS,
+                idempotency_key=f"{key}-{retry}" if retry else key,
+            ),
+        )
+        state = run.state
+        if state is None or not state.is_final():
+            raise SourceError(
+                f"flow run {run.name} is still {run.state_name} after {waits.seconds:g} s",
+                hint="its own ledger row records how it ends; the next ingestion takes the "
+                "item again if it failed",
+            )
+        if not state.is_crashed() or retry == waits.crash_retries:
+            break
+        prefect_log(f"{parameters['source']}: flow run {run.name} crashed; starting it again")
     return deployment_result(
         config,
         parameters["source"],
@@ -83,12 +137,18 @@ def ingest_flow(
     overrides: dict[str, Any] | None = None,
     config_path: str | None = None,
     episode_deployment: str | None = None,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    crash_retries: int = DEFAULT_CRASH_RETRIES,
 ) -> dict[str, Any]:
     """Every item of ``feed`` not yet done, ``concurrency`` at once; returns
-    :meth:`pipeline.run.ingest.IngestSummary.as_dict`.
+    :meth:`pipeline.run.ingest.IngestSummary.as_dict`, or raises
+    :class:`~pipeline.errors.IngestFailedError` (with that summary) naming the items that
+    failed.
 
     With ``episode_deployment`` (e.g. ``"episode/episode"`` from prefect.yaml) each item
-    becomes a run of that deployment, so the episodes spread over the pool's workers.
+    becomes a run of that deployment, so the episodes spread over the pool's workers;
+    ``wait_seconds`` bounds the wait for each run and ``crash_retries`` is how many new
+    runs an item whose run crashed gets.
     """
     config = flow_config(overrides, config_path)
     report = Reporter(log=prefect_log)
@@ -113,8 +173,11 @@ def ingest_flow(
                         "overrides": overrides,
                         "config_path": config_path,
                         "wait": True,
+                        "feed": feed,
+                        "entry": entry.model_dump(mode="json"),
                     },
                     "episode_deployment": episode_deployment,
+                    "waits": Waits(wait_seconds, crash_retries),
                 },
             )
             for entry in todo
@@ -124,6 +187,9 @@ def ingest_flow(
             summary.outcomes.append(outcome)
             what = outcome.draft if outcome.state != "failed" else f"failed: {outcome.error}"
             report.line(f"{outcome.title or outcome.guid}: {what}")
+    failure = ingest_failure(summary)
+    if failure is not None:
+        raise failure
     return summary.as_dict()
 
 

@@ -128,6 +128,19 @@ class FetchTooLargeError(SourceError):
         )
 
 
+class IngestFailedError(PodpostError):
+    """An ingestion ran, and some of its items failed (each recorded in the ledger with its
+    error, retried by the next ingestion). ``summary`` is the whole ingestion
+    (:meth:`pipeline.run.ingest.IngestSummary.as_dict`), so a door can still print it; a
+    Prefect run of the ingest flow ends Failed with the message naming the items."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, summary: dict[str, Any], *, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.summary = summary
+
+
 class NetworkError(PodpostError):
     """A host could not be reached, or answered with a temporary failure (429, 5xx, timeout)."""
 

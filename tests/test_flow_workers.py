@@ -63,7 +63,7 @@ def test_two_workers_run_four_deployed_episodes_each_exactly_once(
     _prefect(["work-pool", "create", "podpost", "--type", "process"], env)
     _prefect(["--no-prompt", "deploy", "--all"], env)
     deployment = httpx.get(f"{prefect_api.api_url}/deployments/name/episode/episode").json()
-    assert deployment["entrypoint"] == "flows/episode.py:episode_flow"
+    assert deployment["entrypoint"] == "flows.episode:episode_flow"
     assert deployment["work_pool_name"] == "podpost"
 
     workers = []

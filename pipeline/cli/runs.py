@@ -318,17 +318,21 @@ def register(app: typer.Typer) -> None:
         prepare_prefect()
         from flows.ingest import ingest_flow
         from flows.prefect_setup import command_line_run
+        from pipeline.errors import IngestFailedError
 
         with command_line_run():
-            summary = ingest_flow(
-                feed=feed,
-                limit=limit,
-                since=since_date,
-                concurrency=concurrency,
-                overrides=_flow_overrides(s, overrides),
-                config_path=s.config_path,
-                episode_deployment=via,
-            )
+            try:
+                summary = ingest_flow(
+                    feed=feed,
+                    limit=limit,
+                    since=since_date,
+                    concurrency=concurrency,
+                    overrides=_flow_overrides(s, overrides),
+                    config_path=s.config_path,
+                    episode_deployment=via,
+                )
+            except IngestFailedError as e:  # the summary lists the failed items with why
+                summary = e.summary
         if as_json:
             say(json.dumps(summary, indent=2))
         else:

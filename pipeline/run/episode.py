@@ -100,6 +100,7 @@ def run_episode(
     flow_run_id: str | None = None,
     until: Until | None = None,
     episode_id: str | None = None,
+    wrap_llm: Callable[[Any], Any] | None = None,
 ) -> EpisodeResult:
     """Run every step for one episode and write its draft.
 
@@ -112,7 +113,8 @@ def run_episode(
     ``config`` and the record as they are. ``until="turns"`` (default: ``[run] until``)
     stops after the turns step with a speakers draft for the editor
     (:mod:`pipeline.review.speakers`); whatever the editor changed in it becomes the
-    turns before anything is translated. Raises the step's error (recorded in
+    turns before anything is translated. ``wrap_llm`` wraps the LLM client when it is
+    made (:attr:`pipeline.run.steps.Job.wrap_llm`). Raises the step's error (recorded in
     ``run.json``, or in the ledger when the fetch itself failed, unless the source was bad
     input) and :class:`~pipeline.errors.DraftConflictError` when another run holds the
     episode.
@@ -125,6 +127,7 @@ def run_episode(
         item=item,
         episode_id=episode_id,
         retry_failed=retry_failed,
+        wrap_llm=wrap_llm,
     )
     key = fetch_key(source, item)  # before fetching: a file changed meanwhile is fetched again
     # `podpost resume EPISODE` of a local file that now holds another recording: refused

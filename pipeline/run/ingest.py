@@ -5,8 +5,12 @@ feed are done, and which item holds each key: the feed is listed with the ledger
 so an item keeps its key (and episode id) when items sharing its guid are added later.
 :func:`plan_ingest` lists the feed and takes the items that are not done (new ones, and
 ones that failed before), at most ``limit``; the door runs each through the
-episode flow and :func:`record_outcome` writes the end into the ledger. A failed item is
-retried by the next ingestion; a done one is never redone. An item whose draft has turns
+episode flow, and the episode run records its own end in the ledger (:func:`record_outcome`,
+called by the episode flow when it is given its feed item), so the row is right whichever
+machine ran it and whether or not the ingestion was still waiting. The ingestion records
+a failure only for a run that never recorded its own end (it crashed, was cancelled, or
+outlived the wait), and never over a ``done`` row. A failed item is retried by the next
+ingestion; a done one is never redone. An item whose draft has turns
 that failed to translate counts as ``needs-review``, as in ``podpost status``: it is done
 (the next ingestion leaves it), and ``podpost resume --all --retry-failed`` finishes it.
 An RSS item without an enclosure (a text-only notice: "we're on a break") has nothing to
@@ -22,7 +26,7 @@ from typing import Any
 
 from pipeline.config import Config
 from pipeline.db import open_state
-from pipeline.errors import SourceError
+from pipeline.errors import IngestFailedError, SourceError
 from pipeline.fetch.feeds import FeedItem, list_feed
 from pipeline.run.ledger import Ledger
 from pipeline.run.state import digest, draft_file, keep_record, load_state, message
@@ -111,9 +115,18 @@ def plan_ingest(
 
 
 def _record_failure(
-    config: Config, feed: str, entry: FeedItem, line: str, overrides: dict[str, Any]
+    config: Config,
+    feed: str,
+    entry: FeedItem,
+    line: str,
+    overrides: dict[str, Any],
+    attempts: int | None,
 ) -> None:
     ledger = Ledger.of(config)
+    if attempts is not None:
+        row = ledger.items(feed).get(entry.guid)
+        if row is not None and (row.state == "done" or row.attempts > attempts):
+            return  # the episode run recorded its own end (done after all, or its error)
     ledger.record(
         feed,
         entry.guid,
@@ -143,6 +156,7 @@ def record_outcome(
     result: dict[str, Any] | None = None,
     error: BaseException | None = None,
     overrides: dict[str, Any] | None = None,
+    attempts: int | None = None,
 ) -> Outcome:
     """Record one item's end in the ledger: ``result`` (an episode flow's result dict) or
     the ``error`` it failed with (as one line, :func:`pipeline.faults.one_line`).
@@ -151,22 +165,32 @@ def record_outcome(
     the Prefect API failed the child flow before it ran) is also kept as a failed fetch,
     with ``overrides``, so ``podpost status`` shows it and ``podpost resume --all`` retries
     it. Recording a failure never raises: a ledger that cannot be written (a full disk) is
-    a warning, and the item's own error stays its outcome."""
+    a warning, and the item's own error stays its outcome. ``attempts`` (the row's attempts
+    when the ingestion planned the item) is given by an ingestion recording a run that may
+    have recorded its own end: a row that says ``done`` or counts more attempts is left as
+    the run wrote it."""
     if result is None:
         line = message(error) if error is not None else "no result"
-        keep_record(_log.warning, _record_failure, config, feed, entry, line, overrides or {})
+        keep_record(
+            _log.warning, _record_failure, config, feed, entry, line, overrides or {}, attempts
+        )
         return Outcome(entry.guid, entry.title, "failed", error=line)
-    ledger = Ledger.of(config)
-    episode_id = result["episode_id"]
-    ledger.record(
+    Ledger.of(config).record(
         feed,
         entry.guid,
         source=entry.source,
         title=entry.title,
         state="done",
-        episode_id=episode_id,
+        episode_id=result["episode_id"],
         enclosure=entry.enclosure,
     )
+    return outcome_of(entry, result)
+
+
+def outcome_of(entry: FeedItem, result: dict[str, Any]) -> Outcome:
+    """The outcome of an item whose episode run ended with ``result`` (its result dict);
+    writes nothing (the run recorded its own ledger row)."""
+    episode_id = result["episode_id"]
     failed = int(result.get("failed_turns") or 0)
     state = "needs-review" if failed else "new"
     if result.get("stage") == "turns":
@@ -209,3 +233,32 @@ def deployment_result(
 def deployment_name(feed: str) -> str:
     """The default name of a feed's scheduled ingest deployment."""
     return f"ingest-{digest(feed)[:10]}"
+
+
+def attempts_of(config: Config, feed: str, guid: str) -> int:
+    """How many runs of the item ``guid`` of ``feed`` the ledger has recorded (0: none)."""
+    row = Ledger.of(config).items(feed).get(guid)
+    return row.attempts if row is not None else 0
+
+
+def idempotency_key(feed: str, entry: FeedItem, attempts: int, retry: int = 0) -> str:
+    """The Prefect idempotency key of one run of ``entry``: the same for every ingestion
+    that finds the item at ``attempts`` recorded runs (so a retried or doubled ingestion
+    gets the run already made instead of a second one), new once the ledger counts
+    another attempt, and new for each ``retry`` of a run that crashed."""
+    return f"podpost-item-{digest(feed, entry.guid, entry.enclosure)[:24]}-{attempts}-{retry}"
+
+
+def ingest_failure(summary: IngestSummary) -> IngestFailedError | None:
+    """The error an ingestion with failed items ends with, naming each (None: none failed)."""
+    failed = [o for o in summary.outcomes if o.state == "failed"]
+    if not failed:
+        return None
+    names = "; ".join(f"{o.title or o.guid} ({o.error})" for o in failed)
+    ran = len([o for o in summary.outcomes if o.state not in ("done-before", "skipped")])
+    return IngestFailedError(
+        f"{len(failed)} of {ran} items failed: {names}",
+        summary.as_dict(),
+        hint="each is recorded in the ledger; the next ingestion retries it "
+        "(`podpost status` shows why)",
+    )

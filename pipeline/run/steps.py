@@ -165,6 +165,9 @@ class Job:
     failed_numbers: list[int] = field(default_factory=list)  # their numbers in the post
     stopped: str = ""  # why the editorial step stopped asking the model, if it did
     skipped: list[str] = field(default_factory=list)
+    # wraps the LLM client when it is made (the Prefect flow: a client whose requests
+    # take the pool's shared LLM slots, flows.limits.GatedClient)
+    wrap_llm: Callable[[Any], Any] | None = None
     _storage: store.Store | None = field(default=None, repr=False)
 
     def storage(self) -> store.Store:
@@ -190,7 +193,8 @@ class Job:
         if self.llm is None:
             from pipeline.llm import make_client  # the openai SDK costs ~0.5 s to import
 
-            self.llm = make_client(self.config.llm)
+            client = make_client(self.config.llm)
+            self.llm = self.wrap_llm(client) if self.wrap_llm else client
         return self.llm
 
     def count_tokens(self) -> None:
