@@ -29,6 +29,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.db import StateDB
 from pipeline.errors import EditError, StaleEditError
 from pipeline.models import FrontMatter, Post
 from pipeline.post.parse import LIST_KEYS, analyze, check_post
@@ -38,7 +39,6 @@ from pipeline.review.record import (
     DraftRecord,
     load_record,
     read_draft,
-    record_path,
     save_record,
     sha256_text,
 )
@@ -174,13 +174,17 @@ def commit(
     base_sha256: str,
     change: Callable[[Post], Edited],
     storage: Store | None = None,
+    *,
+    db: StateDB,
 ) -> str:
     """Apply a structural edit to the draft on disk; returns the new text.
 
     ``change`` gets the current post (the one the page showed: same sha256) and returns the
     :class:`Edited` result of one :mod:`pipeline.review.edits` operation. The draft is
-    written atomically, then its record keeps the turns' new times (plain text + spans),
-    both under the draft's lock."""
+    written atomically, then its record in ``db`` keeps the turns' new times (plain text +
+    spans), both under the draft's lock; the record's write is conditional on the generation
+    it was loaded with (:class:`~pipeline.errors.DraftConflictError` when another editor
+    saved it meanwhile)."""
     edited: list[Edited] = []
 
     def apply(_: str, post: Post) -> str:
@@ -189,11 +193,9 @@ def commit(
 
     with draft_lock(draft_path):
         text = write_if_match_locked(draft_path, base_sha256, apply, storage)
-        record = load_record(draft_path) or DraftRecord()
+        record = load_record(db, draft_path) or DraftRecord()
         record.turns = review_turns(edited[0].post, edited[0].spans)
-        save_record(draft_path, record)
-        if storage is not None:
-            storage.push(record_path(draft_path))
+        save_record(db, draft_path, record)
     return text
 
 
