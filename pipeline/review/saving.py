@@ -30,7 +30,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.db import StateDB
-from pipeline.errors import EditError, StaleEditError
+from pipeline.errors import DraftConflictError, EditError, StaleEditError
 from pipeline.models import FrontMatter, Post
 from pipeline.post.parse import LIST_KEYS, analyze, check_post
 from pipeline.post.render import render_post
@@ -182,9 +182,10 @@ def commit(
     ``change`` gets the current post (the one the page showed: same sha256) and returns the
     :class:`Edited` result of one :mod:`pipeline.review.edits` operation. The draft is
     written atomically, then its record in ``db`` keeps the turns' new times (plain text +
-    spans), both under the draft's lock; the record's write is conditional on the generation
-    it was loaded with (:class:`~pipeline.errors.DraftConflictError` when another editor
-    saved it meanwhile)."""
+    spans), both under the draft's lock. The record's write is conditional on the generation
+    it was read with; when another machine wrote the record in between, the turns are put
+    on the record as it is now (they belong to the text this call wrote), once, and a second
+    conflict raises :class:`~pipeline.errors.DraftConflictError`."""
     edited: list[Edited] = []
 
     def apply(_: str, post: Post) -> str:
@@ -193,9 +194,19 @@ def commit(
 
     with draft_lock(draft_path):
         text = write_if_match_locked(draft_path, base_sha256, apply, storage)
-        record = load_record(db, draft_path) or DraftRecord()
-        record.turns = review_turns(edited[0].post, edited[0].spans)
-        save_record(db, draft_path, record)
+        turns = review_turns(edited[0].post, edited[0].spans)
+        for attempt in range(2):
+            record = load_record(db, draft_path) or DraftRecord()
+            record.turns = turns
+            try:
+                save_record(db, draft_path, record)
+                break
+            except DraftConflictError:
+                # another machine wrote the record (a decision) since it was read: the turns
+                # belong to the text just written (a conditional write), so they go on top
+                # of that record, once; a second conflict is the caller's
+                if attempt:
+                    raise
     return text
 
 
