@@ -28,7 +28,7 @@ from pipeline.config import Config, LLMConfig
 from pipeline.editorial import build_post
 from pipeline.llm import make_client
 from pipeline.llm.local import machine_threads
-from pipeline.turns.naming import SpeakerNames
+from pipeline.turns.naming import naming_schema
 from tests.editorial_data import make_episode, make_turns
 
 ANSWERS: list[tuple[str, int, bool, bool]] = []
@@ -66,7 +66,8 @@ def main() -> None:
         naming = client.complete_json(
             [{"role": "user", "content": "Clusters: S0 asks questions, S1 answers. "
               "Candidates: Matt Turk, Pavel Izmailov. Name each cluster."}],
-            SpeakerNames, task="speaker_names", temperature=0.0,
+            naming_schema(("S0", "S1"), ("Matt Turk", "Pavel Izmailov")),
+            task="speaker_names", temperature=0.0,
         )  # fmt: skip
         wall = time.monotonic() - started
     usage = client.usage()

@@ -4,7 +4,9 @@ This module owns every file name of the episode folder and of the drafts folder;
 module spells one. Layout, relative to the storage root (a *key* is a path relative to
 it, with ``/``)::
 
-    episodes/<episode id>/episode.json      fetch (with the audio file it names)
+    episodes/<episode id>/episode.json      fetch
+    episodes/<episode id>/audio.<ext>       fetch: the episode's audio
+    episodes/<episode id>/captions.<...>    fetch, transcribe: caption files kept
     episodes/<episode id>/transcript.json   transcribe
     episodes/<episode id>/turns.json        turns
     episodes/<episode id>/editorial/        the editorial step's chunk cache
@@ -60,6 +62,8 @@ EDITORIAL_CACHE = "editorial"  # the editorial step's chunk cache, a folder
 RUN_FILE = "run.json"  # the run record of releases before the state database (pipeline.db)
 DRAFT_FILE = "draft.md"  # `podpost translate`'s draft, inside the episode folder
 RECORD_SUFFIX = ".meta.json"  # an older release's review record beside a draft (read only)
+AUDIO_STEM = "audio"  # the episode's audio: audio.<ext> (fetch)
+CAPTIONS_STEM = "captions"  # caption files kept in the folder: captions.<...>.<ext>
 
 # The command that writes each file, for the hint when it is missing.
 MADE_BY = {
@@ -68,6 +72,12 @@ MADE_BY = {
     TURNS_FILE: "turns",
     POST_FILE: "translate",
 }
+
+
+def caption_name(*parts: str) -> str:
+    """A caption file's name in the episode folder: ``captions.<part>...``; the parts
+    name its language, kind and format (fetch, transcribe)."""
+    return ".".join([CAPTIONS_STEM, *parts])
 
 
 def draft_name(episode_id: str) -> str:
@@ -170,7 +180,7 @@ class Store:
     def _remote(self, key: str) -> str:
         return f"{self._filesystem()[1]}/{key}"
 
-    def _fail(self, what: str, key: str, e: Exception) -> StorageError:
+    def _fail(self, what: str, key: str, e: BaseException) -> StorageError:
         return StorageError(
             f"cannot {what} {self.url}/{key}: {e}",
             hint="check [storage] url, endpoint_url and the storage's credentials",
@@ -198,7 +208,7 @@ class Store:
             found = fs.find(f"{base}/{prefix}", detail=True)
         except FileNotFoundError:
             return {}
-        except OSError as e:
+        except _failures() as e:
             raise self._fail("list", prefix, e) from e
         start = len(base) + 1
         return {
@@ -222,7 +232,7 @@ class Store:
                 info = fs.info(remote)
             except FileNotFoundError:
                 return False
-            except OSError as e:
+            except _failures() as e:
                 raise self._fail("read", key, e) from e
         if _same(local, info):
             return True
@@ -234,7 +244,7 @@ class Store:
             os.replace(tmp, local)
         except FileNotFoundError:
             return False
-        except OSError as e:
+        except _failures() as e:
             raise self._fail("download", key, e) from e
         finally:
             if os.path.exists(tmp):
@@ -255,7 +265,7 @@ class Store:
             return
         try:
             made = (fs.metadata(self._remote(key)) or {}).get(MTIME_META)
-        except OSError as e:
+        except _failures() as e:
             raise self._fail("read", key, e) from e
         if made and str(made).isdigit():
             os.utime(local, ns=(time.time_ns(), int(made)))
@@ -279,7 +289,7 @@ class Store:
             keys = list(temporary)
             try:
                 fs.get([self._remote(k) for k in keys], [temporary[k] for k in keys])
-            except OSError as e:
+            except _failures() as e:
                 raise self._fail("download", keys[0], e) from e
             for key in keys:
                 os.replace(temporary[key], self.root / key)
@@ -308,7 +318,7 @@ class Store:
                 extra = {"Metadata": {MTIME_META: str(now[1])}}
             try:
                 fs.put_file(str(path), self._remote(key), **extra)
-            except OSError as e:
+            except _failures() as e:
                 raise self._fail("upload", key, e) from e
             _SYNCED[self._synced(key)] = now
 
@@ -397,7 +407,7 @@ class Store:
             info = fs.info(self._remote(key))
         except FileNotFoundError:
             return None
-        except OSError as e:
+        except _failures() as e:
             raise self._fail("read", key, e) from e
         tag = info.get("ETag") or info.get("etag")
         return str(tag) if tag else None
@@ -421,8 +431,11 @@ class Store:
         key = self.key(path)
         if self.remote and key is not None:
             fs, _ = self._filesystem()
-            if not _put_if_match(fs, self._remote(key), data, version):
-                return False
+            try:
+                if not _put_if_match(fs, self._remote(key), data, version):
+                    return False
+            except _failures() as e:
+                raise self._fail("write", key, e) from e
         write_atomic(Path(path), data)
         if self.remote and key is not None:
             _SYNCED[self._synced(key)] = _stat(Path(path)) or (0, 0)
@@ -446,6 +459,16 @@ def _same(local: Path, info: dict[str, Any]) -> bool:
     if len(tag) != 32 or "-" in tag:
         return False  # no content hash to compare: fetch it again
     return hashlib.md5(local.read_bytes(), usedforsecurity=False).hexdigest() == tag
+
+
+def _failures() -> tuple[type[Exception], ...]:
+    """What a store call raises when the store cannot be reached or refuses: OSError
+    (fsspec's), and botocore's own errors on s3 (no credentials, no endpoint)."""
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # no s3 support installed: no botocore either
+        return (OSError,)
+    return (OSError, BotoCoreError, ClientError)
 
 
 MTIME_META = "podpost-mtime-ns"  # a big file's modification time where it was made

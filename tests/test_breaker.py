@@ -3,6 +3,8 @@ requests, and the run says so in one line naming the turns (fake server's reques
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pipeline import store
@@ -100,3 +102,25 @@ def test_turn_ranges_and_the_needs_review_line() -> None:
         "2 turns of d.md failed to translate (turns 4-5); ask again for those turns only: "
         "podpost resume ep --retry-failed"
     )
+
+
+def test_the_stop_hint_fits_the_model_in_use() -> None:
+    stopped = STOPPED.format(limit=10)
+    local = LLMConfig(local_model=Path("gemma.gguf"))
+    endpoint = LLMConfig(base_url="http://127.0.0.1:8089/v1", api_key="k")
+    lines = {}
+    for name, llm in (("local", local), ("endpoint", endpoint), ("none", None)):
+        with pytest.raises(NeedsReviewError) as raised:
+            check_complete("ep", "d.md", 2, [4, 5], stopped, llm=llm)
+        lines[name] = raised.value.one_line()
+    head = (
+        "2 turns of d.md failed to translate (turns 4-5): the model gave no valid answer in "
+        "10 requests in a row, so podpost stopped asking; "
+    )
+    tail = ", then ask again for those turns only: podpost resume ep --retry-failed"
+    assert lines == {
+        "local": head + "try a bigger local model ([llm] local_model = a GGUF file, see "
+        "docs/local-model.md) or an endpoint ([llm] base_url and api_key)" + tail,
+        "endpoint": head + "check [llm] model and base_url" + tail,
+        "none": head + "check the [llm] settings" + tail,
+    }

@@ -40,7 +40,7 @@ from pipeline.llm.local import (
     machine_threads,
     schema_grammar,
 )
-from pipeline.turns.naming import SpeakerNames
+from pipeline.turns.naming import SpeakerNames, naming_schema
 from tests.fixtures.flows import REPO, base_env, run_cli
 
 GUARD = Path(__file__).parent / "fixtures" / "netguard"
@@ -337,6 +337,23 @@ def test_each_json_ask_is_held_to_its_schema_on_the_first_try(
     assert sdk.grammar_requests - asked_before == len(client.calls) == 2
     narrowed, full = sdk._llama.grammar_steps
     assert narrowed - narrowed_before > full - full_before  # mostly the likeliest tokens only
+
+
+@pytest.mark.slow
+def test_naming_two_clusters_the_packaged_model_answers_two_items(
+    gemma: Path, gemma_sdk: LocalSDK
+) -> None:
+    client = make_client(LLMConfig(local_model=gemma, context_tokens=2048), sdk=gemma_sdk)
+    prompt = ("Clusters: S0 asks questions, S1 answers. Candidates: Matt Turk, Pavel Izmailov. "
+              "Name each cluster.")  # fmt: skip
+    schema = naming_schema(("S0", "S1"), ("Matt Turk", "Pavel Izmailov"))
+    reply = client.complete_json(
+        [{"role": "user", "content": prompt}], schema, task="speaker_names", temperature=0.0
+    )
+    # held to a list of at most 20 only, this model answered S0..S19 (350 tokens, 30 s)
+    assert [c.cluster for c in reply.value.speakers] == ["S0", "S1"]
+    assert {c.name for c in reply.value.speakers} <= {"Matt Turk", "Pavel Izmailov", "unknown"}
+    assert reply.finish_reason == "stop" and reply.usage.requests == 1
 
 
 @pytest.mark.slow

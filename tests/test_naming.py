@@ -17,7 +17,14 @@ from pipeline.models import Episode, Speaker, Turn
 from pipeline.testing.fakeclient import FakeClient
 from pipeline.testing.fakellm import FakeLLM, FakeReply
 from pipeline.turns.evidence import candidates_from, gather_evidence, names_in
-from pipeline.turns.naming import TASK, apply_names, name_speakers
+from pipeline.turns.naming import (
+    TASK,
+    SpeakerNames,
+    apply_names,
+    check_mapping,
+    name_speakers,
+    naming_schema,
+)
 
 EPISODE = Episode(
     id="local-test",
@@ -121,6 +128,62 @@ def test_a_good_mapping_is_used_in_canonical_spelling(fake: FakeClient):
     assert asked["candidates"]["hosts"] == ["Maya Lindqvist"]
     assert asked["candidates"]["guests"] == ["Tomas Okafor"]
     assert [c["cluster"] for c in asked["clusters"]] == ["S0", "S1"]
+
+
+def _naming_item(label: str, names: list[str]) -> dict:
+    return {
+        "type": "object",
+        "title": "ClusterName",
+        "description": "One line of the model's answer: a cluster label and the name it gives it.",
+        "properties": {
+            "cluster": {"type": "string", "const": label},
+            "name": {
+                "type": "string",
+                "description": "a candidate name exactly as listed, or 'unknown'",
+                "enum": names,
+            },
+        },
+        "required": ["cluster", "name"],
+    }
+
+
+def test_each_request_gets_a_schema_of_its_clusters_and_candidates(fake: FakeClient):
+    fake.enqueue(_answer(S0="Maya Lindqvist", S1="Tomas Okafor"))
+    name_speakers(_turns(), EPISODE, TurnsConfig(), fake)
+    [call] = fake.history
+    names = ["Maya Lindqvist", "Tomas Okafor"]
+    assert call.schema is naming_schema(("S0", "S1"), tuple(names))
+    speakers = call.schema.model_json_schema()["properties"]["speakers"]
+    # each cluster sent once, in order, under its own label; no other cluster, no more items
+    assert (speakers["minItems"], speakers["maxItems"], speakers["items"]) == (2, 2, False)
+    assert speakers["prefixItems"] == [
+        _naming_item("S0", [*names, "unknown"]),
+        _naming_item("S1", [*names, "unknown"]),
+    ]
+
+
+def test_a_partial_override_leaves_one_cluster_in_the_schema(fake: FakeClient):
+    fake.enqueue(_answer(S1="Tomas Okafor"))
+    name_speakers(_turns(), EPISODE, TurnsConfig(speaker_map={"S0": "Maya Lindqvist"}), fake)
+    speakers = fake.history[0].schema.model_json_schema()["properties"]["speakers"]
+    assert (speakers["minItems"], speakers["maxItems"]) == (1, 1)
+    # the name the override took is no choice any more
+    assert speakers["prefixItems"] == [_naming_item("S1", ["Tomas Okafor", "unknown"])]
+
+
+def test_the_naming_schema_bounds_the_answer_not_its_validation():
+    schema = naming_schema(("S0", "S1"), ("Maya Lindqvist",))
+    assert naming_schema(("S0", "S1"), ("Maya Lindqvist",)) is schema  # one per request kind
+    assert naming_schema((), ()) is SpeakerNames
+    # no candidate left: "unknown" is the one name the checks would accept
+    alone = naming_schema(("S0",), ()).model_json_schema()["properties"]["speakers"]
+    assert alone["prefixItems"] == [_naming_item("S0", ["unknown"])]
+    # An endpoint that ignores the schema: the answer still parses, the checks refuse it.
+    off = schema.model_validate(_answer(S0="Maya Lindqvist", S7="Oprah Winfrey"))
+    assert isinstance(off, SpeakerNames) and len(off.speakers) == 2
+    mapping, problems = check_mapping(off, ["S0", "S1"], ["Maya Lindqvist"])
+    assert mapping == {"S0": "Maya Lindqvist"}
+    assert problems == ["cluster 'S7' does not exist (clusters: S0, S1)"]
 
 
 def test_a_duplicate_name_is_asked_again_once(fake: FakeClient):

@@ -311,3 +311,25 @@ def test_a_big_file_keeps_its_fingerprint_on_another_machine(
         == state.fingerprint(audio)
         == ("size:100:mtime:1700000000123456789")
     )
+
+
+def test_review_without_storage_credentials_is_one_line(
+    tmp_path: Path, s3_server: S3Server, capsys, monkeypatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()  # fsspec keeps filesystems with their credentials
+    monkeypatch.setenv("PODPOST_STORAGE__URL", "s3://podpost-none/podpost")
+    monkeypatch.setenv("PODPOST_STORAGE__ENDPOINT_URL", s3_server.endpoint)
+    monkeypatch.setenv("PODPOST_STORAGE__SCRATCH_DIR", str(tmp_path / "scratch"))
+    code, out, err = cli(["--data-dir", str(tmp_path / "data"), "review"], capsys)
+    assert (code, out) == (1, ""), err  # StorageError's exit code
+    assert err == (
+        "error: cannot list s3://podpost-none/podpost/episodes: Unable to locate credentials; "
+        "check [storage] url, endpoint_url and the storage's credentials\n"
+    )

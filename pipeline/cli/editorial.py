@@ -58,8 +58,9 @@ def register(app: typer.Typer) -> None:
 
             numbers = [f.number for f in result.failures]
             check_complete(
-                done.folder.name, str(done.draft.path), len(numbers), numbers, result.stopped
-            )
+                done.folder.name, str(done.draft.path), len(numbers), numbers, result.stopped,
+                llm=config.llm,
+            )  # fmt: skip
         for failure in result.failures:
             say(f"failed: turn {failure.turn_id} ({failure.speaker}): {failure.reason}")
         if result.failures:

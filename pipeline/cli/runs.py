@@ -188,6 +188,7 @@ def register(app: typer.Typer) -> None:
         check_complete(
             result["episode_id"], result["draft"], result["failed_turns"],
             result.get("failed_numbers"), result.get("stopped") or "",
+            llm=s.config(**overrides).llm,
         )  # fmt: skip
 
     @app.command("resume")
@@ -234,6 +235,7 @@ def register(app: typer.Typer) -> None:
                 check_complete(
                     result["episode_id"], result["draft"], result["failed_turns"],
                     result.get("failed_numbers"), result.get("stopped") or "",
+                    llm=s.config(**target.overrides).llm,
                 )  # fmt: skip
             except NeedsReviewError as e:
                 if episode is not None:

@@ -24,6 +24,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 from pydantic.config import JsonDict
 
+from pipeline.llm.types import one_item_each
+
 PROMPT_VERSION = "editorial-1"
 
 TASK_ANALYSIS = "analysis"
@@ -259,15 +261,4 @@ def translate_schema(lines: tuple[LineBound, ...]) -> type[TranslateOut]:
         props["translation"]["maxLength"] = line.translation_chars
         return schema
 
-    bounded: JsonDict = {
-        "minItems": len(lines),
-        "maxItems": len(lines),
-        "prefixItems": [item(line) for line in lines],
-        "items": False,
-    }
-    return create_model(
-        "TranslateOut",
-        __base__=TranslateOut,
-        __doc__=TranslateOut.__doc__,
-        turns=(list[TurnOut], Field(json_schema_extra=bounded)),
-    )
+    return one_item_each(TranslateOut, "turns", TurnOut, [item(line) for line in lines])

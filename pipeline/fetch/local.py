@@ -67,7 +67,7 @@ class Sidecar:
     @property
     def stored_name(self) -> str:
         """Its name in the episode folder: ``captions.<language>[.<flags>].<ext>``."""
-        return ".".join(["captions", self.language, *self.flags, self.ext])
+        return store.caption_name(self.language, *self.flags, self.ext)
 
 
 def _inside(candidate: Path, folder: Path) -> Path | None:

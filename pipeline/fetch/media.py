@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from pipeline import store
 from pipeline.config import Config
 from pipeline.errors import FetchTooLargeError, NetworkError, SourceError
 from pipeline.fetch.episodes import language_tag, parse_date
@@ -37,7 +38,7 @@ from pipeline.fsutil import storage_error
 from pipeline.models import Chapter
 from pipeline.tools import run_tool
 
-AUDIO_STEM = "audio"
+AUDIO_STEM = store.AUDIO_STEM  # the episode folder's names are the store's
 _COVER_CODECS = {"mjpeg", "png", "bmp", "gif"}  # cover art is a "video" stream; not video
 PROBE_BYTES = 1024 * 1024  # what ffprobe sees of a remote file before the download
 PART = f".{AUDIO_STEM}.part"

@@ -91,6 +91,17 @@ def make_client(config: LLMConfig, **kwargs: Any) -> OpenAIClient:
     return backends.get("local" if config.is_local else config.backend)(config, **kwargs)
 
 
+def model_hint(config: LLMConfig) -> str:
+    """What to change when the model keeps giving no usable answers: for the local model a
+    bigger one or an endpoint, for an endpoint its model and URL."""
+    if config.is_local:
+        return (
+            "try a bigger local model ([llm] local_model = a GGUF file, see "
+            "docs/local-model.md) or an endpoint ([llm] base_url and api_key)"
+        )
+    return "check [llm] model and base_url"
+
+
 __all__ = [
     "SETUP_HINT",
     "TASK_HEADER",
@@ -102,6 +113,7 @@ __all__ = [
     "backends",
     "estimate_tokens",
     "make_client",
+    "model_hint",
     "parse_json_text",
     "schema_prompt",
     "strip_reasoning",

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, create_model
+from pydantic.config import JsonDict, JsonValue
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -123,3 +124,26 @@ class LLMClient(Protocol):
         unusably, :class:`~pipeline.errors.LLMError` when it could not be used at all.
         """
         ...
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def one_item_each(
+    base: type[M], field: str, item: type[BaseModel], items: list[JsonDict]
+) -> type[M]:
+    """``base`` with its list ``field`` (of ``item``) held, in the JSON schema only, to
+    exactly one item per schema of ``items``, in order (``prefixItems``, no other items).
+
+    A grammar-held model cannot answer more or fewer items than were asked, nor put another
+    id where one is fixed; validation stays ``base``'s own, so a remote endpoint's answer
+    means what it did. Used for the translation of a batch of lines and for speaker naming.
+    """
+    bounded: JsonDict = {
+        "minItems": len(items),
+        "maxItems": len(items),
+        "prefixItems": list[JsonValue](items),
+        "items": False,
+    }
+    fields: dict[str, Any] = {field: (list[item], Field(json_schema_extra=bounded))}  # type: ignore[valid-type]
+    return create_model(base.__name__, __base__=base, __doc__=base.__doc__, **fields)

@@ -21,9 +21,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.config import Config
+from pipeline.config import Config, LLMConfig
 from pipeline.db import StateDB, has_state, open_state
 from pipeline.errors import NeedsReviewError, PodpostError
+from pipeline.llm import model_hint
 from pipeline.review.record import load_record, review_state
 from pipeline.run.ledger import Ledger
 from pipeline.run.state import RunState, draft_file, is_locked, run_records
@@ -174,11 +175,19 @@ def turn_ranges(numbers: list[int]) -> str:
 
 
 def check_complete(
-    episode_id: str, draft: str, failed: int, numbers: list[int] | None = None, stopped: str = ""
+    episode_id: str,
+    draft: str,
+    failed: int,
+    numbers: list[int] | None = None,
+    stopped: str = "",
+    *,
+    llm: LLMConfig | None = None,
 ) -> None:
     """Raise :class:`NeedsReviewError` when ``failed`` turns of the draft lack a translation;
     ``numbers`` names them (1-based, as ``podpost review`` does), ``stopped`` says why the
-    run stopped asking the model (its breaker tripped)."""
+    run stopped asking the model (its breaker tripped); then the hint says what to change
+    for the model of ``llm`` (:func:`pipeline.llm.model_hint`: a bigger local model or an
+    endpoint, or the endpoint's model and URL)."""
     if not failed:
         return
     which = f" (turns {turn_ranges(numbers)})" if numbers else ""
@@ -186,7 +195,8 @@ def check_complete(
     hint = f"ask again for those turns only: podpost resume {episode_id} --retry-failed"
     if stopped:
         message = f"{message}: {stopped.removeprefix('not asked: ')}, so podpost stopped asking"
-        hint = f"check [llm] model and base_url, then {hint}"
+        fix = model_hint(llm) if llm else "check the [llm] settings"
+        hint = f"{fix}, then {hint}"
     raise NeedsReviewError(message, failed_turns=failed, hint=hint)
 
 

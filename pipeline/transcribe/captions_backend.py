@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline import store
 from pipeline.config import Config
 from pipeline.errors import InputFileError, TranscriptionError
 from pipeline.fsutil import write_atomic
@@ -152,7 +153,7 @@ class CaptionsBackend:
         elif source.url:
             raw = self._get(source.url, episode)
             self._check_size(len(raw), name)
-            stored = f"captions.{source.kind}.{source.language or 'und'}.{source.fmt}"
+            stored = store.caption_name(source.kind, source.language or "und", source.fmt)
             write_atomic(episode_dir / stored, raw)  # keep what was used, for review
         else:
             raise TranscriptionError(f"caption file {source.file} is missing from {episode_dir}")

@@ -10,7 +10,10 @@ in order of first appearance:
    questions; see :mod:`pipeline.turns.evidence`) and the candidate names from the
    metadata plus names people introduce themselves with. Its mapping is rejected when it
    gives one name to two clusters, names a cluster that does not exist, leaves one out,
-   or uses a name that is not a candidate; then it is asked again once.
+   or uses a name that is not a candidate; then it is asked again once. The request's JSON
+   schema (:func:`naming_schema`) already allows only the clusters sent, once each, and
+   the candidates or ``unknown``: a model held to it by a grammar (the local one) cannot
+   answer otherwise; the checks are for endpoints that do not hold to it.
 3. The heuristic: self-introductions; the host speaks first and asks most questions;
    a guest is the one addressed by name, or the only guest left.
 4. Anyone still unnamed is ``Speaker N`` (N = order of first appearance), ``known=False``.
@@ -29,16 +32,19 @@ Names are spelled as the metadata or the override spells them, even when the tra
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
+from pydantic.config import JsonDict
 
 from pipeline.config import TurnsConfig
 from pipeline.errors import LLMOutputError, UsageError
 from pipeline.llm import LLMClient
+from pipeline.llm.types import one_item_each
 from pipeline.models import Episode, Speaker, Turn
 from pipeline.turns.evidence import (
     UNKNOWN,
@@ -70,6 +76,32 @@ class SpeakerNames(BaseModel):
 
     # maxItems in the schema only: a grammar-held local model must close the list
     speakers: list[ClusterName] = Field(json_schema_extra={"maxItems": 20})
+
+
+@functools.lru_cache(maxsize=64)
+def naming_schema(labels: tuple[str, ...], names: tuple[str, ...]) -> type[SpeakerNames]:
+    """:class:`SpeakerNames` whose JSON schema asks for exactly the clusters sent: item *i*
+    names cluster ``labels[i]`` (a ``const``) with one of ``names`` (the candidates in the
+    prompt) or ``unknown`` (an ``enum``), one item per cluster and no more. A grammar-held
+    model (the local one) so answers each cluster once, with a name the checks accept, and
+    stops. Schema only: validation is :class:`SpeakerNames`'s, and :func:`check_mapping`
+    judges what an endpoint that ignores the schema answers, as before."""
+    if not labels:
+        return SpeakerNames
+    choices = list(dict.fromkeys([*names, UNKNOWN]))
+    item = ClusterName.model_json_schema()
+
+    def one(label: str) -> JsonDict:
+        schema = json.loads(json.dumps(item))
+        schema["properties"]["cluster"] = {"type": "string", "const": label}
+        schema["properties"]["name"] = {
+            "type": "string",
+            "description": "a candidate name exactly as listed, or 'unknown'",
+            "enum": choices,
+        }
+        return schema
+
+    return one_item_each(SpeakerNames, "speakers", ClusterName, [one(label) for label in labels])
 
 
 SYSTEM_PROMPT = (
@@ -176,9 +208,10 @@ def ask_llm(
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": json.dumps(header, ensure_ascii=False)},
     ]
+    schema = naming_schema(tuple(open_labels), tuple(names))
     for attempt in range(2):
         try:
-            reply = client.complete_json(messages, SpeakerNames, task=TASK, temperature=0.0)
+            reply = client.complete_json(messages, schema, task=TASK, temperature=0.0)
         except LLMOutputError as e:
             # It answered, unusably; any other LLMError means it cannot be used and goes up.
             log.warning("speaker naming: no usable answer (%s); using the heuristic", e.one_line())
