@@ -5,6 +5,7 @@ refused, on SQLite and on a real PostgreSQL (tests/pg.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from pipeline.review.record import (
     save_record,
 )
 from pipeline.store import Store
+from tests.cli_helpers import cli
 from tests.fixtures.review import clean_post
 
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
@@ -142,3 +144,31 @@ def test_the_store_moves_no_sidecar(tmp_path: Path) -> None:
     (remote / "drafts").mkdir(parents=True)
     Store(local, f"file://{remote}").push_draft(draft)
     assert sorted(p.name for p in (remote / "drafts").iterdir()) == ["show-ep.md"]
+
+
+def test_approve_on_one_machine_then_reject_on_another_from_the_cli(
+    tmp_path: Path, state: str, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """`podpost approve` with one data folder, `podpost review` and `reject` with another
+    that shares only the state URL (the draft copied as the storage would bring it)."""
+    monkeypatch.chdir(tmp_path)  # no stray podpost.toml
+    monkeypatch.setenv("PODPOST_STATE__URL", state)
+    text = render_post(clean_post())
+    one, two = _machine(tmp_path, "one", state), _machine(tmp_path, "two", state)
+    generation_record(open_state(one), _draft(one, text), text)
+    _draft(two, text)
+    site = tmp_path / "site"
+    site.mkdir()
+
+    def podpost(config: Config, *args: str) -> tuple[int, str, str]:
+        return cli(["--data-dir", str(config.data_dir), *args], capsys)
+
+    code, out, err = podpost(one, "approve", "show-ep", "--to", str(site), "--override")
+    assert code == 0, err
+    code, out, err = podpost(two, "review", "show-ep", "--json")
+    assert code == 0, err
+    assert json.loads(out)["state"] == "approved"
+    # the approval is published: machine two's rejection is refused, in one line
+    code, out, err = podpost(two, "reject", "show-ep", "--reason", "wrong guest")
+    assert code == 7 and err.startswith("error: show-ep.md is published as "), err
+    assert len(err.strip().splitlines()) == 1
