@@ -14,7 +14,10 @@ it, with ``/``)::
     episodes/<episode id>/post.json         editorial (the post; `podpost render` renders it)
     episodes/<episode id>/run.json          what finished (:mod:`pipeline.run.state`)
     drafts/<episode id>.md                  the draft a person reviews
-    drafts/<episode id>.meta.json           its review record (:mod:`pipeline.review.record`)
+
+A draft's review record is not a file: it is a row of the state database keyed by the
+draft's key (:mod:`pipeline.review.record`). An older release kept it beside the draft as
+``<name>.meta.json``; such a file is only read (locally), never stored or pulled.
 
 Where the root is (``[storage] url``, see :class:`Store`): with the default, the data
 folder, which is then also the folder podpost works in, so nothing is ever copied. With
@@ -58,7 +61,7 @@ EDITORIAL_FILE = "editorial.json"  # the editorial step's summary (failures, fla
 EDITORIAL_CACHE = "editorial"  # the editorial step's chunk cache, a folder
 RUN_FILE = "run.json"  # the run record of releases before the state database (pipeline.db)
 DRAFT_FILE = "draft.md"  # `podpost translate`'s draft, inside the episode folder
-RECORD_SUFFIX = ".meta.json"  # a draft's review record, beside it
+RECORD_SUFFIX = ".meta.json"  # an older release's review record beside a draft (read only)
 AUDIO_STEM = "audio"  # the episode's audio: audio.<ext> (fetch)
 CAPTIONS_STEM = "captions"  # caption files kept in the folder: captions.<...>.<ext>
 
@@ -83,7 +86,8 @@ def draft_name(episode_id: str) -> str:
 
 
 def record_path(draft_path: Path) -> Path:
-    """Where the review record of ``draft_path`` lives: ``<name>.meta.json`` beside it."""
+    """Where an older release kept the review record of ``draft_path``:
+    ``<name>.meta.json`` beside it."""
     draft_path = Path(draft_path)
     return draft_path.with_name(f"{draft_path.stem}{RECORD_SUFFIX}")
 
@@ -358,8 +362,8 @@ class Store:
             self.push(*self._files(self.root / EPISODES / episode_id))
 
     def pull_drafts(self, episode_id: str | None = None) -> None:
-        """Bring the stored drafts and their records (only the episode's when given: its
-        draft, the versions written beside it and their records) into the drafts folder."""
+        """Bring the stored drafts (only the episode's when given: its draft and the
+        versions written beside it) into the drafts folder."""
         if not self.remote:
             return
         self._pull_many(
@@ -371,8 +375,8 @@ class Store:
         )
 
     def push_draft(self, draft: Path) -> None:
-        """Upload a draft and its review record."""
-        self.push(Path(draft), record_path(Path(draft)))
+        """Upload a draft (its review record is in the state database)."""
+        self.push(Path(draft))
 
     def pull_records(self) -> None:
         """What ``podpost status`` and ``review`` read: every episode's
@@ -476,8 +480,9 @@ def _is_s3(fs: Any) -> bool:
 
 
 def _local_only(path: Path) -> bool:
-    """Unfinished temporary files stay on the machine that made them."""
-    return path.name.endswith((".part", ".tmp"))
+    """Unfinished temporary files stay on the machine that made them, and so do an older
+    release's review records (the state database holds the records)."""
+    return path.name.endswith((".part", ".tmp", RECORD_SUFFIX))
 
 
 def _put_if_match(fs: Any, remote: str, data: bytes, version: str | None) -> bool:

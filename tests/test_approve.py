@@ -42,8 +42,8 @@ def test_approve_writes_the_post_with_draft_false(drafts: Drafts, site: Path) ->
         post.model_copy(update={"front": post.front.model_copy(update={"draft": False})})
     )
     assert "draft: true" in draft.read_text("utf-8")  # the draft itself is left as it was
-    assert review_state(draft) == "approved"
-    assert load_record(draft).decisions[-1].target == str(target)  # type: ignore[union-attr]
+    assert review_state(drafts.db, draft) == "approved"
+    assert load_record(drafts.db, draft).decisions[-1].target == str(target)  # type: ignore[union-attr]
     again = podpost(config, "approve", str(draft))
     assert (again.returncode, again.stdout) == (
         0,
@@ -67,12 +67,12 @@ def test_approving_over_a_different_file_needs_force(drafts: Drafts, site: Path)
         "or change the post's title or date\n"
     )
     assert _tree(drafts.root) == before  # nothing changed, not even the record
-    assert review_state(draft) == "edited"
+    assert review_state(drafts.db, draft) == "edited"
     forced = podpost(config, "approve", "episode", "--to", str(site), "--force")
     assert forced.returncode == 0, forced.stderr
     assert parse_post(target.read_text("utf-8")).front.summary == "改过的摘要。"
     assert [p.name for p in site.iterdir()] == [target.name]
-    assert review_state(draft) == "approved"
+    assert review_state(drafts.db, draft) == "approved"
 
 
 def test_a_hand_made_file_at_the_target_is_not_replaced(drafts: Drafts, site: Path) -> None:
@@ -80,9 +80,9 @@ def test_a_hand_made_file_at_the_target_is_not_replaced(drafts: Drafts, site: Pa
     mine = site / "2026-03-02-hello.md"
     mine.write_text("my own post", "utf-8")
     with pytest.raises(DraftConflictError):
-        approve(draft, site)
+        approve(draft, site, db=drafts.db)
     assert mine.read_text("utf-8") == "my own post"
-    assert review_state(draft) == "drafted"
+    assert review_state(drafts.db, draft) == "drafted"
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_any_title_lands_inside_the_content_folder(
 ) -> None:
     draft = drafts.write("episode", clean_post(title=title.strip()))
     before = _tree(drafts.root)
-    result = approve(draft, site)
+    result = approve(draft, site, db=drafts.db)
     assert result.target == site.resolve() / name
     after = _tree(drafts.root)
     new = sorted(set(after) - set(before))
@@ -149,8 +149,8 @@ def test_reject_records_the_decision(drafts: Drafts, site: Path) -> None:
         0,
         "rejected episode.md: off topic for the blog\n",
     )
-    assert review_state(draft) == "rejected"
-    decision = load_record(draft).decisions[-1]  # type: ignore[union-attr]
+    assert review_state(drafts.db, draft) == "rejected"
+    decision = load_record(drafts.db, draft).decisions[-1]  # type: ignore[union-attr]
     assert (decision.state, decision.reason) == ("rejected", "off topic for the blog")
     # Decided drafts come after the ones still waiting for review.
     listed = json.loads(podpost(config, "review", "--json").stdout)["drafts"]
@@ -190,13 +190,13 @@ def test_a_draft_with_error_flags_is_refused_until_override(
     )
     target = next(site.iterdir())
     assert out == f"approved episode.md; wrote {target}\n"
-    assert review_state(draft) == "approved"
+    assert review_state(drafts.db, draft) == "approved"
 
 
 def test_one_error_flag_is_named_in_the_singular(drafts: Drafts, site: Path) -> None:
     draft = drafts.write("episode", clean_post(summary=""))
     with pytest.raises(ApprovalRefusedError) as refused:
-        approve(draft, site)
+        approve(draft, site, db=drafts.db)
     assert str(refused.value) == (
         "episode.md has 1 error flag (1 missing-front-matter); fix it (`podpost review "
         f"{draft}` lists every flag), or pass --override to publish with it"
@@ -218,21 +218,21 @@ def test_a_rejected_draft_is_refused_until_edited_or_override(
         "--override to approve it as it is\n",
     )
     assert list(site.iterdir()) == []
-    assert review_state(draft) == "rejected"
+    assert review_state(drafts.db, draft) == "rejected"
     # Overriding approves the text as it is; the decision is recorded.
     code, out, err = cli(["--config", config, "approve", "episode", "--override"], capsys)
     assert (code, err) == (0, "")
-    assert review_state(draft) == "approved"
-    assert [d.state for d in load_record(draft).decisions] == ["rejected", "approved"]  # type: ignore[union-attr]
+    assert review_state(drafts.db, draft) == "approved"
+    assert [d.state for d in load_record(drafts.db, draft).decisions] == ["rejected", "approved"]  # type: ignore[union-attr]
 
 
 def test_an_edited_rejected_draft_is_open_again(drafts: Drafts, site: Path) -> None:
     draft = drafts.write("episode", clean_post())
-    reject(draft, "summary is wrong")
+    reject(draft, "summary is wrong", db=drafts.db)
     with pytest.raises(ApprovalRefusedError):
-        approve(draft, site)
+        approve(draft, site, db=drafts.db)
     draft.write_text(render_post(clean_post(summary="改过的摘要。")), "utf-8")
-    assert review_state(draft) == "edited"
-    result = approve(draft, site)
+    assert review_state(drafts.db, draft) == "edited"
+    result = approve(draft, site, db=drafts.db)
     assert (result.written, result.flags) == (True, ())
     assert parse_post(result.target.read_text("utf-8")).front.summary == "改过的摘要。"

@@ -51,7 +51,7 @@ def test_another_episodes_post_with_the_same_slug_is_never_replaced(
             "(or change its title); if it is the same talk, reject one of the drafts\n"
         )
         assert target.read_bytes() == published
-        assert review_state(second) == "drafted"
+        assert review_state(drafts.db, second) == "drafted"
 
     # the command the hint gives publishes it beside the first
     code, out, err = _podpost(config, capsys, "approve", "second", "--slug", "2026-03-02-yi-talk-2")
@@ -115,8 +115,8 @@ def test_reject_refuses_a_published_draft_until_the_site_file_is_deleted(
         f"error: first.md is published as {target}; rejecting it would leave the post on "
         f"the site; to unpublish it, delete {target}, then reject again\n"
     )
-    assert review_state(draft) == "approved" and target.is_file()
+    assert review_state(drafts.db, draft) == "approved" and target.is_file()
     target.unlink()
     code, out, err = _podpost(config, capsys, "reject", "first", "--reason", "off topic")
     assert (code, out, err) == (0, "rejected first.md: off topic\n", "")
-    assert review_state(draft) == "rejected"
+    assert review_state(drafts.db, draft) == "rejected"

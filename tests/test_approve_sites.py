@@ -91,7 +91,9 @@ def test_each_generator_names_and_places_the_post_its_way(
     root.mkdir()
     if root_marker:
         (root / root_marker).write_text("", "utf-8")
-    result = approve(draft, root, site=site)  # the site's root: its posts folder is found
+    result = approve(
+        draft, root, site=site, db=drafts.db
+    )  # the site's root: its posts folder is found
     assert result.target == (root / folder / name).resolve()
     front = front_of(result.target)
     assert front == expected_front(post, site) | (
@@ -106,13 +108,13 @@ def test_each_generator_names_and_places_the_post_its_way(
     else:
         assert "\ndate: 2026-03-02\n" in text
     # Approving again finds the same file and leaves it as it is.
-    again = approve(draft, root / folder, site=site)
+    again = approve(draft, root / folder, site=site, db=drafts.db)
     assert (again.target, again.written) == (result.target, False)
 
 
 def test_hugo_front_matter_is_written_in_the_blog_style(drafts: Drafts, tmp_path: Path) -> None:
     draft = drafts.write("episode", tricky_post())
-    result = approve(draft, tmp_path, site="hugo")
+    result = approve(draft, tmp_path, site="hugo", db=drafts.db)
     front = result.target.read_text("utf-8").split("\n---\n", 1)[0]
     assert front == (
         "---\n"
@@ -141,19 +143,19 @@ def test_hugo_front_matter_is_written_in_the_blog_style(drafts: Drafts, tmp_path
 def test_jekyll_publishes_only_into_posts(drafts: Drafts, tmp_path: Path) -> None:
     draft = drafts.write("episode", clean_post())
     with pytest.raises(UsageError, match=r"is not a Jekyll _posts folder"):
-        approve(draft, tmp_path, site="jekyll")
+        approve(draft, tmp_path, site="jekyll", db=drafts.db)
     posts = tmp_path / "blog" / "_posts"
     posts.mkdir(parents=True)
-    result = approve(draft, posts, site="jekyll", slug="my-talk")
+    result = approve(draft, posts, site="jekyll", slug="my-talk", db=drafts.db)
     assert result.target.name == "2026-03-02-my-talk.md"  # Jekyll needs the date in the name
 
 
 def test_another_episodes_hugo_post_is_never_replaced(drafts: Drafts, tmp_path: Path) -> None:
     first = drafts.write("first", clean_post())
-    approve(first, tmp_path, site="hugo")
+    approve(first, tmp_path, site="hugo", db=drafts.db)
     other = drafts.write("other", clean_post(source="https://example.com/other.mp3"))
     with pytest.raises(DraftConflictError, match="is another episode's post"):
-        approve(other, tmp_path, site="hugo", force=True)
+        approve(other, tmp_path, site="hugo", force=True, db=drafts.db)
 
 
 def test_site_setting_and_flag_on_the_command_line(drafts: Drafts, tmp_path: Path) -> None:
@@ -220,10 +222,14 @@ def test_hugo_builds_the_approved_post(drafts: Drafts, tmp_path: Path) -> None:
     (site / "hugo.toml").write_text(HUGO_CONFIG, "utf-8")
     (site / "layouts" / "_default" / "single.html").write_text(HUGO_SINGLE, "utf-8")
     write_episode(drafts.episodes_dir, post)
-    assert approve(draft, site, site="hugo").target.name == f"{SLUG}.md"
+    assert approve(draft, site, site="hugo", db=drafts.db).target.name == f"{SLUG}.md"
     # Exports beside a Hugo page are the section's files: Hugo publishes them beside it.
     exported = export_draft(
-        draft, ["vtt", "chapters"], target_language="zh-CN", episodes_dir=drafts.episodes_dir
+        draft,
+        ["vtt", "chapters"],
+        target_language="zh-CN",
+        episodes_dir=drafts.episodes_dir,
+        db=drafts.db,
     )
     assert sorted(p.name for p in exported) == [
         f"{SLUG}.chapters.json",
@@ -256,7 +262,7 @@ def test_jekyll_builds_the_approved_post(drafts: Drafts, tmp_path: Path) -> None
     (site / "_layouts").mkdir(parents=True)
     (site / "_config.yml").write_text("title: podpost test\n", "utf-8")
     (site / "_layouts" / "post.html").write_text(JEKYLL_LAYOUT, "utf-8")
-    assert approve(draft, site, site="jekyll").target.name == f"{DATED}.md"
+    assert approve(draft, site, site="jekyll", db=drafts.db).target.name == f"{DATED}.md"
     _build(["jekyll", "build", "--quiet", "--safe"], site)
     # Jekyll's own URL for a post with a category: /CATEGORY/YYYY/MM/DD/slug.html
     page = (site / "_site" / "ai-ml" / "2026" / "03" / "02" / f"{SLUG}.html").read_text("utf-8")
@@ -314,7 +320,7 @@ def test_astro_builds_the_approved_post(
     (site / "src" / "content.config.mjs").write_text(ASTRO_CONTENT_CONFIG, "utf-8")
     (site / "src" / "pages" / "posts.json.js").write_text(ASTRO_ENDPOINT, "utf-8")
     (site / "node_modules").symlink_to(astro_modules, target_is_directory=True)
-    target = approve(draft, site, site="astro").target
+    target = approve(draft, site, site="astro", db=drafts.db).target
     assert target == (site / "src" / "content" / "posts" / f"{SLUG}.md").resolve()
     result = subprocess.run(
         ["npx", "--no", "--", "astro", "build", "--silent"],

@@ -147,7 +147,7 @@ def test_export_cli_writes_beside_the_approved_post(drafts: Drafts, tmp_path: Pa
     ]
     site = tmp_path / "site"
     site.mkdir()
-    approve(draft, site)
+    approve(draft, site, db=drafts.db)
     done = podpost(config, "export", "episode", "--format", "srt", "--format", "chapters")
     assert done.returncode == 0, done.stderr
     stem = "2026-03-02-xiang-liang-shu-ju-ku-yu-jian-suo-zeng-qiang-sheng-cheng-zhuan-fang-leo-park"
@@ -165,7 +165,7 @@ def test_export_without_turns_says_what_is_missing(drafts: Drafts, tmp_path: Pat
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(InputFileError) as raised:
-        export_draft(draft, ["json"], target_language="zh-CN", out_dir=out)
+        export_draft(draft, ["json"], target_language="zh-CN", out_dir=out, db=drafts.db)
     assert raised.value.exit_code == 2
     assert raised.value.one_line() == (
         "no times for turns 1, 2, 3, 4, 5 and 1 more: the episode's turns.json is missing or "
@@ -200,9 +200,9 @@ def test_exports_beside_a_jekyll_post_are_not_named_as_posts(
     write_episode(drafts.episodes_dir, post)
     posts = tmp_path / "blog" / "_posts"
     posts.mkdir(parents=True)
-    target = approve(draft, posts, site="jekyll").target
+    target = approve(draft, posts, site="jekyll", db=drafts.db).target
     written = export_draft(
-        draft, ["json"], target_language="zh-CN", episodes_dir=drafts.episodes_dir
+        draft, ["json"], target_language="zh-CN", episodes_dir=drafts.episodes_dir, db=drafts.db
     )
     slug = target.stem.removeprefix("2026-03-02-")
     assert [p.name for p in written] == [f"{slug}.en.json", f"{slug}.zh-CN.json"]

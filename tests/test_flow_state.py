@@ -137,26 +137,26 @@ def test_waiting_lock_queues_behind_the_holder(tmp_path: Path) -> None:
 
 
 def test_draft_written_then_kept_when_edited(tmp_path: Path) -> None:
-    first = write_draft(tmp_path, "ep-1", "v1")
+    first = write_draft(tmp_path, "ep-1", "v1", db=_db(tmp_path))
     assert first.path == tmp_path / "ep-1.md" and first.kept is None
-    second = write_draft(tmp_path, "ep-1", "v2")  # not edited: overwritten
+    second = write_draft(tmp_path, "ep-1", "v2", db=_db(tmp_path))  # not edited: overwritten
     assert second.path == tmp_path / "ep-1.md" and second.path.read_text() == "v2"
 
     (tmp_path / "ep-1.md").write_text("v2 with a human fix")
-    third = write_draft(tmp_path, "ep-1", "v3")
+    third = write_draft(tmp_path, "ep-1", "v3", db=_db(tmp_path))
     assert third.kept == tmp_path / "ep-1.md"
     assert third.path == tmp_path / "ep-1.new.md"
     assert (tmp_path / "ep-1.md").read_text() == "v2 with a human fix"
     assert third.path.read_text() == "v3"
     assert "edited by hand" in third.message and str(third.path) in third.message
     # The new version beside it is ours and unedited, so a later run replaces it.
-    fourth = write_draft(tmp_path, "ep-1", "v4")
+    fourth = write_draft(tmp_path, "ep-1", "v4", db=_db(tmp_path))
     assert fourth.path == tmp_path / "ep-1.new.md" and fourth.path.read_text() == "v4"
 
 
 def test_draft_never_clobbers_a_file_podpost_did_not_write(tmp_path: Path) -> None:
     (tmp_path / "ep-1.md").write_text("someone else's")
-    result = write_draft(tmp_path, "ep-1", "ours")
+    result = write_draft(tmp_path, "ep-1", "ours", db=_db(tmp_path))
     assert result.path == tmp_path / "ep-1.new.md"
     assert (tmp_path / "ep-1.md").read_text() == "someone else's"
 
@@ -212,9 +212,9 @@ def test_the_message_a_failed_run_keeps() -> None:
 def test_an_approved_draft_is_kept_and_a_rerun_proposes_beside_it(tmp_path: Path) -> None:
     from pipeline.review.record import record_decision
 
-    first = write_draft(tmp_path, "ep-1", "v1")
-    record_decision(first.path, "approved", "v1", target=tmp_path / "site" / "p.md")
-    second = write_draft(tmp_path, "ep-1", "v2")
+    first = write_draft(tmp_path, "ep-1", "v1", db=_db(tmp_path))
+    record_decision(_db(tmp_path), first.path, "approved", "v1", target=tmp_path / "site" / "p.md")
+    second = write_draft(tmp_path, "ep-1", "v2", db=_db(tmp_path))
     assert (second.path, second.kept, second.approved) == (
         tmp_path / "ep-1.new.md",
         first.path,
@@ -227,9 +227,9 @@ def test_an_approved_draft_is_kept_and_a_rerun_proposes_beside_it(tmp_path: Path
 def test_status_of_an_older_run_json_that_names_the_new_md_as_draft(tmp_path: Path) -> None:
     """run.json written before proposals were kept apart: the draft is the one beside."""
     config = Config(data_dir=tmp_path)
-    write_draft(config.drafts_path, "ep-1", "v1")
+    write_draft(config.drafts_path, "ep-1", "v1", db=open_state(config))
     (config.drafts_path / "ep-1.md").write_text("edited by hand")
-    beside = write_draft(config.drafts_path, "ep-1", "v2")
+    beside = write_draft(config.drafts_path, "ep-1", "v2", db=open_state(config))
     run = EpisodeRun(open_state(config), config.episodes_dir / "ep-1", "ep-1", "src")
     run.begin()
     run.update(draft_path=str(beside.path))  # as an older podpost recorded it

@@ -585,7 +585,7 @@ def test_approving_a_bom_and_crlf_draft_publishes_lf_without_bom(drafts: Drafts)
     draft.write_bytes(_windows(draft.read_text("utf-8")))  # opened and saved on Windows
     site = drafts.root / "site"
     site.mkdir()
-    result = approve(draft, site, now=dt.datetime(2026, 3, 3, tzinfo=dt.UTC))
+    result = approve(draft, site, db=drafts.db, now=dt.datetime(2026, 3, 3, tzinfo=dt.UTC))
     published = result.target.read_bytes()
     assert published == render_post(
         post.model_copy(update={"front": post.front.model_copy(update={"draft": False})})

@@ -34,7 +34,7 @@ def draft(drafts: Drafts) -> Path:
 
 @pytest.fixture
 def client(draft: Path, drafts: Drafts) -> TestClient:
-    return preview_client(create_app(draft, episodes_dir=drafts.episodes_dir))
+    return preview_client(create_app(draft, episodes_dir=drafts.episodes_dir, db=drafts.db))
 
 
 def _edits(draft: Path, **changes: Any) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def _edits(draft: Path, **changes: Any) -> dict[str, Any]:
     return body
 
 
-def test_saving_an_edit_rewrites_the_draft(client: TestClient, draft: Path) -> None:
+def test_saving_an_edit_rewrites_the_draft(client: TestClient, draft: Path, drafts: Drafts) -> None:
     before = parse_post(draft.read_text("utf-8"))
     translations = ["\n".join(t.translation) for t in before.turns]
     translations[1] = "谢谢邀请。\n\n能来这里我很高兴。"  # two paragraphs
@@ -75,7 +75,7 @@ def test_saving_an_edit_rewrites_the_draft(client: TestClient, draft: Path) -> N
     expected = before.model_copy(deep=True)
     expected.turns[1].translation = ["谢谢邀请。", "能来这里我很高兴。"]
     assert [t.original for t in after.turns] == [t.original for t in expected.turns]
-    assert review_state(draft) == "edited"
+    assert review_state(drafts.db, draft) == "edited"
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ def test_an_invalid_edit_is_refused_and_nothing_is_written(
     assert response.status_code == 422
     assert response.json() == {"ok": False, "reason": reason, "problems": problems}
     assert draft.read_bytes() == before
-    assert sorted(p.name for p in draft.parent.iterdir()) == ["episode.md", "episode.meta.json"]
+    assert sorted(p.name for p in draft.parent.iterdir()) == ["episode.md"]  # no sidecar
 
 
 def test_a_save_against_a_changed_file_is_refused(client: TestClient, draft: Path) -> None:
@@ -152,7 +152,7 @@ def test_the_page_links_each_turn_to_its_moment_in_the_source(client: TestClient
 
 def test_without_the_episode_folder_the_page_still_works(drafts: Drafts) -> None:
     path = drafts.write("lonely", clean_post(source="https://www.youtube.com/watch?v=zzz"))
-    client = preview_client(create_app(path, episodes_dir=drafts.episodes_dir))
+    client = preview_client(create_app(path, episodes_dir=drafts.episodes_dir, db=drafts.db))
     page = client.get("/")
     assert page.status_code == 200
     review = page.text.split('id="review"')[1]
@@ -163,7 +163,7 @@ def test_without_the_episode_folder_the_page_still_works(drafts: Drafts) -> None
 def test_a_broken_draft_is_shown_with_its_problems_and_cannot_be_saved(drafts: Drafts) -> None:
     path = drafts.write("broken", clean_post())
     path.write_text(render_post(clean_post()) + "\n\n<script>x</script>", "utf-8")
-    client = preview_client(create_app(path))
+    client = preview_client(create_app(path, db=drafts.db))
     page = client.get("/").text
     assert 'id="save"' not in page and "<script>x" not in page
     assert "text outside a turn" in page
@@ -221,7 +221,9 @@ def test_localhost_is_the_preview_too(client: TestClient, draft: Path) -> None:
 
 
 def test_an_oversized_body_is_refused(draft: Path, drafts: Drafts) -> None:
-    client = preview_client(create_app(draft, episodes_dir=drafts.episodes_dir, max_body=4000))
+    client = preview_client(
+        create_app(draft, episodes_dir=drafts.episodes_dir, max_body=4000, db=drafts.db)
+    )
     before = draft.read_bytes()
     body = _edits(draft, translations=["长" * 2000, *_edits(draft)["translations"][1:]])
     response = client.post("/api/save", json=body)
@@ -393,7 +395,9 @@ def test_the_page_shows_what_changed_since_generation(client: TestClient, draft:
 def test_asking_again_with_a_note(draft: Path, drafts: Drafts, fake_llm, llm_config) -> None:
     spent: list[Usage] = []
     reasker = Reasker(lambda: OpenAIClient(llm_config), on_usage=lambda _d, u: spent.append(u))
-    client = preview_client(create_app(draft, episodes_dir=drafts.episodes_dir, reasker=reasker))
+    client = preview_client(
+        create_app(draft, episodes_dir=drafts.episodes_dir, reasker=reasker, db=drafts.db)
+    )
     before = parse_post(draft.read_text("utf-8"))
     base = sha256_text(draft.read_text("utf-8"))
     note = "keep the term vector database in English"

@@ -74,7 +74,7 @@ def test_the_second_of_two_writes_from_one_version_is_refused(draft: Path) -> No
 
 
 def test_a_stale_save_gets_409_with_both_versions(draft: Path, drafts: Drafts) -> None:
-    client = preview_client(create_app(draft, episodes_dir=drafts.episodes_dir))
+    client = preview_client(create_app(draft, episodes_dir=drafts.episodes_dir, db=drafts.db))
     loaded = client.get("/")
     version = loaded.headers["ETag"]
     mine, theirs = _edits(draft, 2, "我的译文。"), _edits(draft, 2, "他们的译文。")
@@ -103,7 +103,7 @@ def test_a_stale_save_gets_409_with_both_versions(draft: Path, drafts: Drafts) -
 
 
 def test_if_match_overrides_the_body_version(draft: Path, drafts: Drafts) -> None:
-    client = preview_client(create_app(draft, episodes_dir=drafts.episodes_dir))
+    client = preview_client(create_app(draft, episodes_dir=drafts.episodes_dir, db=drafts.db))
     body = _edits(draft, 2, "新的译文。")
     refused = client.post("/api/save", json=body, headers={"If-Match": '"0000"'})
     assert refused.status_code == 409

@@ -221,10 +221,13 @@ def test_source_link_points_at_the_turn(url: str, seconds: float | None, link: s
 def test_review_state_follows_the_draft(drafts: Drafts) -> None:
     post = clean_post()
     path = drafts.write("state", post)
-    assert (review_state(path), is_edited(path)) == ("drafted", False)
+    assert (review_state(drafts.db, path), is_edited(drafts.db, path)) == ("drafted", False)
     path.write_text(render_post(_with_turn(post, 2, translation=["谢谢。"])), "utf-8")
-    assert (review_state(path), is_edited(path)) == ("edited", True)
-    generation_record(path, path.read_text("utf-8"))  # the pipeline wrote this text
-    assert review_state(path) == "drafted"
+    assert (review_state(drafts.db, path), is_edited(drafts.db, path)) == ("edited", True)
+    generation_record(drafts.db, path, path.read_text("utf-8"))  # the pipeline wrote this text
+    assert review_state(drafts.db, path) == "drafted"
     unrecorded = drafts.write("unrecorded", post, generated=False)
-    assert (review_state(unrecorded), is_edited(unrecorded)) == ("drafted", False)
+    assert (review_state(drafts.db, unrecorded), is_edited(drafts.db, unrecorded)) == (
+        "drafted",
+        False,
+    )

@@ -142,7 +142,7 @@ def test_review_json_flags_each_turn_with_its_quality(drafts: Drafts) -> None:
 
 def test_preview_shows_each_flag_and_quality_on_its_turn(drafts: Drafts) -> None:
     draft = _flawed_draft(drafts)
-    client = preview_client(create_app(draft, episodes_dir=drafts.episodes_dir))
+    client = preview_client(create_app(draft, episodes_dir=drafts.episodes_dir, db=drafts.db))
     page = client.get("/")
     assert page.headers["ETag"] == f'"{sha256_text(draft.read_text("utf-8"))}"'
     html = page.text

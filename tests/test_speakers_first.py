@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pipeline.config import Config
+from pipeline.db import open_state
 from pipeline.errors import InputFileError
 from pipeline.post.parse import parse_post
 from pipeline.review.edits import original_cuts
@@ -83,7 +84,7 @@ def test_speakers_confirmed_in_the_preview_are_translated_once(
         " ".join(text for _voice, text in LINES[1:4]),
     ]
     assert all(t.translation == [] for t in post.turns)
-    assert load_record(draft).stage == "turns"
+    assert load_record(open_state(config), draft).stage == "turns"
     folder = data / "episodes" / first.episode_id
     assert run_record(folder).state == "review-speakers"
     code, out, err = cli(["--data-dir", str(data), "status", "--json"], capsys)
@@ -110,7 +111,9 @@ def test_speakers_confirmed_in_the_preview_are_translated_once(
 
     # 2. the editor fixes them in the preview: the roles get their names, and the guest's
     # turn is split twice, so that the question is Ada's and the answer Ben's again
-    client = preview_client(create_app(draft, episodes_dir=data / "episodes"))
+    client = preview_client(
+        create_app(draft, episodes_dir=data / "episodes", db=open_state(config))
+    )
     body = {
         "base_sha256": sha256_text(draft.read_text("utf-8")),
         "front": post.front.model_dump(),
@@ -137,7 +140,7 @@ def test_speakers_confirmed_in_the_preview_are_translated_once(
     post = parse_post(draft.read_text("utf-8"))
     assert [t.speaker for t in post.turns] == fixed
     assert all(t.translation for t in post.turns)
-    assert load_record(draft).stage == "post"
+    assert load_record(open_state(config), draft).stage == "post"
     turns = json.loads((folder / "turns.json").read_text("utf-8"))
     assert [t["speaker"] for t in turns["turns"]] == fixed
     assert {s["name"]: s["known"] for s in turns["speakers"]} == {

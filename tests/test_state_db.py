@@ -21,6 +21,7 @@ from pipeline.db import HEAD, StateDB, lease, open_state, schema, state_url
 from pipeline.db.legacy import import_legacy
 from pipeline.db.reviews import load_review, save_review
 from pipeline.errors import ConfigError, DraftConflictError, SourceError, StorageError
+from pipeline.review.record import DraftRecord, load_record
 from pipeline.run.episode import run_episode
 from pipeline.run.ledger import Ledger
 from pipeline.run.progress import Reporter
@@ -303,6 +304,12 @@ def test_a_data_folder_of_the_last_release_is_imported_with_nothing_lost(config:
         )
         assert row.generation == 1
         assert json.loads(row.record) == {**old, "episode_dir": None}
+        # and record.py reads the imported record (no sidecar needed any more)
+        record = load_record(db, config.drafts_path / Path(key).name)
+        assert record is not None and record.generation == 1
+        assert record.model_dump(mode="json", exclude={"generation"}) == (
+            DraftRecord.model_validate({**old, "episode_dir": None}).model_dump(mode="json")
+        )
     # status reads it all back as the last release showed it
     rows = {r.id or r.source: r for r in status(config)}
     assert {k: (r.state, r.review) for k, r in rows.items()} == {

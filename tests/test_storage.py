@@ -21,6 +21,7 @@ from pipeline.config import Config, load_config
 from pipeline.db import open_state
 from pipeline.errors import ConfigError, StaleEditError
 from pipeline.post.render import render_post
+from pipeline.review.record import load_record
 from pipeline.review.saving import Edits, save_edits
 from pipeline.run.state import load_state
 from pipeline.store import Store
@@ -174,7 +175,10 @@ def test_an_episode_on_s3_is_reviewed_and_approved_from_another_machine(
     for name in ("episode.json", "transcript.json", "turns.json", "editorial.json", "post.json"):
         assert f"{folder}/{name}" in keys, keys
     assert f"{folder}/run.json" not in keys  # the run record is in the state database
-    assert f"podpost/drafts/{episode}.md" in keys and f"podpost/drafts/{episode}.meta.json" in keys
+    assert f"podpost/drafts/{episode}.md" in keys
+    assert f"podpost/drafts/{episode}.meta.json" not in keys  # the review record: in the DB
+    review = load_record(open_state(Config(state={"url": pg_url})), draft_one)
+    assert review is not None and review.episode_id == episode and review.generated_sha256
     client = s3_server.client()
     for key in keys:  # nothing stored names a folder of the machine that wrote it
         if key.endswith((".json", ".md")):
@@ -250,8 +254,8 @@ def test_two_previews_on_two_machines_cannot_overwrite_each_other(
         monkeypatch.setenv(key, value)
     bucket = s3_server.bucket()
     url = f"s3://{bucket}/podpost"
-    one = Store.of(_machine(tmp_path, "one", s3_server, url))
-    two = Store.of(_machine(tmp_path, "two", s3_server, url))
+    configs = [_machine(tmp_path, name, s3_server, url) for name in ("one", "two")]
+    one, two = (Store.of(config) for config in configs)
     text = render_post(clean_post())
     draft = one.root / "drafts/ep.md"
     draft.parent.mkdir(parents=True)
@@ -259,8 +263,10 @@ def test_two_previews_on_two_machines_cannot_overwrite_each_other(
     one.push_draft(draft)
     two.pull_drafts()
     pages = [
-        preview_client(create_app(store.root / "drafts/ep.md", storage=store))
-        for store in (one, two)
+        preview_client(
+            create_app(store.root / "drafts/ep.md", storage=store, db=open_state(config))
+        )
+        for store, config in zip((one, two), configs, strict=True)
     ]
     versions = [page.get("/").headers["ETag"] for page in pages]
     assert versions[0] == versions[1] == f'"{hashlib.sha256(text.encode()).hexdigest()}"'

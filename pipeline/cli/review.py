@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 def resolve_draft(draft: str, config: Config, *, audio: bool = False) -> Path:
     """A path as given, else a name inside the drafts folder (``.md`` optional). With
-    storage at a URL the drafts, their records and the episodes' small files are pulled
+    storage at a URL the drafts and the episodes' small files are pulled
     first (``audio``: the draft's episode whole, for the preview's player)."""
+    from pipeline.db import open_state
     from pipeline.review.drafts import find_draft
     from pipeline.review.record import load_record
 
@@ -30,7 +31,7 @@ def resolve_draft(draft: str, config: Config, *, audio: bool = False) -> Path:
     storage.pull_records()
     path = find_draft(config.drafts_path, draft)
     if audio and storage.remote:
-        record = load_record(path)
+        record = load_record(open_state(config), path)
         if record is not None and record.episode_id:
             storage.pull_episode(record.episode_id)
     return path
@@ -92,18 +93,23 @@ def review_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List drafts with their review flags, most urgent first; or one draft turn by turn."""
+    from pipeline.db import open_state
     from pipeline.review.flags import review_draft, review_drafts, reviews_json
 
     config = settings(ctx).config()
     if draft is None:
         Store.of(config).pull_records()
-        reviews = review_drafts(config.drafts_path, episodes_dir=config.episodes_dir)
+        reviews = review_drafts(
+            config.drafts_path, db=open_state(config), episodes_dir=config.episodes_dir
+        )
         if as_json:
             say(reviews_json(reviews))
         else:
             _print_all(reviews, config.drafts_path)
         return
-    review = review_draft(resolve_draft(draft, config), episodes_dir=config.episodes_dir)
+    review = review_draft(
+        resolve_draft(draft, config), db=open_state(config), episodes_dir=config.episodes_dir
+    )
     if as_json:
         say(json.dumps(review.to_dict(turns=True), ensure_ascii=False, indent=2))
     else:
@@ -119,12 +125,14 @@ def preview_command(
     open_browser: bool = typer.Option(False, "--open", help="Open the page in a browser."),
 ) -> None:
     """Serve a local page: the post as the blog shows it, beside an editable review view."""
+    from pipeline.db import open_state
     from pipeline.review import preview  # FastAPI and uvicorn load only for this command
 
     config = settings(ctx).config()
     path = resolve_draft(draft, config, audio=True)
     app = preview.create_app(
         path,
+        db=open_state(config),
         episodes_dir=config.episodes_dir,
         reasker=_reasker(config),
         storage=Store.of(config),
@@ -204,6 +212,7 @@ def approve_command(
     """Set draft: false, check the post and write it into the site's content folder.
 
     A rejected draft, or one with error flags, is refused unless --override."""
+    from pipeline.db import open_state
     from pipeline.review.publish import approve
 
     config = settings(ctx).config()
@@ -211,13 +220,13 @@ def approve_command(
     result = approve(
         path,
         to or config.site_dir,
+        db=open_state(config),
         force=force,
         override=override,
         slug=slug,
         episodes_dir=config.episodes_dir,
         site=site or config.site.generator,
     )
-    Store.of(config).push_draft(path)  # the decision, for every machine
     for flag in result.flags:  # the editor overrode them; still say what readers will see
         say(f"warning: approved with: {flag.message}", err=True)
     verb = "wrote" if result.written else "already up to date:"
@@ -239,6 +248,7 @@ def export_command(
     ),
 ) -> None:
     """Write the transcript (WebVTT, SubRip, Podcasting 2.0 JSON) or chapters beside the post."""
+    from pipeline.db import open_state
     from pipeline.review.export import check_formats, export_draft
 
     formats = check_formats(formats)
@@ -247,6 +257,7 @@ def export_command(
     written = export_draft(
         path,
         formats,
+        db=open_state(config),
         target_language=config.editorial.target_language,
         out_dir=out,
         episodes_dir=config.episodes_dir,
@@ -261,12 +272,12 @@ def reject_command(
     reason: str = typer.Option(..., "--reason", help="Why (kept in the draft's record)."),
 ) -> None:
     """Record that a draft is rejected, and why."""
+    from pipeline.db import open_state
     from pipeline.review.publish import reject
 
     config = settings(ctx).config()
     path = resolve_draft(draft, config)
-    reject(path, reason)
-    Store.of(config).push_draft(path)
+    reject(path, reason, db=open_state(config))
     say(f"rejected {path.name}: {reason.strip()}")
 
 

@@ -1,7 +1,8 @@
 """Writing a draft into the drafts folder without ever losing a person's edits.
 
-A draft is ``<drafts>/<episode id>.md``. Beside it, ``pipeline.review.flags`` keeps the draft
-record (the sha256 of the text as generated). Before writing, the pipeline asks whether the
+A draft is ``<drafts>/<episode id>.md``. Its record in the state database
+(:mod:`pipeline.review.record`) keeps the sha256 of the text as generated. Before
+writing, the pipeline asks whether the
 file on disk is still what it generated; if a person edited or approved it (or the file was
 never ours), the new version goes beside it as ``<id>.new.md`` (then ``.new-2.md``, ...)
 and the caller says so. Writes are atomic: a crash leaves the old draft or the new one,
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline import store
+from pipeline.db import StateDB
 from pipeline.errors import InputFileError
 from pipeline.fsutil import write_atomic
 from pipeline.review import flags as review
@@ -73,7 +75,7 @@ def draft_name(episode_id: str) -> str:
     return store.draft_name(episode_id)
 
 
-def _kept_because(path: Path, text: str, stage: Stage = "post") -> str | None:
+def _kept_because(db: StateDB, path: Path, text: str, stage: Stage = "post") -> str | None:
     """Why ``path`` may not be (over)written with ``text`` (``edited``, ``approved``,
     ``foreign``, ``translated``), or None when it may. A speakers draft gives way to the
     episode's post (the run read its edits back into the turns before translating), and
@@ -83,23 +85,23 @@ def _kept_because(path: Path, text: str, stage: Stage = "post") -> str | None:
     current = path.read_text(encoding="utf-8", errors="replace")
     if current == text:
         return None
-    record = review.load_record(path)
+    record = review.load_record(db, path)
     if record is None or not record.generated_sha256:
         return "foreign"  # a file podpost did not write: never clobber it
     if record.stage == "turns" and stage == "post":
         return None
     if record.stage == "post" and stage == "turns":
         return "translated"  # a speakers draft never replaces a translated one
-    if review.is_edited(path):
+    if review.is_edited(db, path):
         return "edited"
     if review.state_of(current, record) == "approved":
         return "approved"  # a person published this text: a new version is only a proposal
     return None
 
 
-def _ours(path: Path, text: str, stage: Stage = "post") -> bool:
+def _ours(db: StateDB, path: Path, text: str, stage: Stage = "post") -> bool:
     """May ``path`` be (over)written with ``text``?"""
-    return _kept_because(path, text, stage) is None
+    return _kept_because(db, path, text, stage) is None
 
 
 def write_draft(
@@ -107,13 +109,19 @@ def write_draft(
     episode_id: str,
     text: str,
     *,
+    db: StateDB,
     episode_dir: Path | None = None,
     stage: Stage = "post",
 ) -> DraftWrite:
     """Write ``text`` as the episode's draft ``<drafts_dir>/<id>.md``, or beside it when
-    the draft was edited; ``stage="turns"`` for a speakers draft."""
+    the draft was edited; ``stage="turns"`` for a speakers draft; the record goes to ``db``."""
     return write_draft_file(
-        Path(drafts_dir) / draft_name(episode_id), text, episode_id, episode_dir, stage=stage
+        Path(drafts_dir) / draft_name(episode_id),
+        text,
+        episode_id,
+        episode_dir,
+        db=db,
+        stage=stage,
     )
 
 
@@ -123,23 +131,24 @@ def write_draft_file(
     episode_id: str,
     episode_dir: Path | None = None,
     *,
+    db: StateDB,
     stage: Stage = "post",
 ) -> DraftWrite:
     """Write ``text`` to ``target`` (any ``.md`` path), or beside it as ``<stem>.new.md``
     (``.new-2.md``, ...) when ``target`` was edited by hand or is not podpost's; records
-    the generation (and its ``stage``) so a later edit is recognised."""
+    the generation (and its ``stage``) in ``db`` so a later edit is recognised."""
     target = Path(target)
     kept = None
-    because = _kept_because(target, text, stage)
+    because = _kept_because(db, target, text, stage)
     if because is not None:
         kept = target
         stem = target.name.removesuffix(".md")
         candidates = [target.with_name(f"{stem}.new.md")]
         candidates += [target.with_name(f"{stem}.new-{n}.md") for n in range(2, 1000)]
-        target = next(path for path in candidates if _ours(path, text, stage))
+        target = next(path for path in candidates if _ours(db, path, text, stage))
     write_atomic(target, text)
     review.generation_record(
-        target, text, episode_id=episode_id, episode_dir=episode_dir, stage=stage
+        db, target, text, episode_id=episode_id, episode_dir=episode_dir, stage=stage
     )
     return DraftWrite(
         path=target, kept=kept, approved=because == "approved", translated=because == "translated"

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.db import StateDB
 from pipeline.errors import InputFileError, UsageError
 from pipeline.fsutil import write_atomic
 
@@ -212,6 +213,7 @@ def export_draft(
     draft_path: Path,
     formats: list[str],
     *,
+    db: StateDB,
     target_language: str,
     out_dir: Path | None = None,
     episodes_dir: Path | None = None,
@@ -229,7 +231,7 @@ def export_draft(
 
     formats = check_formats(formats)
     draft_path = Path(draft_path)
-    site_file = published_at(draft_path)
+    site_file = published_at(db, draft_path)
     if out_dir is None:
         if site_file is None:
             raise UsageError(
@@ -241,7 +243,7 @@ def export_draft(
         raise UsageError(f"export folder {out_dir} does not exist", hint="create it first")
     from pipeline.review.flags import review_draft
 
-    review = review_draft(draft_path, episodes_dir=episodes_dir)
+    review = review_draft(draft_path, db=db, episodes_dir=episodes_dir)
     if review.post is None:
         raise InputFileError(
             f"{draft_path.name} does not parse as a post",

@@ -10,18 +10,18 @@ Two layers:
 
 The draft record (the API the runs use; code in ``pipeline.review.record``)
 --------------------------------------------------------------------------
-Every draft ``<name>.md`` may have a sidecar ``<name>.meta.json`` beside it (a
-:class:`DraftRecord`). The pipeline writes it when it writes a draft::
+Every draft ``<name>.md`` may have a record (a :class:`DraftRecord`), a row of the state
+database keyed by ``drafts/<name>.md``. The pipeline writes it when it writes a draft::
 
     from pipeline.review.flags import generation_record, is_edited, review_state
 
     write_atomic(draft_path, text)
-    generation_record(draft_path, text, episode_id=episode.id, episode_dir=folder)
+    generation_record(db, draft_path, text, episode_id=episode.id, episode_dir=folder)
 
 ``generation_record`` stores the sha256 of the text as generated (and where the episode
 lives, so previews find ``turns.json``); earlier approve/reject decisions stay in the history.
-Before overwriting a draft, ``is_edited(draft_path)`` says whether a person changed it since.
-``review_state(draft_path)`` is one of ``drafted``, ``edited``, ``approved``, ``rejected``
+Before overwriting a draft, ``is_edited(db, draft_path)`` says whether a person changed it since.
+``review_state(db, draft_path)`` is one of ``drafted``, ``edited``, ``approved``, ``rejected``
 (for ``podpost status``): a decision holds while the file is the one decided on; a file that
 differs from both the generated text and the last decision is ``edited``. A draft without a
 record is ``drafted``. ``flags_table(flags)`` gives rows for a Prefect table artifact.
@@ -37,6 +37,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
+from pipeline.db import StateDB
 from pipeline.errors import InputFileError
 from pipeline.models import Episode, Post, Turns
 from pipeline.post.parse import analyze
@@ -65,6 +66,7 @@ from pipeline.review.record import (
     load_record,
     read_draft,
     record_decision,
+    record_key,
     record_path,
     review_state,
     save_record,
@@ -91,6 +93,7 @@ __all__ = [  # the draft record's API lives in pipeline.review.record; flows use
     "load_record",
     "read_draft",
     "record_decision",
+    "record_key",
     "record_path",
     "review_draft",
     "review_drafts",
@@ -329,13 +332,13 @@ def review_text(
     )
 
 
-def review_draft(draft_path: Path, *, episodes_dir: Path | None = None) -> DraftReview:
-    """Review the draft at ``draft_path`` with its record (see :func:`review_text`)."""
+def review_draft(draft_path: Path, *, db: StateDB, episodes_dir: Path | None = None) -> DraftReview:
+    """Review the draft at ``draft_path`` with its record in ``db`` (see :func:`review_text`)."""
     draft_path = Path(draft_path)
     return review_text(
         read_draft(draft_path),
         path=draft_path,
-        record=load_record(draft_path),
+        record=load_record(db, draft_path),
         episodes_dir=episodes_dir,
     )
 
@@ -345,14 +348,18 @@ def draft_files(drafts_dir: Path) -> list[Path]:
     return sorted(p for p in Path(drafts_dir).glob("*.md") if p.is_file())
 
 
-def review_drafts(drafts_dir: Path, *, episodes_dir: Path | None = None) -> list[DraftReview]:
+def review_drafts(
+    drafts_dir: Path, *, db: StateDB, episodes_dir: Path | None = None
+) -> list[DraftReview]:
     """Every draft in the folder, most urgent first (settled ones last)."""
     if not Path(drafts_dir).is_dir():
         raise InputFileError(
             f"drafts folder {drafts_dir} does not exist",
             hint="run `podpost run URL` first, or set drafts_dir in podpost.toml",
         )
-    reviews = [review_draft(path, episodes_dir=episodes_dir) for path in draft_files(drafts_dir)]
+    reviews = [
+        review_draft(path, db=db, episodes_dir=episodes_dir) for path in draft_files(drafts_dir)
+    ]
     return sorted(reviews, key=DraftReview.urgency)
 
 

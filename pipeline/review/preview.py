@@ -39,7 +39,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline import store
-from pipeline.errors import EditError, LLMError, StaleEditError
+from pipeline.db import StateDB
+from pipeline.errors import DraftConflictError, EditError, LLMError, StaleEditError
 from pipeline.models import Episode, Post, Transcript
 from pipeline.review import edits
 from pipeline.review.flags import DraftReview, load_record, read_draft, review_text, sha256_text
@@ -168,13 +169,15 @@ def if_match(header: str | None, fallback: str) -> str:
 def create_app(
     draft_path: Path,
     *,
+    db: StateDB,
     episodes_dir: Path | None = None,
     reasker: Reasker | None = None,
     max_body: int = MAX_BODY,
     storage: store.Store | None = None,
 ) -> FastAPI:
     """The preview of ``draft_path``; ``reasker`` enables asking the LLM again;
-    ``storage``: where the draft is kept (saves are conditional writes there)."""
+    ``storage``: where the draft is kept (saves are conditional writes there); ``db``: the
+    state database that holds the draft's record (its writes are conditional too)."""
     draft_path = Path(draft_path)
     app = FastAPI(title="podpost preview", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -184,7 +187,7 @@ def create_app(
         return review_text(
             read_draft(draft_path),
             path=draft_path,
-            record=load_record(draft_path),
+            record=load_record(db, draft_path),
             episodes_dir=episodes_dir,
         )
 
@@ -204,7 +207,7 @@ def create_app(
             render_page(
                 review,
                 saved=bool(saved),
-                record=load_record(draft_path),
+                record=load_record(db, draft_path),
                 audio=audio_file(review.episode_dir) is not None,
                 can_reask=reasker is not None,
             ),
@@ -254,9 +257,11 @@ def create_app(
         try:
             review = current_review()
             change = apply_turn_edit(request, review, lambda: word_ends(review.episode_dir))
-            text = commit(draft_path, request.base_sha256, change, storage)
+            text = commit(draft_path, request.base_sha256, change, storage, db=db)
         except EditError as e:
             return _refused(e)
+        except DraftConflictError as e:  # the record was saved by another editor meanwhile
+            return JSONResponse({"ok": False, "reason": e.one_line(), "problems": []}, 409)
         except ValidationError as e:  # a model check the edit functions did not map
             return _refused(EditError(str(e.errors()[0]["msg"])))
         version = sha256_text(text)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from slugify import slugify
 
+from pipeline.db import StateDB
 from pipeline.errors import (
     ApprovalRefusedError,
     DraftConflictError,
@@ -203,6 +204,7 @@ def approve(
     draft_path: Path,
     content_dir: Path | None,
     *,
+    db: StateDB,
     force: bool = False,
     override: bool = False,
     slug: str | None = None,
@@ -211,7 +213,9 @@ def approve(
     site: str = "eleventy",
 ) -> Approval:
     """Publish the draft at ``draft_path`` into ``content_dir`` (see :func:`approved_text`)
-    and record the approval beside the draft; ``now`` stamps the record (default: UTC now).
+    and record the approval in the draft's record in ``db`` (a conditional write on the
+    record as this function read it: :class:`~pipeline.errors.DraftConflictError` when
+    another editor decided meanwhile); ``now`` stamps the record (default: UTC now).
     ``slug`` names the file (default: date and title); ``episodes_dir`` helps find the
     episode's turns for the review flags. ``site`` names the site generator whose file
     naming and front matter the published file follows (:mod:`pipeline.review.sites`);
@@ -238,7 +242,7 @@ def approve(
         )
     generator = site_generator(site)
     draft_text = read_draft(draft_path)
-    record = load_record(draft_path)
+    record = load_record(db, draft_path)
     if record is not None and record.stage == "turns":  # not even with --override
         raise ApprovalRefusedError(
             f"{Path(draft_path).name} holds the episode's speaker turns, not yet translated",
@@ -276,33 +280,37 @@ def approve(
                 )
     if written:
         write_atomic(target, text)
-    record_decision(draft_path, "approved", draft_text, target=target, now=now)
+    record_decision(db, draft_path, "approved", draft_text, target=target, now=now, record=record)
     return Approval(target, written, tuple(flags))
 
 
-def published_at(draft_path: Path) -> Path | None:
+def published_at(db: StateDB, draft_path: Path) -> Path | None:
     """The site file the draft's last approval wrote, while that file is still there."""
-    record = load_record(draft_path)
+    record = load_record(db, draft_path)
     approvals = [d for d in record.decisions if d.state == "approved"] if record else []
     if approvals and approvals[-1].target and Path(approvals[-1].target).is_file():
         return Path(approvals[-1].target)
     return None
 
 
-def reject(draft_path: Path, reason: str, *, now: dt.datetime | None = None) -> Path:
-    """Record a rejection of the draft at ``draft_path``, with ``reason``, beside it; returns
-    the record's path. Raises :class:`~pipeline.errors.UsageError` for a blank reason,
+def reject(draft_path: Path, reason: str, *, db: StateDB, now: dt.datetime | None = None) -> int:
+    """Record a rejection of the draft at ``draft_path``, with ``reason``, in its record in
+    ``db``; returns the record's new generation. Raises
+    :class:`~pipeline.errors.UsageError` for a blank reason,
     :class:`~pipeline.errors.InputFileError` when the draft cannot be read, and
     :class:`~pipeline.errors.DraftConflictError` while an approval of it is published (the
     site file it wrote is still there): a rejection would not take the post down."""
     if not reason.strip():
         raise UsageError("a rejection needs a reason", hint='pass --reason "why"')
     draft_text = read_draft(draft_path)
-    site_file = published_at(draft_path)
+    record = load_record(db, draft_path)
+    site_file = published_at(db, draft_path)
     if site_file is not None:
         raise DraftConflictError(
             f"{Path(draft_path).name} is published as {site_file}; rejecting it would leave "
             "the post on the site",
             hint=f"to unpublish it, delete {site_file}, then reject again",
         )
-    return record_decision(draft_path, "rejected", draft_text, reason=reason.strip(), now=now)
+    return record_decision(
+        db, draft_path, "rejected", draft_text, reason=reason.strip(), now=now, record=record
+    )

@@ -1,10 +1,20 @@
-"""The draft record: a small JSON sidecar that tracks each draft's generation and review.
+"""The draft record: what tracks each draft's generation and review, in the state database.
 
-``<name>.md`` gets ``<name>.meta.json`` beside it. The pipeline writes the sha256 of the text
-it generated (``generation_record``); ``podpost approve`` / ``reject`` append decisions
-(``record_decision``). From these and the file on disk, ``review_state`` tells ``drafted``,
-``edited``, ``approved`` or ``rejected``, and ``is_edited`` whether a person changed the
-draft since the pipeline wrote it. Public names are re-exported by ``pipeline.review.flags``.
+Each draft ``<name>.md`` has one record, a row of the state database's ``reviews`` table
+(:mod:`pipeline.db.reviews`) keyed by the draft's storage key ``drafts/<name>.md``, so every
+machine with the same ``[state] url`` reads and writes the same record. The pipeline writes
+the sha256 of the text it generated (``generation_record``); ``podpost approve`` /
+``reject`` append decisions (``record_decision``). From these and the draft's text,
+``review_state`` tells ``drafted``, ``edited``, ``approved`` or ``rejected``, and
+``is_edited`` whether a person changed the draft since the pipeline wrote it.
+
+Every function takes the open :class:`~pipeline.db.StateDB` first. A loaded record carries
+the row's ``generation``; saving it is a conditional write on that generation, so of two
+writers who loaded the same record the second gets
+:class:`~pipeline.errors.DraftConflictError` (reload and redo). A draft whose record the
+database lacks but that has an older release's sidecar ``<name>.meta.json`` beside it
+(a folder the import has not seen) is read from the sidecar; the sidecar is never written.
+Public names are re-exported by ``pipeline.review.flags``.
 """
 
 from __future__ import annotations
@@ -17,8 +27,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline import store
+from pipeline.db import StateDB
+from pipeline.db.reviews import load_review, save_review
 from pipeline.errors import InputFileError
-from pipeline.fsutil import write_atomic
 from pipeline.models import Turn
 
 State = Literal["drafted", "edited", "approved", "rejected"]
@@ -38,7 +49,8 @@ class Decision(BaseModel):
 
 
 class DraftRecord(BaseModel):
-    """The sidecar ``<name>.meta.json`` of a draft (see the module docstring)."""
+    """The review record of a draft (see the module docstring). ``generation`` is the
+    database row's as loaded (None: not stored yet); it is not part of the stored JSON."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -55,6 +67,7 @@ class DraftRecord(BaseModel):
     # "turns": a speakers draft (`run --until turns`, pipeline.review.speakers), whose
     # edits the next run reads back before translating; "post": a draft to publish.
     stage: Literal["turns", "post"] = "post"
+    generation: int | None = Field(default=None, exclude=True)
 
 
 def sha256_text(text: str) -> str:
@@ -62,28 +75,64 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def record_key(draft_path: Path) -> str:
+    """The draft's storage key, which keys its record: ``drafts/<name>.md``, or
+    ``episodes/<id>/<name>.md`` for a draft in an episode's folder (``podpost translate``)."""
+    path = Path(draft_path).resolve()
+    if path.parent.parent.name == store.EPISODES:
+        return f"{store.EPISODES}/{path.parent.name}/{path.name}"
+    return f"{store.DRAFTS}/{path.name}"
+
+
 def record_path(draft_path: Path) -> Path:
-    """Where the record of ``draft_path`` lives: ``<name>.meta.json`` beside it."""
+    """Where an older release kept the record of ``draft_path``: ``<name>.meta.json``
+    beside it (read only as a fallback, see the module docstring)."""
     return store.record_path(draft_path)
 
 
-def load_record(draft_path: Path) -> DraftRecord | None:
-    """The draft's record, None when it has none; InputFileError when it is broken."""
-    path = record_path(draft_path)
+def _parse(data: str | bytes, where: str) -> DraftRecord:
     try:
-        return DraftRecord.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValidationError, ValueError) as e:
+        return DraftRecord.model_validate_json(data)
+    except (ValidationError, ValueError) as e:
         raise InputFileError(
-            f"{path} is not a valid draft record: {e}",
+            f"{where} is not a valid draft record: {e}",
             hint="delete it (the draft then counts as freshly drafted)",
         ) from e
 
 
-def save_record(draft_path: Path, record: DraftRecord) -> Path:
-    """Write the record atomically beside the draft; returns its path."""
-    return write_atomic(record_path(draft_path), record.model_dump_json(indent=2) + "\n")
+def load_record(db: StateDB, draft_path: Path) -> DraftRecord | None:
+    """The draft's record with its generation, None when it has none; InputFileError
+    when it is broken."""
+    key = record_key(draft_path)
+    stored = load_review(db, key)
+    if stored is not None:
+        record = _parse(stored.record, f"the review record of {key}")
+        record.generation = stored.generation
+        return record
+    path = record_path(draft_path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise InputFileError(
+            f"{path} cannot be read: {e}", hint="check the file, or delete it"
+        ) from e
+    return _parse(data, str(path))
+
+
+def save_record(db: StateDB, draft_path: Path, record: DraftRecord) -> int:
+    """Store ``record`` as the draft's record if nobody saved it since it was loaded (its
+    ``generation``); returns the new generation (also set on ``record``). Raises
+    :class:`~pipeline.errors.DraftConflictError` when someone did."""
+    record.generation = save_review(
+        db,
+        record_key(draft_path),
+        record.model_dump_json(),
+        seen=record.generation,
+        episode_id=record.episode_id,
+    )
+    return record.generation
 
 
 def _now(now: dt.datetime | None) -> str:
@@ -91,6 +140,7 @@ def _now(now: dt.datetime | None) -> str:
 
 
 def generation_record(
+    db: StateDB,
     draft_path: Path,
     text: str,
     *,
@@ -98,10 +148,10 @@ def generation_record(
     episode_dir: Path | None = None,
     now: dt.datetime | None = None,
     stage: Literal["turns", "post"] = "post",
-) -> Path:
+) -> int:
     """Record ``text`` as what the pipeline generated at ``draft_path`` (a draft of
-    ``stage``); returns the record path."""
-    record = load_record(draft_path) or DraftRecord()
+    ``stage``); returns the record's new generation."""
+    record = load_record(db, draft_path) or DraftRecord()
     record.stage = stage
     record.generated_sha256 = sha256_text(text)
     record.generated_text = text
@@ -109,11 +159,15 @@ def generation_record(
     record.generated_at = _now(now)
     record.episode_id = episode_id or record.episode_id
     if episode_dir is not None:
-        record.episode_dir = str(Path(episode_dir).resolve())
-    return save_record(draft_path, record)
+        folder = Path(episode_dir).resolve()
+        # an episodes/<id> folder is found by the id on every machine: no path is stored
+        plain = record.episode_id and folder.parts[-2:] == (store.EPISODES, record.episode_id)
+        record.episode_dir = None if plain else str(folder)
+    return save_record(db, draft_path, record)
 
 
 def record_decision(
+    db: StateDB,
     draft_path: Path,
     state: Literal["approved", "rejected"],
     text: str,
@@ -121,9 +175,15 @@ def record_decision(
     reason: str = "",
     target: Path | None = None,
     now: dt.datetime | None = None,
-) -> Path:
-    """Append an approval or rejection of ``text`` to the draft's record."""
-    record = load_record(draft_path) or DraftRecord()
+    record: DraftRecord | None = None,
+) -> int:
+    """Append an approval or rejection of ``text`` to the draft's record; returns its new
+    generation. ``record``: the record the decision was made on, as loaded; the write is
+    conditional on its generation (default: the record as it is now)."""
+    if record is None:
+        record = load_record(db, draft_path) or DraftRecord()
+    else:
+        record = record.model_copy(deep=True)
     record.decisions.append(
         Decision(
             state=state,
@@ -133,7 +193,7 @@ def record_decision(
             target=str(target) if target else None,
         )
     )
-    return save_record(draft_path, record)
+    return save_record(db, draft_path, record)
 
 
 def state_of(text: str, record: DraftRecord | None) -> State:
@@ -160,14 +220,14 @@ def read_draft(draft_path: Path) -> str:
         raise InputFileError(f"{draft_path}: cannot read: {e}", hint="check the file") from e
 
 
-def review_state(draft_path: Path) -> State:
+def review_state(db: StateDB, draft_path: Path) -> State:
     """``drafted``, ``edited``, ``approved`` or ``rejected`` (see the module docstring)."""
-    return state_of(read_draft(draft_path), load_record(draft_path))
+    return state_of(read_draft(draft_path), load_record(db, draft_path))
 
 
-def is_edited(draft_path: Path) -> bool:
+def is_edited(db: StateDB, draft_path: Path) -> bool:
     """True when the draft differs from what the pipeline last generated there."""
-    record = load_record(draft_path)
+    record = load_record(db, draft_path)
     if record is None or not record.generated_sha256:
         return False
     return sha256_text(read_draft(draft_path)) != record.generated_sha256

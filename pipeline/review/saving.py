@@ -29,7 +29,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.errors import EditError, StaleEditError
+from pipeline.db import StateDB
+from pipeline.errors import DraftConflictError, EditError, StaleEditError
 from pipeline.models import FrontMatter, Post
 from pipeline.post.parse import LIST_KEYS, analyze, check_post
 from pipeline.post.render import render_post
@@ -38,7 +39,6 @@ from pipeline.review.record import (
     DraftRecord,
     load_record,
     read_draft,
-    record_path,
     save_record,
     sha256_text,
 )
@@ -174,13 +174,18 @@ def commit(
     base_sha256: str,
     change: Callable[[Post], Edited],
     storage: Store | None = None,
+    *,
+    db: StateDB,
 ) -> str:
     """Apply a structural edit to the draft on disk; returns the new text.
 
     ``change`` gets the current post (the one the page showed: same sha256) and returns the
     :class:`Edited` result of one :mod:`pipeline.review.edits` operation. The draft is
-    written atomically, then its record keeps the turns' new times (plain text + spans),
-    both under the draft's lock."""
+    written atomically, then its record in ``db`` keeps the turns' new times (plain text +
+    spans), both under the draft's lock. The record's write is conditional on the generation
+    it was read with; when another machine wrote the record in between, the turns are put
+    on the record as it is now (they belong to the text this call wrote), once, and a second
+    conflict raises :class:`~pipeline.errors.DraftConflictError`."""
     edited: list[Edited] = []
 
     def apply(_: str, post: Post) -> str:
@@ -189,11 +194,19 @@ def commit(
 
     with draft_lock(draft_path):
         text = write_if_match_locked(draft_path, base_sha256, apply, storage)
-        record = load_record(draft_path) or DraftRecord()
-        record.turns = review_turns(edited[0].post, edited[0].spans)
-        save_record(draft_path, record)
-        if storage is not None:
-            storage.push(record_path(draft_path))
+        turns = review_turns(edited[0].post, edited[0].spans)
+        for attempt in range(2):
+            record = load_record(db, draft_path) or DraftRecord()
+            record.turns = turns
+            try:
+                save_record(db, draft_path, record)
+                break
+            except DraftConflictError:
+                # another machine wrote the record (a decision) since it was read: the turns
+                # belong to the text just written (a conditional write), so they go on top
+                # of that record, once; a second conflict is the caller's
+                if attempt:
+                    raise
     return text
 
 

@@ -229,6 +229,10 @@ def translate(
         text = render_post(result.post, load_template(config.post.template))
         remote = store.Store.of(config).remote  # the record finds the folder by id there
         draft = write_draft_file(
-            output or folder / DRAFT_FILE, text, episode.id, None if remote else folder
+            output or folder / DRAFT_FILE,
+            text,
+            episode.id,
+            None if remote else folder,
+            db=run.db,
         )
     return Translated(folder, result, draft)

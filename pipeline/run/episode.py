@@ -22,7 +22,7 @@ from typing import Any
 
 from pipeline import store
 from pipeline.config import Config, Until, deep_merge, episode_settings, with_overrides
-from pipeline.db import open_state
+from pipeline.db import StateDB, open_state
 from pipeline.errors import ConfigError, InputFileError, UsageError
 from pipeline.fetch.local import local_episode_id, local_source
 from pipeline.langtags import language_name
@@ -244,8 +244,8 @@ def _locked_run(
     )
 
 
-def _stage(draft: Path) -> str | None:
-    record = review.load_record(draft)
+def _stage(db: StateDB, draft: Path) -> str | None:
+    record = review.load_record(db, draft)
     return record.stage if record is not None else None
 
 
@@ -268,7 +268,8 @@ def _speakers_draft(job: Job, turns: Turns) -> tuple[DraftWrite, str]:
 
 def _write_draft(job: Job, text: str, *, stage: Stage = "post") -> DraftWrite:
     """Write the episode's draft (never over a person's edits, also one made on another
-    machine: the stored draft and its record are pulled first) and upload it."""
+    machine: the stored draft is pulled first, its record is in the state database) and
+    upload it."""
     assert job.episode is not None
     storage = job.storage()
     storage.pull_drafts(job.episode.id)
@@ -279,6 +280,7 @@ def _write_draft(job: Job, text: str, *, stage: Stage = "post") -> DraftWrite:
         # the record finds the episode by id under episodes/ on any machine; a path only
         # where the data folder is the storage
         episode_dir=None if storage.remote else job.folder,
+        db=open_state(job.config),
         stage=stage,
     )
     storage.push_draft(written.path)
@@ -294,12 +296,13 @@ def _confirmed_turns(job: Job, turns: Turns) -> Turns:
     places = [job.config.drafts_path / draft_name(job.episode.id)]
     if (proposal := draft_file(job.config, job.run.state.proposal_path)) is not None:
         places.append(proposal)
-    found = [p for p in places if p.is_file() and _stage(p) == speakers.STAGE]
+    db = open_state(job.config)
+    found = [p for p in places if p.is_file() and _stage(db, p) == speakers.STAGE]
     if not found:
         return turns
     draft = found[0]
     confirmed = speakers.confirmed_turns(
-        review.review_draft(draft, episodes_dir=job.config.episodes_dir)
+        review.review_draft(draft, db=db, episodes_dir=job.config.episodes_dir)
     )
     if confirmed != turns:
         store.save(job.folder / store.TURNS_FILE, confirmed)
@@ -349,7 +352,9 @@ def draft_fields(written: DraftWrite, storage: store.Store) -> dict[str, Any]:
 
 def review_rows(config: Config, draft: Path) -> list[dict[str, object]]:
     """The draft's review flags as table rows (one "no review flags" row when clean)."""
-    flags = review.review_draft(draft, episodes_dir=config.episodes_dir).flags
+    flags = review.review_draft(
+        draft, db=open_state(config), episodes_dir=config.episodes_dir
+    ).flags
     return review.flags_table(flags) or [
         {"severity": "", "kind": "none", "turn": "", "message": "no review flags"}
     ]
@@ -377,6 +382,7 @@ def rerender(configure: Callable[..., Config], ref: str | Path) -> DraftWrite:
             episode.id,
             text,
             episode_dir=None if storage.remote else folder,
+            db=db,
         )
         storage.push_draft(written.path)
         run.finish_step("render", render_key(text), [], 0.0)

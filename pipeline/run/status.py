@@ -58,21 +58,21 @@ class StatusRow(BaseModel):
     proposal_review: str | None = None
 
 
-def _review_state(draft: str | None) -> str | None:
+def _review_state(db: StateDB, draft: str | None) -> str | None:
     if not draft or not Path(draft).is_file():
         return None
     try:
-        return review_state(Path(draft))
+        return review_state(db, Path(draft))
     except PodpostError:
         return None  # an unreadable draft record: status still lists the run
 
 
-def _published(draft: str | None, review: str | None) -> str | None:
+def _published(db: StateDB, draft: str | None, review: str | None) -> str | None:
     """Where the approved draft was published, from its record's last decision."""
     if review != "approved" or not draft:
         return None
     try:
-        record = load_record(Path(draft))
+        record = load_record(db, Path(draft))
     except PodpostError:
         return None
     return record.decisions[-1].target if record and record.decisions else None
@@ -109,7 +109,7 @@ def status_row(config: Config, db: StateDB, state: RunState) -> StatusRow:
     elif state.state == "done" and state.failed_turns:
         effective = "needs-review"
     draft, proposal = _draft_and_proposal(config, state)
-    review = _review_state(draft)
+    review = _review_state(db, draft)
     return StatusRow(
         id=state.episode_id,
         title=state.title,
@@ -124,9 +124,9 @@ def status_row(config: Config, db: StateDB, state: RunState) -> StatusRow:
         failed_turns=state.failed_turns,
         review=review,
         updated=state.updated_at,
-        published=_published(draft, review),
+        published=_published(db, draft, review),
         proposal=proposal if proposal and Path(proposal).is_file() else None,
-        proposal_review=_review_state(proposal),
+        proposal_review=_review_state(db, proposal),
     )
 
 
