@@ -181,6 +181,16 @@ def test_review_of_a_missing_draft_is_one_clear_line(drafts: Drafts) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_review_of_a_data_folder_that_is_not_there_creates_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "podpost.toml"
+    config.write_text(f'data_dir = "{tmp_path / "typo"}"\n')
+    result = podpost(config, "review")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: drafts folder {tmp_path / 'typo' / 'drafts'} does")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "typo").exists()  # no folder, no state database
+
+
 def test_glossary_terms_accept_both_parenthesis_styles() -> None:
     post = _with_turn(clean_post(), 3, translation=["我们先聊聊 **检索增强生成** (RAG)。"])
     post = _with_turn(post, 5, translation=["**检索增强**（rag）呢？"])

@@ -94,11 +94,12 @@ def review_command(
 ) -> None:
     """List drafts with their review flags, most urgent first; or one draft turn by turn."""
     from pipeline.db import open_state
-    from pipeline.review.flags import review_draft, review_drafts, reviews_json
+    from pipeline.review.flags import check_drafts_dir, review_draft, review_drafts, reviews_json
 
     config = settings(ctx).config()
     if draft is None:
         Store.of(config).pull_records()
+        check_drafts_dir(config.drafts_path)
         reviews = review_drafts(
             config.drafts_path, db=open_state(config), episodes_dir=config.episodes_dir
         )

@@ -348,15 +348,21 @@ def draft_files(drafts_dir: Path) -> list[Path]:
     return sorted(p for p in Path(drafts_dir).glob("*.md") if p.is_file())
 
 
-def review_drafts(
-    drafts_dir: Path, *, db: StateDB, episodes_dir: Path | None = None
-) -> list[DraftReview]:
-    """Every draft in the folder, most urgent first (settled ones last)."""
+def check_drafts_dir(drafts_dir: Path) -> None:
+    """Raise :class:`InputFileError` when the drafts folder does not exist (checked before
+    the state database is opened, so a mistyped folder creates nothing)."""
     if not Path(drafts_dir).is_dir():
         raise InputFileError(
             f"drafts folder {drafts_dir} does not exist",
             hint="run `podpost run URL` first, or set drafts_dir in podpost.toml",
         )
+
+
+def review_drafts(
+    drafts_dir: Path, *, db: StateDB, episodes_dir: Path | None = None
+) -> list[DraftReview]:
+    """Every draft in the folder, most urgent first (settled ones last)."""
+    check_drafts_dir(drafts_dir)
     reviews = [
         review_draft(path, db=db, episodes_dir=episodes_dir) for path in draft_files(drafts_dir)
     ]
