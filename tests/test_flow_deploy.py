@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from flows.ingest import deployment_name
-from tests.fixtures.flows import REPO, PrefectServer, base_env, run_cli
+from tests.fixtures.flows import REPO, PrefectServer, base_env, default_sigint, run_cli
 
 
 def _deployment(api: str, flow: str, name: str, timeout: float = 60) -> dict:
@@ -34,6 +34,7 @@ def test_schedule_registers_the_ingest_deployment_with_its_cron(
     command += ["schedule", feed, "--cron", "0 6 * * *", "--limit", "3"]
     proc = subprocess.Popen(
         command,
+        preexec_fn=default_sigint,  # a real Ctrl-C, whatever the suite inherited
         env=prefect_api.client_env(),
         cwd=REPO,
         stdout=subprocess.PIPE,

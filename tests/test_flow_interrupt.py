@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.flows import REPO, publish_show, status_rows, write_config
+from tests.fixtures.flows import REPO, default_sigint, publish_show, status_rows, write_config
 from tests.test_flow_resume import Hold
 
 
@@ -27,6 +27,7 @@ def test_ctrl_c_during_a_run_names_the_episode_and_the_resume_command(
     command += ["--data-dir", str(data), "run", show.feed_url]
     proc = subprocess.Popen(
         command,
+        preexec_fn=default_sigint,  # a real Ctrl-C, whatever the suite inherited
         env=prefect_api.client_env(),
         cwd=REPO,
         stdout=subprocess.PIPE,
